@@ -1,0 +1,1 @@
+"""obsgen: YAML service specs compiled into Grafana dashboards and Prometheus rules."""

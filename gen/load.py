@@ -1,0 +1,239 @@
+"""Stage 1: read spec files into plain documents that remember where every node came from.
+
+YAML is parsed by PyYAML's composer, then turned into plain Python values here,
+so that we control what is accepted: duplicate keys, alias expansion and nesting
+depth are checked, and every key and value keeps its line and column.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ObsgenError, Problem
+
+MAX_FILE_BYTES = 1024 * 1024
+# Specs are a few hundred nodes; these limits only stop hostile or broken input.
+MAX_NODES = 50_000
+MAX_DEPTH = 40
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass
+class Document:
+    """One YAML document of a spec file, with a position for each value and key."""
+
+    file: str  # as named in errors: relative to where obsgen runs
+    index: int
+    data: Any
+    source: str = ""  # as named in generated headers: the same from any working directory
+    values: dict[Path_, Position] = field(default_factory=dict)
+    keys: dict[Path_, Position] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> Position | None:
+        """The closest known position of `path`, walking up to its parents."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while True:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+    def problem(self, path: Path_, message: str, hint: str = "", *, key: bool = False) -> Problem:
+        pos = self.position(path, key=key)
+        return Problem(
+            file=self.file,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            path=tuple(path),
+            message=message,
+            hint=hint,
+        )
+
+
+def _position(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _fail(file: str, node: yaml.Node | None, message: str, hint: str = "", path: Path_ = ()) -> ObsgenError:
+    pos = _position(node) if node is not None else None
+    return ObsgenError([Problem(file, message, pos.line if pos else None, pos.column if pos else None, path, hint)])
+
+
+class _DocumentReader:
+    """Turns one composed YAML node tree into plain values, recording positions and enforcing limits."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.file = doc.file
+        self.nodes = 0
+        # PyYAML's own scalar rules (int, float, bool, null), used for scalars only.
+        self.scalars = yaml.SafeLoader("")
+
+    def read(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise _fail(self.file, node, f"document expands to more than {MAX_NODES} values",
+                        "YAML aliases that multiply each other (an alias bomb) are not accepted; write the values out")
+        if depth > MAX_DEPTH:
+            raise _fail(self.file, node, f"nested more than {MAX_DEPTH} levels deep",
+                        "a spec is only a few levels deep; check for a recursive alias or misplaced indentation", path)
+        self.doc.values.setdefault(path, _position(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.read(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        raise _fail(self.file, node, "unsupported YAML node", path=path)
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            # A date is never a spec value; keep the text so the schema reports a clear type error.
+            return node.value
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            raise _fail(self.file, node, f"cannot read value: {getattr(err, 'problem', err)}", path=path) from None
+        if isinstance(value, float) and value != value:
+            raise _fail(self.file, node, "'.nan' is not a number a spec can use", path=path)
+        if isinstance(value, bytes):
+            raise _fail(self.file, node, "binary values are not accepted in specs", path=path)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
+        seen: dict[str, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self._key(key_node, path)
+            if key in seen:
+                first = _position(seen[key])
+                raise _fail(self.file, key_node, f"duplicate key '{key}' (first defined at line {first.line})",
+                            "remove one of them; YAML keeps only the last, which hides mistakes", path + (key,))
+            seen[key] = key_node
+        try:
+            self.scalars.flatten_mapping(node)  # resolves '<<' merge keys; explicit keys win, as YAML says
+        except yaml.YAMLError as err:
+            raise _fail(self.file, node, f"bad merge key: {getattr(err, 'problem', err)}", path=path) from None
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, path)
+            child = path + (key,)
+            self.doc.keys.setdefault(child, _position(key_node))
+            result[key] = self.read(value_node, child, depth + 1)
+        return result
+
+    def _key(self, key_node: yaml.Node, path: Path_) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _fail(self.file, key_node, "a key must be a plain string, not a list or mapping", path=path)
+        # The written text, not YAML 1.1's reading of it: a key 'on' stays 'on', not True.
+        return str(key_node.value)
+
+
+def _decode(file: str, raw: bytes) -> str:
+    if b"\x00" in raw:
+        raise ObsgenError([Problem(file, "this is a binary file, not a YAML spec",
+                                   hint="keep only YAML specs under the specs directory")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ObsgenError([Problem(file, f"not valid UTF-8 (byte 0x{raw[err.start]:02x})", line, column,
+                                   hint="save the file as UTF-8")]) from None
+    return text.removeprefix("\ufeff")
+
+
+def parse_yaml(file: str, raw: bytes) -> list[Document]:
+    """Every non-empty YAML document in `raw`, in order."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise ObsgenError([Problem(file, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}",
+                                   hint="split it into several spec files")])
+    text = _decode(file, raw)
+    loader = yaml.SafeLoader(text)
+    documents: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            doc = Document(file=file, index=index, data=None)
+            doc.data = _DocumentReader(doc).read(node)
+            index += 1
+            if doc.data is not None:
+                documents.append(doc)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        problem = (err.problem or err.context or "not valid YAML").strip()
+        raise ObsgenError([Problem(file, f"not valid YAML: {problem}",
+                                   mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from None
+    except yaml.YAMLError as err:
+        raise ObsgenError([Problem(file, f"not valid YAML: {err}")]) from None
+    except RecursionError:
+        raise ObsgenError([Problem(file, "nested too deeply to read",
+                                   hint=f"a spec is only a few levels deep; the limit is {MAX_DEPTH}")]) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def spec_files(spec_dir: Path) -> list[Path]:
+    """Spec files under `spec_dir`, in a stable order independent of the file system."""
+    found = [p for p in spec_dir.rglob("*") if p.is_file() and p.suffix in SPEC_SUFFIXES]
+    return sorted(found, key=lambda p: p.relative_to(spec_dir).as_posix())
+
+
+def display_name(path: Path, base: Path) -> str:
+    """How a file is named in errors and headers: relative to where obsgen runs, when possible."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(path: Path, name: str, source: str | None = None) -> list[Document]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ObsgenError([Problem(name, f"cannot read: {err.strerror}")]) from None
+    documents = parse_yaml(name, raw)
+    for doc in documents:
+        doc.source = source or name
+    if not documents:
+        raise ObsgenError([Problem(name, "holds no spec documents",
+                                   hint="add a spec with apiVersion: obsgen/v1, or remove the file")])
+    return documents
+
+
+def load_specs(spec_dir: Path, base: Path) -> list[Document]:
+    """All documents of all spec files; collects every file's problems before failing."""
+    if not spec_dir.is_dir():
+        raise ObsgenError([Problem(display_name(spec_dir, base), "spec directory not found",
+                                   hint="run obsgen at the repository root or pass --specs DIR")])
+    documents: list[Document] = []
+    problems: list[Problem] = []
+    for path in spec_files(spec_dir):
+        try:
+            source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
+            documents.extend(load_file(path, display_name(path, base), source))
+        except ObsgenError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise ObsgenError(problems)
+    return documents

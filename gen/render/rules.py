@@ -1,0 +1,118 @@
+"""Render rule groups into a Prometheus rule file, and rule tests into a promtool test file.
+
+Alerts get their routing labels, runbook and dashboard links here, in one place,
+so every domain's alerts look the same to the people they page.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import templates
+from ..layout import dashboard_uid, panel_id, slug
+from ..model import Service
+from ..signal import AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
+
+
+@dataclass(frozen=True)
+class AlertContext:
+    """What an alert needs to know about its service to label and link itself."""
+
+    service: Service
+
+    def labels(self, alert: AlertRule) -> dict[str, str]:
+        labels = {"severity": alert.severity, "service": self.service.name}
+        if self.service.team:
+            labels["team"] = self.service.team
+        labels.update(dict(self.service.alerts.labels))
+        labels.update(dict(alert.labels))
+        return labels
+
+    def dashboard_url(self, alert: AlertRule) -> str:
+        svc = self.service
+        url = (f"{svc.dashboard.grafana_url}/d/{dashboard_uid(svc.name)}/{slug(svc.dashboard.title)}"
+               f"?viewPanel={panel_id(alert.panel_key)}&var-namespace={svc.namespace}")
+        if alert.pod_label:
+            url += "&var-pod={{ $labels.%s }}" % alert.pod_label
+        return url
+
+    def annotations(self, alert: AlertRule) -> dict[str, str]:
+        base = self.service.alerts.runbook_base_url.rstrip("/")
+        annotations = {
+            "summary": alert.summary,
+            "description": alert.description,
+            "runbook_url": f"{base}/{alert.name}",
+            "dashboard_url": self.dashboard_url(alert),
+        }
+        for text in annotations.values():
+            templates.check(text)
+        return annotations
+
+
+def _rule(rule: RecordingRule | AlertRule, ctx: AlertContext) -> dict:
+    if isinstance(rule, RecordingRule):
+        out = {"record": rule.record, "expr": rule.expr}
+        if rule.labels:
+            out["labels"] = dict(rule.labels)
+        return out
+    return {
+        "alert": rule.name,
+        "expr": rule.expr,
+        "for": rule.for_.text,
+        "labels": dict(sorted(ctx.labels(rule).items())),
+        "annotations": dict(sorted(ctx.annotations(rule).items())),
+    }
+
+
+def _group(group: RuleGroup, ctx: AlertContext) -> dict:
+    out: dict = {"name": group.name}
+    if group.interval is not None:
+        out["interval"] = group.interval.text
+    out["rules"] = [_rule(r, ctx) for r in group.rules]
+    return out
+
+
+def rule_groups(service: Service, domains: list[DomainOutput]) -> list[RuleGroup]:
+    return [group for d in domains for group in d.groups]
+
+
+def build_rule_file(service: Service, domains: list[DomainOutput]) -> dict:
+    ctx = AlertContext(service)
+    return {"groups": [_group(g, ctx) for g in rule_groups(service, domains)]}
+
+
+def alerts_by_name(service: Service, domains: list[DomainOutput]) -> dict[str, AlertRule]:
+    return {r.name: r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)}
+
+
+def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str], value: float) -> dict:
+    labels = {**series_labels, **ctx.labels(alert)}
+    annotations = {k: templates.render(v, labels, value) for k, v in ctx.annotations(alert).items()}
+    return {"exp_labels": dict(sorted(labels.items())), "exp_annotations": dict(sorted(annotations.items()))}
+
+
+def _test(test: RuleTest, alerts: dict[str, AlertRule], ctx: AlertContext) -> dict:
+    checks = []
+    for check in test.checks:
+        alert = alerts[check.alert]
+        checks.append({
+            "eval_time": check.at.text,
+            "alertname": check.alert,
+            "exp_alerts": [_expected(alert, ctx, dict(e.labels), e.value) for e in check.firing],
+        })
+    return {
+        "name": test.name,
+        "interval": test.interval.text,
+        "input_series": [{"series": s.selector, "values": s.values} for s in test.series],
+        "alert_rule_test": checks,
+    }
+
+
+def build_test_file(service: Service, domains: list[DomainOutput], rule_file: str) -> dict:
+    ctx = AlertContext(service)
+    alerts = alerts_by_name(service, domains)
+    tests = [t for d in domains for t in d.tests]
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": "1m",
+        "tests": [_test(t, alerts, ctx) for t in tests],
+    }

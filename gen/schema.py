@@ -1,0 +1,295 @@
+"""The spec language, defined once as a JSON Schema (draft 2020-12).
+
+This schema is the single place where fields, their types, their defaults and
+the reason for each default live. Validation, default filling, `obsgen schema`
+and the README's spec reference are all read from it.
+
+Defaults that depend on other fields are written as `{metadata.name}`; the
+model stage substitutes them.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from .units import CPU_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, SIZE_PATTERN
+
+SCHEMA_ID = "https://obsgen.dev/schema/obsgen-v1.json"
+API_VERSION = "obsgen/v1"
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+# Label values that are safe in PromQL strings, YAML and Grafana variables alike:
+# no quotes, backslashes, braces, '$' or white space.
+LABEL_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$"
+METRIC_PREFIX = r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"
+SEVERITIES = ("critical", "warning", "info")
+
+SEVERITY_MEANING = {
+    "critical": "pages someone now: an outage or exhaustion is imminent",
+    "warning": "opens a ticket: a trend or fault that needs a fix this week",
+    "info": "shows on dashboards only; routed nowhere by default",
+}
+
+
+REQUIRED = object()  # marks a field the user must write; it has no default
+
+
+def _field(kind: str | list[str], description: str, default: Any, **extra: Any) -> dict:
+    out = {"type": kind, "description": description, **extra}
+    if default is not REQUIRED:
+        out["default"] = default
+    return out
+
+
+def string(description: str, default: str, pattern: str | None = None, **extra: Any) -> dict:
+    out = _field("string", description, default, **extra)
+    if pattern:
+        out["pattern"] = pattern
+    return out
+
+
+def duration(description: str, default: str, *, zero: bool = False) -> dict:
+    return string(description, default, DURATION_PATTERN, format="duration-or-zero" if zero else "duration")
+
+
+def size(description: str, default: str | None) -> dict:
+    return {"type": ["string", "integer", "null"], "description": description, "default": default,
+            "pattern": SIZE_PATTERN, "format": "size", "minimum": 0}
+
+
+def cpu(description: str, default: str | None) -> dict:
+    return {"type": ["string", "number", "null"], "description": description, "default": default,
+            "pattern": CPU_PATTERN, "format": "cpu", "minimum": 0}
+
+
+def percent(description: str, default: str) -> dict:
+    return string(description, default, PERCENT_PATTERN, format="percent")
+
+
+def boolean(description: str, default: bool) -> dict:
+    return _field("boolean", description, default)
+
+
+def integer(description: str, default: int, minimum: int = 0, maximum: int | None = None) -> dict:
+    out = _field("integer", description, default, minimum=minimum)
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+def obj(description: str, properties: dict, required: tuple[str, ...] = (), default: Any = None) -> dict:
+    out: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    if required:
+        out["required"] = list(required)
+    else:
+        out["default"] = {} if default is None else default
+    return out
+
+
+def label_map(description: str) -> dict:
+    return {
+        "type": "object",
+        "description": description,
+        "default": {},
+        "propertyNames": {"pattern": LABEL_NAME, "not": {"pattern": "^__"}},
+        "additionalProperties": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 128},
+    }
+
+
+def severity(default: str) -> dict:
+    return {"type": "string", "enum": list(SEVERITIES), "default": default,
+            "description": "Routing class: critical pages, warning opens a ticket, info stays on dashboards."}
+
+
+def alert(description: str, default_severity: str, for_: str, for_why: str, **params: dict) -> dict:
+    """An alert's settings: on/off, severity, `for` and its own thresholds."""
+    properties = {
+        "enabled": boolean("Generate this alert.", True),
+        "severity": severity(default_severity),
+        "for": duration(f"How long the condition must hold before the alert fires. Default {for_}: {for_why}",
+                        for_, zero=True),
+        **params,
+    }
+    return obj(description, properties)
+
+
+def _alerts() -> dict:
+    return obj(
+        "Alerts generated for the service. Each can be switched off or tuned; defaults follow the "
+        "severity rules in the README.",
+        {
+            "runbookBaseUrl": string(
+                "Base URL of your runbooks; each alert links to <base>/<AlertName>. Default is a placeholder: "
+                "set it to where your team keeps runbooks.",
+                "https://runbooks.example.com/obsgen", r"^https?://[^\s\"'{}$]+$", format="uri"),
+            "labels": label_map("Extra labels added to every alert of this service, for example for routing."),
+            "eventLoopLag": alert(
+                "Event-loop p99 lag stays high: the process is blocked by synchronous work and every request waits.",
+                "warning", "15m", "a single slow GC pause or batch job is not an incident, a quarter hour is.",
+                threshold=duration("p99 event-loop lag above which the alert counts. Default 200ms: users feel "
+                                   "a 200 ms stall on every request; healthy services stay under 50 ms.", "200ms"),
+            ),
+            "memoryNearLimit": alert(
+                "A container's working set is close to its memory limit: the kernel will OOM-kill it soon.",
+                "critical", "15m", "a short allocation burst that GC reclaims does not page anyone.",
+                threshold=percent("Share of the memory limit. Default 90%: the last 10% is gone in one burst "
+                                  "for a heap-heavy Node.js process.", "90%"),
+            ),
+            "crashLooping": alert(
+                "A container is in CrashLoopBackOff: it keeps failing right after it starts.",
+                "warning", "15m", "Kubernetes backs off for minutes between attempts; 15m rules out one bad start.",
+            ),
+            "restarts": alert(
+                "Containers restart more often than a deploy explains (crashes, OOM kills, failed probes).",
+                "warning", "0s", "the window already smooths it; firing at once points at the restarts.",
+                threshold=integer("Restarts of one container within the window. Default 3: one restart is an "
+                                  "accident, three in an hour is a pattern.", 3, minimum=1),
+                window=duration("Window in which restarts are counted. Default 1h: long enough to see a "
+                                "pattern, short enough to clear soon after it stops.", "1h"),
+            ),
+            "targetDown": alert(
+                "Some scrape targets of the service are down: those pods are unhealthy or unreachable.",
+                "warning", "15m", "a rolling deploy takes targets down for a minute or two; 15m does not.",
+            ),
+            "serviceDown": alert(
+                "Every scrape target of the service is down: the service is unavailable.",
+                "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
+            ),
+            "notScraped": alert(
+                "Prometheus has no target for the service at all: its monitoring is blind, so no other "
+                "alert can fire.",
+                "warning", "15m", "scrape config reloads and target discovery settle within minutes.",
+            ),
+        },
+    )
+
+
+def _resources() -> dict:
+    side = {
+        "cpu": cpu("CPU in cores (0.5) or millicores (500m). Default unset: read from kube-state-metrics.", None),
+        "memory": size("Memory as a size (2Gi). Default unset: read from kube-state-metrics.", None),
+    }
+    return obj(
+        "The container's requests and limits. Leave unset to read them from kube-state-metrics; set them "
+        "when kube-state-metrics is not available or the deployed values live elsewhere.",
+        {
+            "requests": obj("Requested resources.", copy.deepcopy(side)),
+            "limits": obj("Resource limits.", copy.deepcopy(side)),
+        },
+    )
+
+
+def _selector() -> dict:
+    return obj(
+        "How to find the service's series. Real clusters label things differently, so each part is "
+        "configurable.",
+        {
+            "job": string("Value of the `job` label of the app's scrape target. Default: the service name.",
+                          "{metadata.name}", LABEL_VALUE, maxLength=128),
+            "pod": string("Regular expression (RE2, anchored) matching the service's pod names. Default: "
+                          "`<name>-.*`, the names a Deployment gives its pods.",
+                          "{metadata.name}-.*", r"^[^\"`$\s]+$", format="regex", maxLength=256),
+            "matchers": label_map("Extra equality matchers for the app's own metrics, for example "
+                                  "`{env: prod}`. They are not applied to cAdvisor or kube-state-metrics."),
+            "namespaceLabel": string("Label that holds the Kubernetes namespace on the app's metrics. "
+                                     "Default `namespace`, as kube-prometheus and the Prometheus Operator "
+                                     "set it; older setups use `kubernetes_namespace`.",
+                                     "namespace", LABEL_NAME),
+            "podLabel": string("Label that holds the pod name on the app's metrics. Default `pod`; older "
+                               "setups use `kubernetes_pod_name`.", "pod", LABEL_NAME),
+        },
+    )
+
+
+def _dashboard() -> dict:
+    return obj(
+        "The generated Grafana dashboard.",
+        {
+            "title": string("Dashboard title. Default: the service name.", "{metadata.name}", maxLength=200),
+            "tags": {"type": "array", "description": "Extra dashboard tags; `obsgen` and the team are always "
+                     "added.", "default": [], "items": {"type": "string", "pattern": LABEL_VALUE},
+                     "uniqueItems": True},
+            "timeRange": duration("Time range shown when the dashboard opens. Default 7d: leaks and trends "
+                                  "show over days, not hours.", "7d"),
+            "refresh": duration("Auto-refresh interval. Default 1m: fresh enough for an incident, cheap for "
+                                "Prometheus.", "1m"),
+            "grafanaUrl": string("Base URL of Grafana, used for the dashboard links in alerts. Default empty: "
+                                 "links are relative (`/d/<uid>?viewPanel=<id>`).", "",
+                                 r"^(https?://[^\s\"'{}$]+)?$"),
+        },
+    )
+
+
+def _nodejs() -> dict:
+    return obj(
+        "Node.js runtime metrics from prom-client's collectDefaultMetrics().",
+        {
+            "metricPrefix": string("The `prefix` passed to collectDefaultMetrics(), if any. Default empty: "
+                                   "prom-client's own names.", "", METRIC_PREFIX),
+        },
+    )
+
+
+def spec_schema() -> dict:
+    """The whole spec language. A fresh copy each call, so callers may not mutate a shared one."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "obsgen service spec",
+        "description": "A service to monitor: obsgen compiles it into a Grafana dashboard and Prometheus rules.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION, "description": "Spec language version.", "default": API_VERSION},
+            "kind": {"const": "Service", "description": "What the document describes.", "default": "Service"},
+            "metadata": obj(
+                "Who the service is.",
+                {
+                    "name": string("Service name: a Kubernetes name (lowercase letters, digits, '-'), used for "
+                                   "file names, uids and the `service` label of alerts. Required.",
+                                   REQUIRED, DNS_LABEL, maxLength=63, minLength=1),
+                    "team": string("Owning team, added as the `team` label of alerts. Default empty: no label.",
+                                   "", r"^([A-Za-z0-9][A-Za-z0-9_.:/@+-]*)?$", maxLength=63),
+                    "description": string("One line about the service, shown on the dashboard.", "",
+                                          maxLength=500),
+                },
+                required=("name",),
+            ),
+            "spec": obj(
+                "What to monitor and how.",
+                {
+                    "namespace": string("Kubernetes namespace the service runs in. Required.", REQUIRED, DNS_LABEL,
+                                        maxLength=63, minLength=1),
+                    "runtime": {"type": "string", "enum": ["nodejs"],
+                                "description": "Runtime of the service's processes. Required; `nodejs` today."},
+                    "container": string("Name of the app container in the pod. Default: the service name.",
+                                        "{metadata.name}", DNS_LABEL, maxLength=63),
+                    "selector": _selector(),
+                    "resources": _resources(),
+                    "nodejs": _nodejs(),
+                    "dashboard": _dashboard(),
+                    "alerts": _alerts(),
+                },
+                required=("namespace", "runtime"),
+            ),
+        },
+    }
+
+
+def walk_fields(schema: dict, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict]]:
+    """Every documented field under an object schema, depth first, in declaration order."""
+    out: list[tuple[tuple[str, ...], dict]] = []
+    for name, sub in schema.get("properties", {}).items():
+        out.append((path + (name,), sub))
+        if sub.get("type") == "object" and "properties" in sub:
+            out.extend(walk_fields(sub, path + (name,)))
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and "properties" in sub["items"]:
+            out.extend(walk_fields(sub["items"], path + (name, "[]")))
+    return out

@@ -1,0 +1,112 @@
+"""Label sets of example pods for generated rule tests, shaped like the real exporters' series."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+try:  # the regex parser moved in 3.11; both are the standard library's own
+    import re._parser as re_parser  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    import sre_parse as re_parser  # type: ignore[no-redef]
+
+from .model import Labels, Service
+from .promql import quote
+
+
+def _selector(metric: str, labels: dict[str, str]) -> str:
+    body = ", ".join(f"{k}={quote(v)}" for k, v in sorted(labels.items()))
+    return f"{metric}{{{body}}}"
+
+
+@dataclass(frozen=True)
+class ExamplePod:
+    """A pod of the service as its series would label it in a kube-prometheus setup."""
+
+    service: Service
+    name: str
+    ip: str = "10.1.2.3"
+
+    def app_labels(self) -> dict[str, str]:
+        sel = self.service.selector
+        labels = {"job": sel.job, "instance": f"{self.ip}:3000"}
+        if sel.namespace_label:
+            labels[sel.namespace_label] = self.service.namespace
+        if sel.pod_label:
+            labels[sel.pod_label] = self.name
+        labels.update(dict(sel.matchers))
+        return labels
+
+    def container_labels(self) -> dict[str, str]:
+        return {"namespace": self.service.namespace, "pod": self.name, "container": self.service.container}
+
+    def pod_labels(self) -> dict[str, str]:
+        return {"namespace": self.service.namespace, "pod": self.name}
+
+    def app(self, metric: str, **extra: str) -> str:
+        return _selector(metric, {**self.app_labels(), **extra})
+
+    def container(self, metric: str, **extra: str) -> str:
+        labels = {**self.container_labels(), **extra}
+        if metric.startswith("container_"):
+            labels.setdefault("image", "registry.local/app:1.0")
+            labels.setdefault("id", f"/kubepods/{self.name}/{self.service.container}")
+        return _selector(metric, labels)
+
+    def pod(self, metric: str, **extra: str) -> str:
+        return _selector(metric, {**self.pod_labels(), **extra})
+
+
+_POD_SUFFIXES = ("7d9f8b6c5d-x2k4p", "7d9f8b6c5d-q8w3n", "7d9f8b6c5d-m5z7r")
+
+
+def _example(pattern: list, filler: str) -> str:
+    """One string the parsed regex matches, with `filler` wherever it allows any text."""
+    out = ""
+    for op, arg in pattern:
+        name = str(op)
+        if name == "LITERAL":
+            out += chr(arg)
+        elif name == "ANY":
+            out += filler[:1] or "x"
+        elif name == "IN":
+            out += _first_in(arg)
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
+            low, _, sub = arg
+            if [str(o) for o, _ in sub] == ["ANY"]:
+                out += filler
+            else:
+                out += _example(list(sub), filler) * max(low, 1)
+        elif name == "SUBPATTERN":
+            out += _example(list(arg[-1]), filler)
+        elif name == "BRANCH":
+            out += _example(list(arg[1][0]), filler)
+    return out
+
+
+def _first_in(items: list) -> str:
+    for op, arg in items:
+        if str(op) == "LITERAL":
+            return chr(arg)
+        if str(op) == "RANGE":
+            return chr(arg[0])
+        if str(op) == "CATEGORY":
+            return "a" if "WORD" in str(arg) else "0"
+    return "x"
+
+
+def example_pods(service: Service, count: int = 1) -> list[ExamplePod]:
+    """Pod names that match the service's pod pattern, named as a Deployment names its pods."""
+    regex = service.selector.pod_regex
+    pods = []
+    for i in range(count):
+        name = _example(list(re_parser.parse(regex)), _POD_SUFFIXES[i])
+        if not re.fullmatch(regex, name):
+            raise ValueError(f"cannot make an example pod name for pattern {regex!r}")
+        pods.append(ExamplePod(service, name, f"10.1.2.{3 + i}"))
+    if len({p.name for p in pods}) != len(pods):
+        raise ValueError(f"pod pattern {regex!r} matches a single name; rule tests need pods that differ")
+    return pods
+
+
+def labels(mapping: dict[str, str]) -> Labels:
+    return tuple(sorted(mapping.items()))
