@@ -33,6 +33,9 @@ LEGACY_KEYS = {
 }
 
 
+ROW_KEYS = {"collapsed", "gridPos", "id", "panels", "title", "type"}
+
+
 def _target(query, ref: str) -> g.Target:
     return g.Target(expr=query.expr, legendFormat=query.legend, refId=ref, instant=query.instant,
                     datasource=DATASOURCE)
@@ -105,6 +108,10 @@ def _stat(panel: Panel, spot: Placed) -> g.Stat:
 
 
 _BUILDERS = {"timeseries": _timeseries, "stat": _stat}
+_CURRENT_OPTIONS: dict[str, dict] = {
+    "timeseries": {},
+    "stat": {"wideLayout": True, "showPercentChange": False, "percentChangeColorMode": "standard"},
+}
 
 
 def _panel_json(spot: Placed) -> dict:
@@ -114,6 +121,10 @@ def _panel_json(spot: Placed) -> dict:
         return _to_json(row)
     panel = spot.panel
     data = _to_json(_BUILDERS[panel.kind](panel, spot))
+    # Options Grafana 10+ writes on save that grafanalib does not know.
+    data["options"].update(_CURRENT_OPTIONS[panel.kind])
+    if "legend" in data["options"]:
+        data["options"]["legend"]["showLegend"] = True
     defaults = data["fieldConfig"]["defaults"]
     if panel.min is not None:
         defaults["min"] = panel.min
@@ -237,6 +248,10 @@ def modernize(data: dict) -> dict:
         _modern_variable(var)
     for panel in data["panels"]:
         _drop(panel, "panel")
+        if panel["type"] == "row":
+            for key in set(panel) - ROW_KEYS:
+                del panel[key]
+            continue
         if panel.get("repeat") in ("", None):
             panel.pop("repeat", None)
         for target in panel.get("targets", []):

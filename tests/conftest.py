@@ -1,0 +1,45 @@
+"""Shared fixtures: the repository, the upstream schemas beside it, and the compiled example specs."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gen.pipeline import compile_specs
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+UPSTREAM = SHARED / "schemas" / "upstream"
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    if not UPSTREAM.is_dir():
+        pytest.fail(f"upstream schemas not found at {UPSTREAM}; the tests read them from ../shared")
+    return UPSTREAM
+
+
+@pytest.fixture(scope="session")
+def compiled():
+    return compile_specs(REPO / "specs", REPO)
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found; `make test` installs it (Debian package prometheus)")
+    return path
+
+
+def run_obsgen(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The real command line, as a user or CI runs it."""
+    return subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd, capture_output=True, text=True)
