@@ -6,6 +6,10 @@ from .signal import AlertCheck, AlertRule, ExpectedAlert, RuleTest, Series
 from .testbed import labels
 from .units import Duration, parse_duration
 
+# Generated rule tests evaluate rules at this interval. Trend alerts need days of data, and
+# promtool at one minute spends minutes on them; 5m is a common production setting too.
+TEST_EVALUATION_INTERVAL = parse_duration("5m")
+
 
 def alert_rule(settings: AlertSettings, name: str, expr: str, summary: str, description: str, panel_key: str,
                *, pod_label: str = "pod") -> AlertRule:

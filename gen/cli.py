@@ -147,3 +147,23 @@ def test(out_dir: Path) -> None:
     if failed:
         _fail([f"{len(failed)} of {len(files)} rule test file(s) failed"])
     click.echo(f"obsgen: {len(files)} rule test file(s) passed")
+
+
+@main.command()
+@click.option("--readme", type=click.Path(path_type=Path, exists=True), default=Path("README.md"),
+              show_default=True, help="README whose spec reference section to rewrite.")
+@click.option("--check", "check_only", is_flag=True, help="Only fail (exit 1) if the reference is out of date.")
+@reports_problems
+def docs(readme: Path, check_only: bool) -> None:
+    """Regenerate the README's spec reference from the spec schema."""
+    from .docs import replace_section, update_readme
+
+    try:
+        if check_only:
+            if replace_section(readme.read_text()) != readme.read_text():
+                _fail([f"{readme}: spec reference is out of date; run `obsgen docs`"])
+            return
+        changed = update_readme(readme)
+    except ValueError as err:
+        _fail([f"{readme}: {err}"])
+    click.echo(f"obsgen: spec reference in {readme} {'updated' if changed else 'already up to date'}")

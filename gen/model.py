@@ -77,6 +77,13 @@ class DashboardSettings:
 
 
 @dataclass(frozen=True)
+class LeakDetection:
+    floor_window: Duration
+    period: Duration
+    average: Duration
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     team: str
@@ -88,6 +95,7 @@ class Service:
     resources: Resources
     nodejs_metric_prefix: str
     dashboard: DashboardSettings
+    leak: LeakDetection
     alerts: Alerting
     source: str  # spec file, as named in headers and errors
 
@@ -169,6 +177,8 @@ def build_service(doc: Document) -> Service:
         nodejs_metric_prefix=spec["nodejs"]["metricPrefix"],
         dashboard=DashboardSettings(dash["title"], tuple(dash["tags"]), parse_duration(dash["timeRange"]),
                                     parse_duration(dash["refresh"]), dash["grafanaUrl"].rstrip("/")),
+        leak=LeakDetection(*(parse_duration(spec["leakDetection"][k]) for k in ("floorWindow", "period",
+                                                                                   "average"))),
         alerts=_alert_settings(alerts_schema, spec["alerts"]),
         source=doc.source or doc.file,
     )

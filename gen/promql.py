@@ -85,10 +85,12 @@ class Scope:
         """Pod-level cAdvisor series (network), which carry no container label."""
         return selector(metric, [self.namespace_value, self._pod("pod"), *extra])
 
+    def container_matchers(self, *extra: Matcher) -> list[Matcher]:
+        return [self.namespace_value, self._pod("pod"), eq("container", self.service.container), *extra]
+
     def container(self, metric: str, *extra: Matcher) -> str:
         """cAdvisor and kube-state-metrics series of the app container."""
-        return selector(metric, [self.namespace_value, self._pod("pod"), eq("container", self.service.container),
-                                 *extra])
+        return selector(metric, self.container_matchers(*extra))
 
     @property
     def app_pod_label(self) -> str:

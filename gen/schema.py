@@ -161,6 +161,79 @@ def _alerts() -> dict:
                 "Every scrape target of the service is down: the service is unavailable.",
                 "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
             ),
+            "heapLeak": alert(
+                "The V8 heap's floor (old space, and heap used) grows day after day: objects survive garbage "
+                "collection and are never freed. Needs processes that live longer than two periods.",
+                "warning", "1h", "the growth is already confirmed on two consecutive days; an hour more rules "
+                "out a single odd evaluation.",
+                growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period "
+                                        "before, on each of the last two periods. Default 3%: the seed "
+                                        "article's leak grew 6-7% a day; healthy heaps grow 0% "
+                                        "once warm.", "3%"),
+                minBytesPerPeriod=size("Minimum growth per period in bytes, so tiny heaps that wobble by a "
+                                       "few percent stay quiet. Default 4Mi: well below any leak worth a "
+                                       "ticket, well above measurement noise.", "4Mi"),
+            ),
+            "heapLeakWithinProcess": alert(
+                "The V8 heap's floor rises steadily through a process' life: the leak that daily deploys and "
+                "restarts hide, caught before the next restart resets it.",
+                "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
+                window=duration("How far back the rise is measured. Default 16h: well over half a day, so "
+                                "the rising half of a daily traffic cycle cannot pass as a leak, and short "
+                                "enough to fire before a daily restart.", "16h"),
+                warmup=duration("Time after a process starts that is never judged: caches and JIT warm up. "
+                                "Default 1h: typical cache fill time of a Node.js API.", "1h"),
+                minGrowth=percent("Minimum growth over the window, relative to the floor at its start. "
+                                  "Default 5%: above the wobble of a warm heap's floor.", "5%"),
+                minBytes=size("Minimum growth over the window in bytes. Default 8Mi: ignores tiny heaps.",
+                              "8Mi"),
+            ),
+            "memoryLeak": alert(
+                "The container's working-set floor grows day after day (heap, Buffers or native memory). "
+                "Needs pods that live longer than two periods.",
+                "warning", "1h", "the growth is already confirmed on two consecutive days; an hour more rules "
+                "out a single odd evaluation.",
+                growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period "
+                                        "before, on each of the last two periods. Default 3%: the seed "
+                                        "article's pods grew about 5% a day.", "3%"),
+                minBytesPerPeriod=size("Minimum growth per period in bytes. Default 8Mi: a working set "
+                                       "wobbles more than a heap.", "8Mi"),
+            ),
+            "memoryLeakWithinPod": alert(
+                "The container's working-set floor rises steadily through a pod's life: a leak that deploys "
+                "hide, in memory the heap metrics may not see (Buffers, native modules).",
+                "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
+                window=duration("How far back the rise is measured. Default 16h: well over half a day, so "
+                                "a daily traffic cycle cannot pass as a leak.", "16h"),
+                warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
+                                "1h"),
+                minGrowth=percent("Minimum growth over the window, relative to the floor at its start. "
+                                  "Default 5%: above the wobble of a warm container.", "5%"),
+                minBytes=size("Minimum growth over the window in bytes. Default 16Mi.", "16Mi"),
+            ),
+            "memoryExhaustion": alert(
+                "At the current steady growth, the container's memory (floor plus its usual GC sawtooth) "
+                "reaches the limit within the horizon: an OOM kill is coming.",
+                "critical", "30m", "the forecast must hold for a while; one steep stretch is not a trend.",
+                window=duration("Window of the linear fit (predict_linear). Default 6h: long enough to average "
+                                "out GC, short enough to catch a fast leak hours before the OOM.", "6h"),
+                horizon=duration("Fire when the limit is this close. Default 12h: a working day to ship a "
+                                 "fix or schedule a restart before the kernel kills the pod.", "12h"),
+                warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
+                                "1h"),
+            ),
+            "cpuTrend": alert(
+                "The service's average CPU per pod keeps rising across days (the seed article's doubled in five "
+                "days): work per request is growing, often with a leak.",
+                "warning", "1h", "the rise is already confirmed on two consecutive periods.",
+                growthPerPeriod=percent("Minimum rise of the daily average per period, on each of the last "
+                                        "two periods. Default 10%: doubling in five days is 15% a day; "
+                                        "normal day-to-day variation stays within a few percent.", "10%"),
+                requestCounter=string("Counter of handled requests (for example `http_requests_total`) on the "
+                                      "app's metrics. When set, CPU seconds per request is compared, so "
+                                      "traffic growth is not mistaken for a regression. Default empty: CPU "
+                                      "alone.", "", r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"),
+            ),
             "notScraped": alert(
                 "Prometheus has no target for the service at all: its monitoring is blind, so no other "
                 "alert can fire.",
@@ -226,6 +299,21 @@ def _dashboard() -> dict:
     )
 
 
+def _leak_detection() -> dict:
+    return obj(
+        "Windows shared by the leak and trend alerts and the dashboard's Leak watch row.",
+        {
+            "floorWindow": duration("Window of the floor, `min_over_time` of memory: the level left after "
+                                    "garbage collection. Default 1h: spans many GC cycles even in a quiet "
+                                    "service, and hides spikes shorter than an hour.", "1h"),
+            "period": duration("Length of the traffic cycle that day-over-day comparisons cancel. Default "
+                               "1d: traffic repeats daily.", "1d"),
+            "average": duration("How much of each period is averaged before two periods are compared. "
+                                "Default 6h: smooths noise in the floor yet still moves within a day.", "6h"),
+        },
+    )
+
+
 def _nodejs() -> dict:
     return obj(
         "Node.js runtime metrics from prom-client's collectDefaultMetrics().",
@@ -275,6 +363,7 @@ def spec_schema() -> dict:
                     "resources": _resources(),
                     "nodejs": _nodejs(),
                     "dashboard": _dashboard(),
+                    "leakDetection": _leak_detection(),
                     "alerts": _alerts(),
                 },
                 required=("namespace", "runtime"),

@@ -34,6 +34,7 @@ class SeriesStyle:
 
     name: str
     color: str = ""
+    regex: bool = False  # `name` is a regular expression over display names
     dashed: bool = False
     fill: int | None = None
     width: int | None = None
@@ -65,6 +66,7 @@ class Panel:
     thresholds: tuple[Threshold, ...] = ()
     show_thresholds: bool = False
     decimals: int | None = None
+    no_value: str = "no data"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class Row:
     key: str
     title: str
     panels: tuple[Panel, ...]
+    rank: int = 100  # dashboard order; lower comes first, equal ranks keep domain order
 
 
 @dataclass(frozen=True)
@@ -148,4 +151,5 @@ class DomainOutput:
     headlines: tuple[Panel, ...] = ()  # stat panels for the dashboard's overview row
     groups: tuple[RuleGroup, ...] = ()
     tests: tuple[RuleTest, ...] = ()
+    annotations: tuple[dict, ...] = ()  # dashboard annotation queries (Grafana JSON)
     notes: tuple[str, ...] = field(default=())

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import templates
+from ..alerting import TEST_EVALUATION_INTERVAL
 from ..layout import dashboard_uid, panel_id, slug
 from ..model import Service
 from ..signal import AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
@@ -80,8 +81,16 @@ def build_rule_file(service: Service, domains: list[DomainOutput]) -> dict:
     return {"groups": [_group(g, ctx) for g in rule_groups(service, domains)]}
 
 
-def alerts_by_name(service: Service, domains: list[DomainOutput]) -> dict[str, AlertRule]:
-    return {r.name: r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)}
+def alert_rules(service: Service, domains: list[DomainOutput]) -> list[AlertRule]:
+    return [r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)]
+
+
+def _rule_for(alerts: list[AlertRule], name: str, labels: dict[str, str]) -> AlertRule:
+    """The rule behind an expected alert: several rules may share an alert name, told apart by their labels."""
+    for rule in alerts:
+        if rule.name == name and all(labels.get(k) == v for k, v in rule.labels):
+            return rule
+    raise ValueError(f"rule test expects alert {name} with labels {labels}, but no rule produces it")
 
 
 def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str], value: float) -> dict:
@@ -90,15 +99,12 @@ def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str]
     return {"exp_labels": dict(sorted(labels.items())), "exp_annotations": dict(sorted(annotations.items()))}
 
 
-def _test(test: RuleTest, alerts: dict[str, AlertRule], ctx: AlertContext) -> dict:
+def _test(test: RuleTest, alerts: list[AlertRule], ctx: AlertContext) -> dict:
     checks = []
     for check in test.checks:
-        alert = alerts[check.alert]
-        checks.append({
-            "eval_time": check.at.text,
-            "alertname": check.alert,
-            "exp_alerts": [_expected(alert, ctx, dict(e.labels), e.value) for e in check.firing],
-        })
+        expected = [_expected(_rule_for(alerts, check.alert, dict(e.labels)), ctx, dict(e.labels), e.value)
+                    for e in check.firing]
+        checks.append({"eval_time": check.at.text, "alertname": check.alert, "exp_alerts": expected})
     return {
         "name": test.name,
         "interval": test.interval.text,
@@ -109,10 +115,10 @@ def _test(test: RuleTest, alerts: dict[str, AlertRule], ctx: AlertContext) -> di
 
 def build_test_file(service: Service, domains: list[DomainOutput], rule_file: str) -> dict:
     ctx = AlertContext(service)
-    alerts = alerts_by_name(service, domains)
+    alerts = alert_rules(service, domains)
     tests = [t for d in domains for t in d.tests]
     return {
         "rule_files": [rule_file],
-        "evaluation_interval": "1m",
+        "evaluation_interval": TEST_EVALUATION_INTERVAL.text,
         "tests": [_test(t, alerts, ctx) for t in tests],
     }

@@ -8,10 +8,11 @@ from types import ModuleType
 
 from ..model import Service
 from ..signal import DomainOutput
-from . import nodejs, pod, scrape
+from . import leak, nodejs, pod, scrape
 
-# Dashboard order: what the process does, what the pod costs, whether we see it at all.
-DOMAINS: tuple[ModuleType, ...] = (nodejs, pod, scrape)
+# Rule order: the leak domain reads series the others record, so its group is evaluated after theirs.
+# (Dashboard rows have their own order: see Row.rank.)
+DOMAINS: tuple[ModuleType, ...] = (nodejs, pod, scrape, leak)
 
 
 def service_signals(service: Service) -> list[DomainOutput]:
