@@ -224,8 +224,7 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
     if kind in ("maximum", "exclusiveMaximum"):
         return [doc.problem(path, f"{err.instance!r} is too large; the maximum is {err.validator_value}")]
     if kind == "uniqueItems":
-        seen: list[Any] = []
-        twice = next((item for item in err.instance if item in seen or seen.append(item)), None)
+        twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
         return [doc.problem(path, f"lists {twice!r} more than once", "remove the repeated entry")]
     return [doc.problem(path, err.message)]
 
