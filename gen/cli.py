@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shlex
 import subprocess
 import sys
 import traceback
@@ -13,7 +14,7 @@ import click
 
 from . import lint
 from .emit import diff_output, write_output
-from .errors import ObsgenError, OutputConflict
+from .errors import ObsgenError, OutputError
 from .load import load_specs
 from .pipeline import compile_specs
 from .schema import spec_schema
@@ -43,8 +44,8 @@ def reports_problems(command):
             return command(*args, **kwargs)
         except ObsgenError as err:
             _fail([p.format() for p in err.problems])
-        except OutputConflict as err:
-            _fail([str(err)])
+        except OutputError as err:
+            _fail(err.lines)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
             raise
         except Exception as err:  # noqa: BLE001 - last line of defence against tracebacks
@@ -102,10 +103,19 @@ def check(spec_dir: Path, out_dir: Path) -> None:
     if stale:
         for rel, what in stale:
             click.echo(f"error: {out_dir / rel}: {what}", err=True)
-        click.echo(f"error: {out_dir} is out of date with {spec_dir}; run `obsgen build` and commit the result",
-                   err=True)
+        click.echo(f"error: {out_dir} is out of date with {spec_dir}; run `{_build_command(spec_dir, out_dir)}` "
+                   "and commit the result", err=True)
         sys.exit(EXIT_PROBLEMS)
     click.echo(f"obsgen: {out_dir} is up to date ({len(compiled.files)} files, {len(compiled.services)} service(s))")
+
+
+def _build_command(spec_dir: Path, out_dir: Path) -> str:
+    """The build that fixes what `check` found, with the same directories, so it can be pasted as is."""
+    command = "obsgen build"
+    for option, value, default in (("--specs", spec_dir, "specs"), ("--out", out_dir, "out")):
+        if value != Path(default):
+            command += f" {option} {shlex.quote(str(value))}"
+    return command
 
 
 @main.command("validate")

@@ -49,5 +49,13 @@ class ObsgenError(Exception):
         self.problems = problems
 
 
-class OutputConflict(Exception):
+class OutputError(Exception):
+    """The output directory could not be written as asked; it was left as it was (or the message says otherwise)."""
+
+    def __init__(self, lines: list[str]):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class OutputConflict(OutputError):
     """The output directory holds something obsgen must not overwrite or remove."""

@@ -6,6 +6,7 @@ depth are checked, and every key and value keeps its line and column.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,39 @@ def _fail(file: str, node: yaml.Node | None, message: str, hint: str = "", path:
     return ObsgenError([Problem(file, message, pos.line if pos else None, pos.column if pos else None, path, hint)])
 
 
+_PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+# What plain YAML values resolve to; explicit tags (!!binary, !!python/..., !custom) have no place in a spec.
+_TEXT_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in ("timestamp", "value", "merge"))
+_PLAIN_SCALAR_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null"))
+
+
+def _unused_tag(file: str, node: yaml.Node, path: Path_) -> ObsgenError:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return _fail(file, node, f"YAML tag '{tag}' is not used in specs",
+                 "remove the tag; specs are plain mappings, lists and values", path)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopped at MAX_DEPTH so that deep nesting is an error, not a RecursionError."""
+
+    def __init__(self, file: str, text: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ObsgenError([Problem(self.file, f"nested more than {MAX_DEPTH} levels deep", mark.line + 1,
+                                           mark.column + 1, hint="a spec is only a few levels deep; check for "
+                                           "unclosed brackets or misplaced indentation")])
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
 class _DocumentReader:
     """Turns one composed YAML node tree into plain values, recording positions and enforcing limits."""
 
@@ -81,38 +115,59 @@ class _DocumentReader:
         self.doc = doc
         self.file = doc.file
         self.nodes = 0
+        # Collections being read right now: meeting one again means an alias refers to its own ancestor.
+        self.open: set[int] = set()
         # PyYAML's own scalar rules (int, float, bool, null), used for scalars only.
         self.scalars = yaml.SafeLoader("")
 
     def read(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
         self.nodes += 1
         if self.nodes > MAX_NODES:
-            raise _fail(self.file, node, f"document expands to more than {MAX_NODES} values",
-                        "YAML aliases that multiply each other (an alias bomb) are not accepted; write the values out")
+            raise self._too_many(path)
+        if id(node) in self.open:
+            raise _fail(self.file, node, "recursive alias: this anchored value contains an alias to itself",
+                        "an alias (*name) may only refer to a value outside the anchored one", path)
         if depth > MAX_DEPTH:
             raise _fail(self.file, node, f"nested more than {MAX_DEPTH} levels deep",
-                        "a spec is only a few levels deep; check for a recursive alias or misplaced indentation", path)
+                        "a spec is only a few levels deep; check for misplaced indentation", path)
         self.doc.values.setdefault(path, _position(node))
         if isinstance(node, yaml.ScalarNode):
             return self._scalar(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.read(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
-        if isinstance(node, yaml.MappingNode):
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise _unused_tag(self.file, node, path)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.read(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
             return self._mapping(node, path, depth)
-        raise _fail(self.file, node, "unsupported YAML node", path=path)
+        finally:
+            self.open.discard(id(node))
+
+    def _too_many(self, path: Path_) -> ObsgenError:
+        # Aliased nodes carry their anchor's position; the key being expanded says where the bomb is.
+        keyed = path
+        while keyed and keyed not in self.doc.keys:
+            keyed = keyed[:-1]
+        pos = self.doc.keys.get(keyed)
+        return ObsgenError([Problem(self.file, f"document expands to more than {MAX_NODES} values",
+                                    pos.line if pos else None, pos.column if pos else None, keyed,
+                                    "YAML aliases that multiply each other (an alias bomb) are not accepted; "
+                                    "write the values out")])
 
     def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
-        if node.tag == "tag:yaml.org,2002:timestamp":
-            # A date is never a spec value; keep the text so the schema reports a clear type error.
+        if node.tag in _TEXT_TAGS:
+            # Plain text that YAML 1.1 reads as something else ('2024-01-01', '=', '<<'): keep the text,
+            # so that the schema reports a clear error or accepts it as written.
             return node.value
+        if node.tag not in _PLAIN_SCALAR_TAGS:
+            raise _unused_tag(self.file, node, path)
         try:
             value = self.scalars.construct_object(node, deep=True)
         except yaml.YAMLError as err:
             raise _fail(self.file, node, f"cannot read value: {getattr(err, 'problem', err)}", path=path) from None
-        if isinstance(value, float) and value != value:
-            raise _fail(self.file, node, "'.nan' is not a number a spec can use", path=path)
-        if isinstance(value, bytes):
-            raise _fail(self.file, node, "binary values are not accepted in specs", path=path)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(self.file, node, f"'{node.value}' is not a number a spec can use", "write a finite number",
+                        path=path)
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
@@ -145,7 +200,15 @@ class _DocumentReader:
         return str(key_node.value)
 
 
+# Text in an encoding YAML specs do not use; named so the fix is obvious.
+_OTHER_ENCODINGS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
 def _decode(file: str, raw: bytes) -> str:
+    for mark, encoding in _OTHER_ENCODINGS:
+        if raw.startswith(mark):
+            raise ObsgenError([Problem(file, f"saved as {encoding}, not UTF-8", hint="save the file as UTF-8")])
     if b"\x00" in raw:
         raise ObsgenError([Problem(file, "this is a binary file, not a YAML spec",
                                    hint="keep only YAML specs under the specs directory")])
@@ -159,13 +222,64 @@ def _decode(file: str, raw: bytes) -> str:
     return text.removeprefix("\ufeff")
 
 
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _unclosed_quote(text: str, at: yaml.Mark) -> yaml.Token | None:
+    """The quoted value just before `at` if it spans lines: the usual cause of a baffling parse error."""
+    before = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.end_mark.index > at.index:
+                break
+            before = token
+    except yaml.YAMLError:
+        pass
+    if (isinstance(before, yaml.ScalarToken) and before.style in ("'", '"')
+            and before.start_mark.line != before.end_mark.line):
+        return before
+    return None
+
+
+_FLOW_OPENERS = {"while parsing a flow mapping": "{", "while parsing a flow sequence": "["}
+
+
+def _syntax_problem(file: str, text: str, err: yaml.MarkedYAMLError) -> Problem:
+    """One actionable line for a YAML syntax error, placed where the fix goes when that is knowable."""
+    mark = err.problem_mark or err.context_mark
+    problem = (err.problem or err.context or "not valid YAML").strip()
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    opener = _FLOW_OPENERS.get(err.context or "")
+    quote = _unclosed_quote(text, err.problem_mark) if err.problem_mark else None
+    if quote is not None:
+        start = quote.start_mark
+        return Problem(file, f"not valid YAML: the quoted value that starts here runs on to line {line}, "
+                             f"where reading fails ({problem})", start.line + 1, start.column + 1,
+                       hint=f"add the missing closing {quote.style}")
+    if opener and err.context_mark and mark and err.context_mark.line != mark.line:
+        start = err.context_mark
+        return Problem(file, f"not valid YAML: '{opener}' is not closed; at line {line}, column {column}: {problem}",
+                       start.line + 1, start.column + 1,
+                       hint=f"close it with '{'}' if opener == '{' else ']'}' or write the value in block style")
+    hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
+    return Problem(file, f"not valid YAML: {problem}", line, column, hint=hint)
+
+
 def parse_yaml(file: str, raw: bytes) -> list[Document]:
     """Every non-empty YAML document in `raw`, in order."""
     if len(raw) > MAX_FILE_BYTES:
         raise ObsgenError([Problem(file, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}",
                                    hint="split it into several spec files")])
     text = _decode(file, raw)
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = _SpecLoader(file, text)
+    except yaml.reader.ReaderError as err:
+        line, column = _line_column(text, err.position)
+        raise ObsgenError([Problem(file, f"control character U+{err.character:04X} is not allowed in YAML",
+                                   line, column, hint="remove it, or write it as an escape in a double-quoted "
+                                   "string")]) from None
     documents: list[Document] = []
     try:
         index = 0
@@ -179,13 +293,10 @@ def parse_yaml(file: str, raw: bytes) -> list[Document]:
             if doc.data is not None:
                 documents.append(doc)
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        problem = (err.problem or err.context or "not valid YAML").strip()
-        raise ObsgenError([Problem(file, f"not valid YAML: {problem}",
-                                   mark.line + 1 if mark else None, mark.column + 1 if mark else None)]) from None
+        raise ObsgenError([_syntax_problem(file, text, err)]) from None
     except yaml.YAMLError as err:
         raise ObsgenError([Problem(file, f"not valid YAML: {err}")]) from None
-    except RecursionError:
+    except RecursionError:  # a last resort: _SpecLoader and _DocumentReader stop nesting well before this
         raise ObsgenError([Problem(file, "nested too deeply to read",
                                    hint=f"a spec is only a few levels deep; the limit is {MAX_DEPTH}")]) from None
     finally:
@@ -223,12 +334,20 @@ def load_file(path: Path, name: str, source: str | None = None) -> list[Document
 
 def load_specs(spec_dir: Path, base: Path) -> list[Document]:
     """All documents of all spec files; collects every file's problems before failing."""
+    name = display_name(spec_dir, base)
+    if spec_dir.exists() and not spec_dir.is_dir():
+        raise ObsgenError([Problem(name, "is a file, not a directory of specs", hint="pass --specs DIR")])
     if not spec_dir.is_dir():
-        raise ObsgenError([Problem(display_name(spec_dir, base), "spec directory not found",
+        raise ObsgenError([Problem(name, "spec directory not found",
                                    hint="run obsgen at the repository root or pass --specs DIR")])
+    files = spec_files(spec_dir)
+    if not files:
+        # Compiling nothing would remove every generated file: far more likely a wrong --specs than intended.
+        raise ObsgenError([Problem(name, f"no spec files (*{', *'.join(SPEC_SUFFIXES)}) found",
+                                   hint="pass the directory that holds the specs with --specs DIR")])
     documents: list[Document] = []
     problems: list[Problem] = []
-    for path in spec_files(spec_dir):
+    for path in files:
         try:
             source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
             documents.extend(load_file(path, display_name(path, base), source))

@@ -20,12 +20,25 @@ _PATTERN_MEANING = {
     spec_schema.LABEL_VALUE: "may hold only letters, digits and _ . : / @ + - (no quotes, braces, '$' or spaces), "
                              "so that it is safe inside PromQL and Grafana",
     spec_schema.METRIC_PREFIX: "must be a valid start of a Prometheus metric name",
+    # selector.pod: the regex itself is checked as a format; this keeps it safe inside PromQL and Grafana.
+    r"^[^\"`$\s]+$": "may not hold quotes, backticks, '$' or white space, so that it is safe inside PromQL "
+                     "and Grafana",
 }
+_URL_MEANING = "must be an http:// or https:// URL without spaces, quotes, braces or '$'"
 
 _YAML_TYPE = {str: "a string", int: "a number", float: "a number", bool: "true/false",
               dict: "a mapping", list: "a list", type(None): "empty (null)"}
 _SCHEMA_TYPE = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true/false",
                 "object": "a mapping", "array": "a list", "null": "empty"}
+
+# Quantities are strings with units; what to call each and an example to copy.
+_QUANTITY = {
+    "duration": ("a duration", "15m"),
+    "duration-or-zero": ("a duration", "15m"),
+    "size": ("a size", "2Gi"),
+    "cpu": ("a CPU amount", "500m"),
+    "percent": ("a percentage", "90%"),
+}
 
 
 def _positive_duration(value: Any) -> bool:
@@ -35,8 +48,9 @@ def _positive_duration(value: Any) -> bool:
 
 
 def _checked(parse):
+    # Only text is parsed here: numbers are the type and minimum checks' business, which say it better.
     def check(value: Any) -> bool:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        if isinstance(value, str):
             parse(value)
         return True
     return check
@@ -86,6 +100,83 @@ def _describe(value: Any) -> str:
     return f"{kind} ({value!r})" if not isinstance(value, bool) else f"{kind} ({str(value).lower()})"
 
 
+def _pattern_meaning(pattern: str) -> str:
+    if pattern in _PATTERN_MEANING:
+        return _PATTERN_MEANING[pattern]
+    optional = re.fullmatch(r"\^\((.*)\)\?\$", pattern)  # ^(X)?$: X or empty
+    if optional and f"^{optional.group(1)}$" in _PATTERN_MEANING:
+        return _PATTERN_MEANING[f"^{optional.group(1)}$"] + ", or be empty"
+    if "https?://" in pattern:
+        return _URL_MEANING
+    return f"must match the pattern {pattern}"
+
+
+def _not_allowed(pattern: str, value: str) -> str:
+    """The characters of `value` that `pattern` rejects wherever they stand, for patterns of allowed characters."""
+    probe = "a"
+    if not re.fullmatch(pattern, probe * 3):
+        return ""
+    bad: list[str] = []
+    for char in value:
+        if char not in bad and not re.fullmatch(pattern, probe + char + probe):
+            bad.append(char)
+    return ", ".join(repr(c) for c in bad[:8])
+
+
+def _quantity_type_hint(fmt: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if fmt.startswith("duration"):
+        return f"add a unit: {value}s, {value}m or {value}h"
+    if fmt == "percent":
+        share = value * 100 if 0 <= value <= 1 else value
+        return f"write it as '{share:g}%'"
+    if fmt == "size":
+        return "write a whole number of bytes or a size with a unit, like 1536Mi"
+    return ""
+
+
+def _type_problem(doc: Document, path: tuple, err: jsonschema.ValidationError) -> Problem:
+    wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+    value = err.instance
+    fmt = err.schema.get("format", "")
+    if fmt in _QUANTITY:
+        what, example = _QUANTITY[fmt]
+        return doc.problem(path, f"expected {what} such as {example}, got {_describe(value)}",
+                           _quantity_type_hint(fmt, value))
+    wanted_text = " or ".join(_SCHEMA_TYPE[w] for w in wanted if w != "null")
+    hint = ""
+    if isinstance(value, bool) and "string" in wanted:
+        hint = "quote it: YAML reads yes/no/on/off/true/false as booleans"
+    elif isinstance(value, (int, float)) and "string" in wanted:
+        hint = "quote it"
+    elif isinstance(value, str) and "boolean" in wanted and value.lower() in ("true", "false", "yes", "no"):
+        hint = "write true or false without quotes"
+    elif isinstance(value, str) and {"integer", "number"} & set(wanted) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        hint = "remove the quotes"
+    elif isinstance(value, float) and "integer" in wanted:
+        hint = "use a whole number"
+    return doc.problem(path, f"expected {wanted_text}, got {_describe(value)}", hint)
+
+
+def _required_problem(doc: Document, path: tuple, err: jsonschema.ValidationError, missing: str) -> Problem:
+    field = err.schema.get("properties", {}).get(missing, {})
+    hint = f"add '{missing}: {field['const']}'" if "const" in field else field.get("description", "")
+    return doc.problem(path, f"missing required key '{missing}'", hint)
+
+
+def _missing_key(err: jsonschema.ValidationError) -> str:
+    # jsonschema reports one missing key per error, named in its message.
+    for key in err.validator_value:
+        if key not in err.instance and f"'{key}'" in err.message:
+            return key
+    return ""
+
+
+def _short(value: str, limit: int = 40) -> str:
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
 def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Problem]:
     path = tuple(err.absolute_path)
     kind = err.validator
@@ -98,18 +189,9 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
             problems.append(doc.problem(path + (key,), f"unknown key '{key}'", hint, key=True))
         return problems
     if kind == "required":
-        missing = err.message.split("'")[1] if "'" in err.message else err.message
-        return [doc.problem(path, f"missing required key '{missing}'",
-                            err.schema.get("properties", {}).get(missing, {}).get("description", ""))]
+        return [_required_problem(doc, path, err, _missing_key(err) or err.message)]
     if kind == "type":
-        wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        wanted_text = " or ".join(_SCHEMA_TYPE[w] for w in wanted if w != "null")
-        hint = ""
-        if isinstance(err.instance, bool) and "string" in wanted:
-            hint = "quote it: YAML reads yes/no/on/off/true/false as booleans"
-        elif isinstance(err.instance, (int, float)) and "string" in wanted:
-            hint = "quote it"
-        return [doc.problem(path, f"expected {wanted_text}, got {_describe(err.instance)}", hint)]
+        return [_type_problem(doc, path, err)]
     if kind == "enum":
         options = [str(o) for o in err.validator_value]
         guess = _suggest(str(err.instance), options)
@@ -122,14 +204,37 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
         return [doc.problem(path, cause)]
     if kind == "pattern":
         fmt = err.schema.get("format")
-        if fmt in ("duration", "duration-or-zero", "size", "cpu", "percent"):
+        if fmt in _QUANTITY:
             # The format check says the same, in words; report that one.
             return []
-        meaning = _PATTERN_MEANING.get(err.validator_value, f"must match {err.validator_value}")
-        return [doc.problem(path, f"{err.instance!r} {meaning}")]
-    if kind == "propertyNames":
-        return [doc.problem(path, f"{err.instance!r}: {err.message}")]
+        if err.instance == "" and err.schema.get("minLength", 0) > 0:
+            return []  # minLength says it: empty
+        bad = _not_allowed(err.validator_value, err.instance)
+        return [doc.problem(path, f"{_short(err.instance)} {_pattern_meaning(err.validator_value)}",
+                            f"not allowed: {bad}" if bad else "")]
+    if kind == "minLength":
+        return [doc.problem(path, "must not be empty", err.schema.get("description", ""))]
+    if kind == "maxLength":
+        return [doc.problem(path, f"{_short(err.instance)} is {len(err.instance)} characters long; "
+                                  f"the limit is {err.validator_value}")]
+    if kind in ("minimum", "exclusiveMinimum"):
+        if err.validator_value == 0 and kind == "minimum":
+            return [doc.problem(path, f"{err.instance!r} is negative; it must be 0 or more")]
+        return [doc.problem(path, f"{err.instance!r} is too small; the minimum is {err.validator_value}")]
+    if kind in ("maximum", "exclusiveMaximum"):
+        return [doc.problem(path, f"{err.instance!r} is too large; the maximum is {err.validator_value}")]
+    if kind == "uniqueItems":
+        twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
+        return [doc.problem(path, f"lists {twice!r} more than once", "remove the repeated entry")]
     return [doc.problem(path, err.message)]
+
+
+def _label_name_problem(doc: Document, path: tuple, key: Any) -> Problem:
+    """A bad key in a map of label names (matchers, alert labels)."""
+    if str(key).startswith("__"):
+        return doc.problem(path + (key,), f"label name {key!r} is reserved: names starting with '__' are "
+                                          "Prometheus' own", "choose a name without the leading '__'", key=True)
+    return doc.problem(path + (key,), f"{key!r} {_PATTERN_MEANING[spec_schema.LABEL_NAME]}", key=True)
 
 
 def _validator() -> Draft202012Validator:
@@ -138,16 +243,22 @@ def _validator() -> Draft202012Validator:
 
 def validate_document(doc: Document, validator: Draft202012Validator | None = None) -> list[Problem]:
     validator = validator or _validator()
-    problems: list[Problem] = []
     errors = sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path])
+    # A value of the wrong type fails its pattern, format and enum too; the type error alone says what to fix.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    # A misspelt required key is reported once, as the typo, not again as missing.
+    misspelt = {(tuple(e.absolute_path), _suggest(key, e.schema.get("properties", {})))
+                for e in errors if e.validator == "additionalProperties"
+                for key in e.instance if key not in e.schema.get("properties", {})}
+    problems: list[Problem] = []
     for err in errors:
-        if err.validator == "propertyNames" and err.context:
-            for sub in err.context:
-                key = sub.instance
-                meaning = _PATTERN_MEANING.get(spec_schema.LABEL_NAME)
-                problems.append(doc.problem(tuple(err.absolute_path) + (key,), f"{key!r} {meaning}",
-                                            "names starting with '__' are reserved" if str(key).startswith("__")
-                                            else "", key=True))
+        path = tuple(err.absolute_path)
+        if "propertyNames" in list(err.schema_path)[-2:-1]:
+            problems.append(_label_name_problem(doc, path, err.instance))
+            continue
+        if err.validator != "type" and path in mistyped:
+            continue
+        if err.validator == "required" and (path, _missing_key(err)) in misspelt:
             continue
         problems.extend(_problems_for(doc, err))
     return _dedupe(problems)
@@ -180,6 +291,28 @@ def _check_unique_names(documents: list[Document]) -> list[Problem]:
     return problems
 
 
+_RESOURCES = (("cpu", parse_cpu, "CPU"), ("memory", parse_size, "memory"))
+
+
+def _check_resources(doc: Document) -> list[Problem]:
+    """Requests and limits that Kubernetes would reject or that make every alert on them meaningless."""
+    resources = doc.data["spec"].get("resources", {})
+    requests, limits = resources.get("requests", {}), resources.get("limits", {})
+    problems = []
+    for key, parse, what in _RESOURCES:
+        request, limit = requests.get(key), limits.get(key)
+        if limit is not None and parse(limit).value == 0:
+            problems.append(doc.problem(("spec", "resources", "limits", key), f"a {what} limit of 0 leaves the "
+                                        "container nothing", "leave it unset to read the deployed limit from "
+                                        "kube-state-metrics"))
+        elif request is not None and limit is not None and parse(request).value > parse(limit).value:
+            problems.append(doc.problem(("spec", "resources", "requests", key),
+                                        f"{what} request {request} is more than the limit {limit}",
+                                        "Kubernetes rejects a request above its limit; lower the request or "
+                                        "raise the limit"))
+    return problems
+
+
 def validate(documents: list[Document]) -> None:
     """Raise ObsgenError with every problem in every document, or return quietly."""
     validator = _validator()
@@ -191,6 +324,9 @@ def validate(documents: list[Document]) -> None:
             continue
         problems.extend(validate_document(doc, validator))
     if not problems:
+        # These read values the schema has already checked, so they run only on valid documents.
+        for doc in documents:
+            problems.extend(_check_resources(doc))
         problems.extend(_check_unique_names(documents))
     if problems:
         raise ObsgenError(problems)

@@ -1,0 +1,225 @@
+"""Broken specs: every one is refused by the real CLI with one line per problem, exit 1, and out/ untouched.
+
+The corpus is tests/bad_specs/: one file per case, or a directory when a case needs several
+files. CASES below says, for each, where the error must point (`file:line:` under specs/, or
+`file: ` when the file has no meaningful line) and a part of what it must say.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .conftest import run_obsgen
+from .workspace import copy_of, good_build, snapshot
+
+BAD_SPECS = Path(__file__).parent / "bad_specs"
+
+CASES: dict[str, tuple[str, str]] = {
+    # Misspelt keys, at several depths: the closest valid key is suggested.
+    "typo_top_level.yaml": ("typo_top_level.yaml:2:", "unknown key 'knd' (did you mean 'kind'?)"),
+    "typo_metadata.yaml": ("typo_metadata.yaml:5:", "unknown key 'teams' (did you mean 'team'?)"),
+    "typo_namespace.yaml": ("typo_namespace.yaml:7:", "unknown key 'namespce' (did you mean 'namespace'?)"),
+    "typo_selector.yaml": ("typo_selector.yaml:10:", "unknown key 'jobb' (did you mean 'job'?)"),
+    "typo_resources.yaml": ("typo_resources.yaml:12:", "unknown key 'memroy' (did you mean 'memory'?)"),
+    "typo_alert_name.yaml": ("typo_alert_name.yaml:17:", "did you mean 'memoryNearLimit'?"),
+    "typo_alert_param.yaml": ("typo_alert_param.yaml:18:", "unknown key 'treshold' (did you mean 'threshold'?)"),
+    # Wrong types.
+    "type_number_for_string.yaml": ("type_number_for_string.yaml:7:", "expected a string, got a number (42)"),
+    "type_bool_for_string.yaml": ("type_bool_for_string.yaml:5:", "expected a string, got true/false (true) "
+                                  "(quote it: YAML reads yes/no/on/off/true/false as booleans)"),
+    "type_string_for_bool.yaml": ("type_string_for_bool.yaml:15:", "expected true/false, got a string ('false')"),
+    "type_string_for_integer.yaml": ("type_string_for_integer.yaml:15:", "got a string ('3') (remove the quotes)"),
+    "type_float_for_integer.yaml": ("type_float_for_integer.yaml:15:", "expected a whole number, got a number (2.5)"),
+    "type_list_for_mapping.yaml": ("type_list_for_mapping.yaml:10:", "spec.selector: expected a mapping, got a list"),
+    "type_list_for_string.yaml": ("type_list_for_string.yaml:8:", "spec.runtime: expected a string, got a list"),
+    "type_mapping_for_string.yaml": ("type_mapping_for_string.yaml:10:", "expected a string, got a mapping"),
+    # Durations.
+    "duration_with_space.yaml": ("duration_with_space.yaml:16:", "'15 min' is not a duration; write it like"),
+    "duration_without_unit.yaml": ("duration_without_unit.yaml:16:", "expected a duration such as 15m, got a "
+                                   "number (15) (add a unit: 15s, 15m or 15h)"),
+    "duration_units_out_of_order.yaml": ("duration_units_out_of_order.yaml:16:", "'1m1h' is not a duration"),
+    "duration_zero_window.yaml": ("duration_zero_window.yaml:16:", "'0s' is zero; a window must be longer than 0s"),
+    # Sizes, CPU, percentages, and resources Kubernetes would reject.
+    "size_with_bytes_suffix.yaml": ("size_with_bytes_suffix.yaml:12:", "'2GB' is not a size; write it like 512Mi"),
+    "size_negative.yaml": ("size_negative.yaml:12:", "'-1Gi' is not a size"),
+    "size_negative_number.yaml": ("size_negative_number.yaml:12:", "-5 is negative; it must be 0 or more"),
+    "cpu_bad_unit.yaml": ("cpu_bad_unit.yaml:12:", "'500x' is not a CPU amount; write cores like 0.5"),
+    "cpu_negative.yaml": ("cpu_negative.yaml:12:", "-0.5 is negative"),
+    "number_infinite.yaml": ("number_infinite.yaml:12:", "'.inf' is not a number a spec can use"),
+    "percent_over_100.yaml": ("percent_over_100.yaml:18:", "'150%' is more than 100%"),
+    "percent_as_number.yaml": ("percent_as_number.yaml:18:", "got a number (0.9) (write it as '90%')"),
+    "request_above_limit.yaml": ("request_above_limit.yaml:12:", "memory request 2Gi is more than the limit 1Gi"),
+    "limit_zero.yaml": ("limit_zero.yaml:12:", "limits.memory: a memory limit of 0 leaves the container nothing"),
+    # Duplicates.
+    "duplicate_name_in_one_file.yaml": ("duplicate_name_in_one_file.yaml:23:", "duplicate service name 'broken-api' "
+                                        "(also at specs/duplicate_name_in_one_file.yaml:4)"),
+    "duplicate_name_across_files": ("b-second.yaml:4:", "duplicate service name 'broken-api' "
+                                    "(also at specs/a-first.yaml:4)"),
+    # Sorted by file name, the valid spec comes second, so it is the one named as the duplicate.
+    "duplicate_name_of_other_spec.yaml": ("submission-api.yaml:7:", "duplicate service name 'submission-api' "
+                                          "(also at specs/duplicate_name_of_other_spec.yaml:4)"),
+    "duplicate_yaml_key.yaml": ("duplicate_yaml_key.yaml:9:", "duplicate key 'namespace' (first defined at line 7)"),
+    "duplicate_yaml_key_nested.yaml": ("duplicate_yaml_key_nested.yaml:17:", "spec.alerts.restarts.window: "
+                                       "duplicate key 'window' (first defined at line 16)"),
+    "dashboard_tags_repeated.yaml": ("dashboard_tags_repeated.yaml:14:", "lists 'shop' more than once"),
+    # Not YAML, or not text.
+    "tab_indentation.yaml": ("tab_indentation.yaml:7:", "indent with spaces; YAML does not allow tabs"),
+    "unclosed_bracket.yaml": ("unclosed_bracket.yaml:12:", "not valid YAML: '{' is not closed"),
+    "unclosed_quote.yaml": ("unclosed_quote.yaml:5:", "runs on to line 12, where reading fails"),
+    "binary.yaml": ("binary.yaml: ", "this is a binary file, not a YAML spec"),
+    "not_utf8.yaml": ("not_utf8.yaml:6:", "not valid UTF-8 (byte 0xe9) (save the file as UTF-8)"),
+    "utf16.yaml": ("utf16.yaml: ", "saved as UTF-16, not UTF-8"),
+    "control_character.yaml": ("control_character.yaml:5:", "control character U+0007 is not allowed in YAML"),
+    # Hostile YAML.
+    "alias_bomb.yaml": ("alias_bomb.yaml:5:", "document expands to more than 50000 values"),
+    "deep_nesting.yaml": ("deep_nesting.yaml:1:", "nested more than 40 levels deep"),
+    "deep_nesting_unclosed.yaml": ("deep_nesting_unclosed.yaml:1:", "nested more than 40 levels deep"),
+    "recursive_alias.yaml": ("recursive_alias.yaml:9:", "spec.selector.matchers: recursive alias"),
+    "yaml_python_tag.yaml": ("yaml_python_tag.yaml:7:", "YAML tag '!!python/object/apply:os.system' is not used"),
+    "yaml_custom_tag_on_mapping.yaml": ("yaml_custom_tag_on_mapping.yaml:9:", "YAML tag '!custom' is not used"),
+    # Names unsafe as file names or Kubernetes names.
+    "name_path_traversal.yaml": ("name_path_traversal.yaml:4:", "'../etc' must be a Kubernetes name"),
+    "name_uppercase_underscore.yaml": ("name_uppercase_underscore.yaml:4:", "(not allowed: 'F', '_', 'B')"),
+    "name_too_long.yaml": ("name_too_long.yaml:4:", "is 64 characters long; the limit is 63"),
+    "name_empty.yaml": ("name_empty.yaml:4:", "metadata.name: must not be empty"),
+    "name_null.yaml": ("name_null.yaml:4:", "metadata.name: expected a string, got empty (null)"),
+    "namespace_unsafe.yaml": ("namespace_unsafe.yaml:7:", "'shop/../kube-system' must be a Kubernetes name"),
+    "container_unsafe.yaml": ("container_unsafe.yaml:9:", "'App_1' must be a Kubernetes name"),
+    # Label values that would break or inject PromQL, or be read as a Grafana variable.
+    "job_promql_injection.yaml": ("job_promql_injection.yaml:10:", "spec.selector.job: 'x\"} or vector(1) #' "
+                                  "may hold only letters, digits"),
+    "matcher_with_quote.yaml": ("matcher_with_quote.yaml:11:", "spec.selector.matchers.env: 'a\"b' may hold only"),
+    "job_grafana_variable.yaml": ("job_grafana_variable.yaml:10:", "(not allowed: '$')"),
+    "matcher_with_newline.yaml": ("matcher_with_newline.yaml:11:", "'prod\\nx' may hold only"),
+    "alert_label_with_brace.yaml": ("alert_label_with_brace.yaml:14:", "'a}b' may hold only"),
+    "team_with_space.yaml": ("team_with_space.yaml:5:", "(not allowed: ' ')"),
+    "label_name_reserved.yaml": ("label_name_reserved.yaml:11:", "label name '__name__' is reserved"),
+    "label_name_invalid.yaml": ("label_name_invalid.yaml:11:", "'env-name' must be a Prometheus label name"),
+    "runbook_url_not_http.yaml": ("runbook_url_not_http.yaml:14:", "must be an http:// or https:// URL"),
+    # Pod regexes Prometheus cannot use.
+    "pod_regex_does_not_compile.yaml": ("pod_regex_does_not_compile.yaml:11:", "is not a valid regular expression"),
+    "pod_regex_lookahead.yaml": ("pod_regex_lookahead.yaml:11:", "uses look-around or back-references"),
+    "pod_regex_backreference.yaml": ("pod_regex_backreference.yaml:11:", "uses look-around or back-references"),
+    # The document itself.
+    "wrong_api_version.yaml": ("wrong_api_version.yaml:1:", "apiVersion: must be 'obsgen/v1', got a string"),
+    "wrong_kind.yaml": ("wrong_kind.yaml:2:", "kind: must be 'Service', got a string ('Deployment')"),
+    "missing_api_version.yaml": ("missing_api_version.yaml:1:", "missing required key 'apiVersion' "
+                                 "(add 'apiVersion: obsgen/v1')"),
+    "document_is_list.yaml": ("document_is_list.yaml:1:", "a spec must be a mapping, got a list"),
+    "document_is_scalar.yaml": ("document_is_scalar.yaml:1:", "a spec must be a mapping, got a string"),
+    "empty_file.yaml": ("empty_file.yaml: ", "holds no spec documents"),
+    "only_comments.yaml": ("only_comments.yaml: ", "holds no spec documents"),
+    "second_document_broken.yaml": ("second_document_broken.yaml:26:", "'Shop' must be a Kubernetes name"),
+    # Required fields and enums.
+    "missing_namespace.yaml": ("missing_namespace.yaml:7:", "spec: missing required key 'namespace'"),
+    "missing_runtime.yaml": ("missing_runtime.yaml:7:", "spec: missing required key 'runtime'"),
+    "missing_name.yaml": ("missing_name.yaml:4:", "metadata: missing required key 'name'"),
+    "missing_spec.yaml": ("missing_spec.yaml:1:", "missing required key 'spec'"),
+    "unknown_runtime_near_miss.yaml": ("unknown_runtime_near_miss.yaml:8:", "'nodej' is not one of: nodejs "
+                                       "(did you mean 'nodejs'?)"),
+    "unknown_runtime.yaml": ("unknown_runtime.yaml:8:", "'python' is not one of: nodejs"),
+    "bad_severity.yaml": ("bad_severity.yaml:16:", "'critcal' is not one of: critical, warning, info "
+                          "(did you mean 'critical'?)"),
+}
+
+# error: <file under specs/>[:line:column]: <message>, all on one line.
+ERROR_LINE = re.compile(r"^error: specs/[^\s:]+\.ya?ml(:\d+:\d+)?: \S")
+MAX_LINE = 400  # a line a person can read; a runaway path or value would exceed it
+
+
+@pytest.fixture(scope="module")
+def previous_build(tmp_path_factory) -> Path:
+    return good_build(tmp_path_factory.mktemp("previous") / "repo")
+
+
+def add_case(case: str, specs: Path) -> None:
+    source = BAD_SPECS / case
+    for path in sorted(source.iterdir()) if source.is_dir() else [source]:
+        shutil.copy2(path, specs / path.name)
+
+
+def error_lines(result) -> list[str]:
+    """The errors of a failed run, after checking that each is one well-formed line."""
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines, "no error printed"
+    for line in lines:
+        assert ERROR_LINE.match(line), f"not a one-line error naming a spec file: {line!r}"
+        assert len(line) <= MAX_LINE, f"error line of {len(line)} characters: {line[:200]!r}..."
+    return lines
+
+
+def test_every_case_in_the_corpus_has_an_expectation():
+    assert sorted(p.name for p in BAD_SPECS.iterdir()) == sorted(CASES)
+
+
+@pytest.mark.parametrize(("case", "where", "says"),
+                         [pytest.param(case, where, says, id=Path(case).stem) for case, (where, says) in CASES.items()])
+def test_bad_spec_is_refused_and_out_is_untouched(case: str, where: str, says: str, previous_build: Path,
+                                                  tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    add_case(case, repo / "specs")
+    before = snapshot(repo / "out")
+
+    build = run_obsgen("build", "--specs", "specs", "--out", "out", cwd=repo)
+
+    assert build.returncode == 1, build.stdout + build.stderr
+    lines = error_lines(build)
+    assert any(line.startswith(f"error: specs/{where}") and says in line for line in lines), (
+        f"expected an error at specs/{where} saying {says!r}; got:\n{build.stderr}")
+    assert build.stdout == ""
+    assert snapshot(repo / "out") == before
+
+    validate = run_obsgen("validate", "--specs", "specs", cwd=repo)
+    assert validate.returncode == 1
+    assert validate.stderr == build.stderr
+    assert snapshot(repo / "out") == before
+
+
+def test_misspelt_required_key_is_reported_once(previous_build: Path, tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    add_case("typo_namespace.yaml", repo / "specs")
+    result = run_obsgen("validate", "--specs", "specs", cwd=repo)
+    assert error_lines(result) == [
+        "error: specs/typo_namespace.yaml:7:3: spec.namespce: unknown key 'namespce' (did you mean 'namespace'?)"]
+
+
+@pytest.mark.parametrize("cases", [
+    pytest.param(("binary.yaml", "tab_indentation.yaml", "not_utf8.yaml"), id="unreadable-files"),
+    pytest.param(("typo_selector.yaml", "percent_over_100.yaml", "missing_runtime.yaml"), id="invalid-specs"),
+])
+def test_every_file_is_reported_at_once(cases: tuple[str, ...], previous_build: Path, tmp_path: Path):
+    """Files that cannot be read are all reported together; so are specs that break the schema."""
+    repo = copy_of(previous_build, tmp_path / "repo")
+    for case in cases:
+        add_case(case, repo / "specs")
+    result = run_obsgen("build", "--specs", "specs", "--out", "out", cwd=repo)
+    assert result.returncode == 1
+    named = {line.split(":")[1].strip() for line in error_lines(result)}
+    assert named == {f"specs/{case}" for case in cases}
+
+
+def test_errors_name_files_by_absolute_path_when_run_elsewhere(previous_build: Path, tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    add_case("typo_namespace.yaml", repo / "specs")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    before = snapshot(repo / "out")
+    result = run_obsgen("build", "--specs", str(repo / "specs"), "--out", str(repo / "out"), cwd=elsewhere)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {repo / 'specs' / 'typo_namespace.yaml'}:7:3: spec.namespce:")
+    assert snapshot(repo / "out") == before
+
+
+def test_oversized_file_is_refused_before_parsing(previous_build: Path, tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    (repo / "specs" / "huge.yaml").write_text("# padding\n" * 120_000)
+    before = snapshot(repo / "out")
+    result = run_obsgen("build", "--specs", "specs", "--out", "out", cwd=repo)
+    assert result.returncode == 1
+    assert error_lines(result) == ["error: specs/huge.yaml: file is 1200000 bytes; specs are limited to 1048576 "
+                                   "(split it into several spec files)"]
+    assert snapshot(repo / "out") == before
