@@ -140,23 +140,31 @@ def regex_escape(value: str) -> str:
     return _REGEX_SPECIAL.sub(lambda m: "\\\\" + m.group(0), value.replace("\\", "\\\\\\\\"))
 
 
+def _alternation(values: list[str]) -> str:
+    return values[0] if len(values) == 1 else "(" + "|".join(values) + ")"
+
+
+_GRAFANA_REGEX_SPECIAL = re.compile(r"[\\^$*+?.()|\[\]{}/]")
+
+# ${var:format} -> how the selected values are written (Grafana's variable formats).
+EXPLICIT_FORMATS: dict[str, Callable[[tuple[str, ...]], str]] = {
+    "raw": ",".join,
+    "csv": ",".join,
+    "pipe": "|".join,
+    "regex": lambda values: _alternation([_GRAFANA_REGEX_SPECIAL.sub(lambda m: "\\" + m.group(0), v)
+                                          for v in values]),
+}
+
+
 def _format_values(variable: Variable, values: tuple[str, ...], fmt: str | None) -> str:
-    """Grafana's interpolateQueryExpr for the Prometheus data source, plus the explicit formats."""
-    if fmt in ("raw", "text"):
-        return ",".join(values)
-    if fmt == "regex":
-        escaped = [re.escape(v) for v in values]
-        return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
-    if fmt == "pipe":
-        return "|".join(values)
-    if fmt == "csv":
-        return ",".join(values)
+    """Grafana's interpolateQueryExpr for the Prometheus data source, or an explicit format."""
     if fmt is not None:
-        raise QueryTemplateError(f"variable format '{fmt}' of ${{{variable.name}:{fmt}}} is not supported")
+        if fmt not in EXPLICIT_FORMATS:
+            raise QueryTemplateError(f"variable format '{fmt}' of ${{{variable.name}:{fmt}}} is not supported")
+        return EXPLICIT_FORMATS[fmt](values)
     if not variable.multi and not variable.include_all:
         return regular_escape(values[0] if values else "")
-    escaped = [regex_escape(v) for v in values]
-    return escaped[0] if len(escaped) == 1 else "(" + "|".join(escaped) + ")"
+    return _alternation([regex_escape(v) for v in values])
 
 
 AllValues = Callable[[Variable], tuple[str, ...]]
@@ -179,7 +187,7 @@ def interpolate(expr: str, variables: Mapping[str, Variable], builtins: Mapping[
         if variable is None:
             return match.group(0)  # Grafana leaves unknown variables alone
         if variable.is_all:
-            if variable.all_value is not None and fmt != "text":
+            if variable.all_value is not None:
                 # A custom all value goes in unescaped, with its own variables replaced.
                 return interpolate(variable.all_value, variables, builtins, all_values)
             if all_values is None:

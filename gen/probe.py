@@ -240,9 +240,12 @@ class Prober:
         try:
             request = build_request(target, panel, variables, self.window, self.scrape_interval,
                                     lambda variable: self._all_values(variable, variables))
-            metrics = selected_metrics(request.expr)
-        except (QueryTemplateError, ValueError) as err:
+        except QueryTemplateError as err:
             return QueryProbe(ref, expr, "", ERROR, reason=str(err))
+        try:
+            metrics = selected_metrics(request.expr)
+        except ValueError as err:
+            return QueryProbe(ref, expr, request.expr, ERROR, reason=f"PromQL does not parse after substitution: {err}")
         try:
             result = self._run(request)
         except QueryError as err:
@@ -256,6 +259,7 @@ class Prober:
         if request.instant:
             return self.prometheus.query(request.expr, request.end)
         return self.prometheus.query_range(request.expr, request.start, request.end, request.step)
+
 
 def explain_empty(metrics: set[str], catalog: MetricCatalog) -> tuple[str, str]:
     """(SKIPPED or EMPTY, why) for a query that returned no data and selects `metrics`."""

@@ -107,3 +107,10 @@ def test_every_generated_panel_query_interpolates_to_plain_promql(compiled):
                 assert "$" not in request.expr, (panel["title"], request.expr)
                 promql_parser.parse(request.expr)
                 assert request.step == 15 and request.start % 15 == 0 and request.end % 15 == 0
+
+
+def test_explicit_formats():
+    pods = Variable("pod", ("a.b", "c"), multi=True)
+    assert interpolate("${pod:regex} ${pod:pipe} ${pod:csv}", {"pod": pods}, {}) == r"(a\.b|c) a.b|c a.b,c"
+    with pytest.raises(QueryTemplateError, match="format 'lucene'"):
+        interpolate("${pod:lucene}", {"pod": pods}, {})

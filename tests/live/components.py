@@ -121,14 +121,18 @@ def _http_ok(url: str) -> bool:
         return response.status == 200
 
 
-def start_app(supervisor: Supervisor, instance: AppInstance, redis_port: int) -> tuple[Managed, int]:
-    port = free_port()
-    app = supervisor.start(instance.pod, ["node", "server.js"], cwd=APP_DIR, env={
-        "PORT": str(port), "REDIS_PORT": str(redis_port), "MODE": instance.mode, "QUEUE": instance.queue,
-    })
-    wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), what="healthy /healthz", process=app,
-               timeout=30)
-    return app, port
+def start_apps(supervisor: Supervisor, instances: tuple[AppInstance, ...], redis_port: int) -> dict[AppInstance, int]:
+    """Start every instance at once, then wait for each: Node.js takes a second or so to come up."""
+    started = {}
+    for instance in instances:
+        port = free_port()
+        started[instance] = (port, supervisor.start(instance.pod, ["node", "server.js"], cwd=APP_DIR, env={
+            "PORT": str(port), "REDIS_PORT": str(redis_port), "MODE": instance.mode, "QUEUE": instance.queue,
+        }))
+    for port, app in started.values():
+        wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), what="healthy /healthz", process=app,
+                   timeout=30)
+    return {instance: port for instance, (port, _) in started.items()}
 
 
 def prometheus_config(app_ports: dict[AppInstance, int], rule_files: list[Path], own_port: int) -> dict:

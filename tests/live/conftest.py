@@ -16,10 +16,10 @@ import pytest
 
 from gen.errors import ObsgenError
 from gen.pipeline import ServiceOutput, compile_specs, files_for, paths_for
-from gen.prometheus_api import Prometheus
+from gen.prometheus_api import Prometheus, PrometheusError
 
 from .components import (INSTANCES, REPO, SERVICE, SPEC_DIR, AppInstance, InstallFailed, ensure_debian_packages,
-                         ensure_npm_packages, start_app, start_prometheus, start_redis)
+                         ensure_npm_packages, start_apps, start_prometheus, start_redis)
 from .processes import StartupFailed, Supervisor
 from .watch import poll
 
@@ -85,7 +85,7 @@ def testbed(tmp_path_factory, live_output) -> Testbed:
     try:
         dashboard_file, rule_file = _write_output(work / "out", live_output)
         _, redis_port = start_redis(supervisor, work / "redis")
-        apps = {instance: start_app(supervisor, instance, redis_port)[1] for instance in INSTANCES}
+        apps = start_apps(supervisor, INSTANCES, redis_port)
         _, prometheus = start_prometheus(supervisor, work, apps, [rule_file])
         started_at = time.time()
         targets = poll(lambda: _targets_up(prometheus),
@@ -96,9 +96,12 @@ def testbed(tmp_path_factory, live_output) -> Testbed:
         if down or len(targets) != len(apps) + 1:
             raise StartupFailed(f"Prometheus does not scrape every target within {TARGETS_UP_TIMEOUT}s: "
                                 f"{len(targets)} targets, not up: {down}")
-    except (StartupFailed, OSError) as err:
+    except (StartupFailed, PrometheusError, OSError) as err:
         supervisor.close()
         pytest.fail(f"live test bed did not start: {err}", pytrace=False)
+    except BaseException:
+        supervisor.close()
+        raise
     bed = Testbed(prometheus, apps, live_output, dashboard_file, rule_file, work / "out", started_at, work,
                   supervisor)
     (work / "testbed.json").write_text(json.dumps(

@@ -18,7 +18,6 @@ from gen.prometheus_api import Prometheus
 from tests.conftest import run_obsgen
 
 from .components import SCRAPE_INTERVAL_SECONDS, app_mode, set_app_mode
-from .processes import free_port
 from .watch import all_rules, alerts_fired_since, every_rule_evaluated, poll
 
 pytestmark = pytest.mark.live
@@ -123,14 +122,6 @@ def test_probe_command_lists_panels_that_would_be_empty(testbed, repo):
     assert any("select none of them" in r for r in reasons), reasons
 
 
-def test_probe_command_fails_clearly_when_prometheus_is_unreachable(testbed, repo):
-    result = run_obsgen("probe", "--prometheus", f"http://127.0.0.1:{free_port()}", "--dashboard",
-                        str(testbed.dashboard_file), "--timeout", "3", cwd=repo)
-    assert result.returncode == 2, result.stdout + result.stderr
-    (line,) = result.stderr.strip().splitlines()
-    assert line.startswith("error: cannot reach Prometheus at http://127.0.0.1:"), line
-
-
 def test_app_modes_show_in_the_scraped_metrics(testbed):
     """The test bed itself: each mode does to the real metrics what the alerts will look for."""
     prom = testbed.prometheus
@@ -158,15 +149,27 @@ def test_app_modes_show_in_the_scraped_metrics(testbed):
             "steady failed/s": rate("bullmq_job_failed_total", "steady"),
         }
 
-    def as_expected(s: dict) -> bool:
-        return (None not in s.values() and s["leak growth"] > 10e6 and s["leak growth"] > 4 * max(s["steady growth"], 1e6)
-                and s["failing failed/s"] > 0 and 0.3 < s["failing failed/s"] / (s["failing failed/s"] +
-                                                                               s["failing completed/s"]) < 0.7
-                and s["stuck completed/s"] == 0 and s["stuck waiting"] > 50
-                and s["steady completed/s"] > 5 and s["steady failed/s"] == 0)
+    def failed_share(s: dict) -> float:
+        return s["failing failed/s"] / max(s["failing failed/s"] + s["failing completed/s"], 1e-9)
 
-    observed = poll(seen, as_expected, timeout=60, interval=2)
-    assert as_expected(observed), f"the app's modes do not show as expected in Prometheus: {observed}"
+    expectations = {
+        "leak: old space floor grows by more than 10 MB in 20s": lambda s: s["leak growth"] > 10e6,
+        "leak: grows 4 times faster than steady": lambda s: s["leak growth"] > 4 * max(s["steady growth"], 1e6),
+        "failing: about half the jobs fail": lambda s: 0.3 < failed_share(s) < 0.7,
+        "stuck: nothing completes": lambda s: s["stuck completed/s"] == 0,
+        "stuck: jobs pile up waiting": lambda s: s["stuck waiting"] > 50,
+        "steady: jobs complete": lambda s: s["steady completed/s"] > 5,
+        "steady: no job fails": lambda s: s["steady failed/s"] == 0,
+    }
+
+    def unmet(s: dict) -> list[str]:
+        if None in s.values():
+            return ["every series present"]
+        return [name for name, holds in expectations.items() if not holds(s)]
+
+    observed = poll(seen, lambda s: not unmet(s), timeout=60, interval=2)
+    assert not unmet(observed), f"the app's modes do not show in Prometheus as expected: {unmet(observed)}; " \
+                                f"observed {observed}"
 
 
 def test_modes_switch_at_run_time_through_the_admin_endpoint(testbed):
