@@ -4,7 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: build test check bench schema clean
+.PHONY: build test check bench schema clean debian-packages
+
+# The live tests (tests/live) run real Redis, Node.js and Prometheus against a small Node.js app.
+LIVE_APP := tests/live/app
+NPM_STAMP := $(LIVE_APP)/node_modules/.obsgen-npm-ci
 
 build: $(STAMP) schema
 	$(BIN)/obsgen build
@@ -19,14 +23,23 @@ schema: $(STAMP)
 	@mkdir -p schema
 	$(BIN)/obsgen schema > schema/obsgen-v1.schema.json.tmp && mv schema/obsgen-v1.schema.json.tmp schema/obsgen-v1.schema.json
 
-test: $(STAMP)
-	scripts/ensure-debian-packages promtool=prometheus
+test: $(STAMP) debian-packages $(NPM_STAMP)
 	$(BIN)/obsgen check
 	$(BIN)/obsgen test
 	$(BIN)/pytest -q
+
+# Installs only what is missing.
+debian-packages:
+	scripts/ensure-debian-packages promtool=prometheus prometheus=prometheus redis-server=redis-server \
+		node=nodejs npm=npm
+
+# The app's npm packages, exactly as locked; the stamp holds the lock file's digest (tests/live checks it too).
+$(NPM_STAMP): $(LIVE_APP)/package-lock.json $(LIVE_APP)/package.json | debian-packages
+	cd $(LIVE_APP) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	sha256sum $(LIVE_APP)/package-lock.json | cut -d' ' -f1 > $@
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache $(LIVE_APP)/node_modules

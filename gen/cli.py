@@ -7,20 +7,25 @@ import os
 import shlex
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
 import click
 
-from . import lint
+from . import lint, probe as probing
 from .emit import diff_output, write_output
 from .errors import ObsgenError, OutputError
 from .load import load_specs
+from .grafana_query import TimeWindow
 from .pipeline import compile_specs
+from .prometheus_api import Prometheus, PrometheusError
 from .schema import spec_schema
+from .units import parse_duration
 from .validate import validate
 
 EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
 EXIT_INTERNAL = 3
 
 specs_option = click.option("--specs", "spec_dir", type=click.Path(path_type=Path), default=Path("specs"),
@@ -227,3 +232,85 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     failed = [r for r in results if not r.ok]
     if failed:
         _fail([f"{r.replay.name} ({r.service}): {r.verdict}" for r in failed])
+
+def _duration_seconds(ctx, param, value: str) -> float:
+    try:
+        seconds = parse_duration(value).seconds
+    except ValueError as err:
+        raise click.BadParameter(str(err)) from None
+    if seconds <= 0:
+        raise click.BadParameter("must be longer than 0s")
+    return seconds
+
+
+def _variables(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"'{item}' is not NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _load_dashboard(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        _fail([f"{path}: cannot read: {err.strerror}"])
+    except json.JSONDecodeError as err:
+        _fail([f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}"])
+    if not isinstance(data, dict) or not isinstance(data.get("panels"), list):
+        _fail([f"{path}: not a Grafana dashboard (no panels list)"])
+    return data
+
+
+@main.command()
+@click.option("--prometheus", "url", required=True, metavar="URL",
+              help="Base URL of the Prometheus to query, e.g. http://localhost:9090.")
+@click.option("--dashboard", "dashboards", multiple=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="Dashboard JSON to probe (repeatable). Default: every dashboard in OUT/dashboards.")
+@out_option
+@click.option("--since", default="10m", show_default=True, callback=_duration_seconds,
+              help="Probe the window from this long ago until now; a panel with any sample in it has data.")
+@click.option("--scrape-interval", default="15s", show_default=True, callback=_duration_seconds,
+              help="The Grafana data source's scrape interval, used for $__interval and $__rate_interval.")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", callback=_variables,
+              help="Value of a dashboard variable instead of its saved one, e.g. --var namespace=prod "
+                   "(repeatable; $__all for All).")
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each Prometheus request.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@reports_problems
+def probe(url: str, dashboards: tuple[Path, ...], out_dir: Path, since: float, scrape_interval: float,
+          variables: dict[str, str], timeout: float, as_json: bool) -> None:
+    """Run every panel query of generated dashboards against a live Prometheus; list empty panels.
+
+    Queries are interpolated as Grafana would ($namespace, $pod, $__rate_interval, ...). A panel is
+    ok when a query returns data, EMPTY when a query returns none, and SKIPPED when it reads only
+    Kubernetes metrics (cAdvisor, kube-state-metrics) that this Prometheus has none of. Recorded
+    series are traced to their rules, in Prometheus and in OUT/rules.
+
+    Exit 0 when no panel is empty, 1 when some are, 2 when Prometheus cannot be queried.
+    """
+    paths = list(dashboards) or sorted((out_dir / "dashboards").glob("*.json"))
+    if not paths:
+        _fail([f"no dashboards in {out_dir / 'dashboards'}; run `obsgen build` or pass --dashboard FILE"])
+    loaded = [(path, _load_dashboard(path)) for path in paths]
+    rule_files = sorted((out_dir / "rules").glob("*.yml")) if (out_dir / "rules").is_dir() else []
+    prometheus = Prometheus(url, timeout=timeout)
+    now = time.time()
+    window = TimeWindow(now - since, now)
+    try:
+        metrics = probing.catalog(prometheus, window, probing.rule_file_groups(rule_files))
+        prober = probing.Prober(prometheus, window, scrape_interval, metrics, variables)
+        results = [prober.dashboard(data, str(path)) for path, data in loaded]
+    except PrometheusError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_USAGE)
+    if as_json:
+        click.echo(probing.to_json(results, url))
+    else:
+        for line in probing.format_text(results, url):
+            click.echo(line)
+    if any(result.failing for result in results):
+        sys.exit(EXIT_PROBLEMS)

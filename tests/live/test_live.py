@@ -1,0 +1,203 @@
+"""What obsgen generated, loaded into a real Prometheus scraping a real Node.js service with
+prom-client and BullMQ on Redis: rules load and evaluate, every panel shows data (or honestly
+cannot outside Kubernetes), the app behaves in each mode, and the steady process fires no alert.
+
+The tests run in file order and share one test bed; the steady check comes last so that it covers
+the whole run.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from gen import probe
+from gen.grafana_query import TimeWindow
+from gen.prometheus_api import Prometheus
+from tests.conftest import run_obsgen
+
+from .components import SCRAPE_INTERVAL_SECONDS, app_mode, set_app_mode
+from .watch import all_rules, alerts_fired_since, every_rule_evaluated, poll
+
+pytestmark = pytest.mark.live
+
+RULES_TIMEOUT = 30
+PANELS_TIMEOUT = 45
+PROBE_SINCE = "5m"
+
+# Metric names the generated output relies on, exactly as the real exporters emit them.
+PROM_CLIENT_METRICS = (
+    "nodejs_eventloop_lag_p99_seconds", "nodejs_eventloop_lag_mean_seconds", "nodejs_heap_size_used_bytes",
+    "nodejs_heap_size_total_bytes", "nodejs_heap_space_size_used_bytes", "nodejs_external_memory_bytes",
+    "nodejs_gc_duration_seconds_count", "nodejs_gc_duration_seconds_sum", "nodejs_active_handles_total",
+    "nodejs_active_requests_total", "process_resident_memory_bytes", "process_cpu_user_seconds_total",
+    "process_cpu_system_seconds_total", "process_start_time_seconds",
+)
+BULLMQ_METRICS = ("bullmq_job_count", "bullmq_job_completed_total", "bullmq_job_failed_total")
+
+
+def _scalar(prometheus: Prometheus, expr: str) -> float | None:
+    result = prometheus.query(expr)
+    return float(result[0]["value"][1]) if result else None
+
+
+def test_every_instance_is_scraped_with_real_exporter_metrics(testbed):
+    names = set(testbed.prometheus.label_values("__name__"))
+    missing = [m for m in PROM_CLIENT_METRICS + BULLMQ_METRICS if m not in names]
+    assert not missing, f"the real exporters do not emit {missing}"
+    for instance in testbed.apps:
+        series = testbed.prometheus.series([f'up{{job="live-app", namespace="live", pod="{instance.pod}"}}'])
+        assert len(series) == 1, f"{instance.pod} is not scraped with namespace and pod labels: {series}"
+
+
+def test_every_rule_group_loads_and_evaluates_without_errors(testbed):
+    groups = poll(testbed.prometheus.rule_groups, every_rule_evaluated, timeout=RULES_TIMEOUT)
+    generated = {g["name"]: [r.get("alert") or r.get("record") for r in g["rules"]]
+                 for g in testbed.output.rule_file["groups"]}
+    loaded = {g["name"]: [r["name"] for r in g["rules"]] for g in groups}
+    assert loaded == generated, "Prometheus did not load every generated rule group and rule"
+    not_evaluated = [f"{g}/{r['name']}" for g, r in all_rules(groups) if r["lastEvaluation"].startswith("0001-")]
+    assert not not_evaluated, f"rules never evaluated within {RULES_TIMEOUT}s: {not_evaluated}"
+    unhealthy = [f"{g}/{r['name']}: health {r['health']}: {r.get('lastError', '')}"
+                 for g, r in all_rules(groups) if r["health"] != "ok" or r.get("lastError")]
+    assert not unhealthy, "rules fail to evaluate:\n" + "\n".join(unhealthy)
+    failures = _scalar(testbed.prometheus, 'sum(prometheus_rule_evaluation_failures_total{job="prometheus"})')
+    assert failures == 0, f"Prometheus counted {failures} rule evaluation failures"
+
+
+def _probe_dashboard(testbed) -> probe.DashboardProbe:
+    now = time.time()
+    window = TimeWindow(now - 300, now)
+    catalog = probe.catalog(testbed.prometheus, window)
+    prober = probe.Prober(testbed.prometheus, window, SCRAPE_INTERVAL_SECONDS, catalog)
+    return prober.dashboard(testbed.output.dashboard, str(testbed.dashboard_file))
+
+
+def test_every_panel_shows_data_or_is_skipped_as_kubernetes_only(testbed):
+    # Rates need a few scrapes and recorded series a few evaluations: allow the test bed that long.
+    result = poll(lambda: _probe_dashboard(testbed), lambda r: not r.failing, timeout=PANELS_TIMEOUT, interval=2)
+    report = "\n".join(probe.format_text([result], testbed.url))
+    assert not result.failing, f"panels without data against the live Prometheus:\n{report}"
+    counts = result.counts()
+    assert counts[probe.OK] > 0 and counts[probe.OK] + counts[probe.SKIPPED] == len(result.panels), report
+    for panel in result.panels:
+        for query in panel.queries:
+            if query.status == probe.SKIPPED:
+                assert "cAdvisor" in query.reason or "kube-state-metrics" in query.reason, report
+    print(report)  # shown with -rP: which panels were skipped and why
+
+
+def test_probe_command_checks_the_dashboard_against_live_prometheus(testbed, repo):
+    text = run_obsgen("probe", "--prometheus", testbed.url, "--out", str(testbed.out_dir), "--since",
+                      PROBE_SINCE, "--scrape-interval", f"{SCRAPE_INTERVAL_SECONDS}s", cwd=repo)
+    assert text.returncode == 0, text.stdout + text.stderr
+    assert "0 empty" in text.stdout.splitlines()[-1], text.stdout
+    assert "SKIPPED" in text.stdout and "kube-state-metrics" in text.stdout, text.stdout
+
+    as_json = run_obsgen("probe", "--prometheus", testbed.url, "--dashboard", str(testbed.dashboard_file),
+                         "--scrape-interval", f"{SCRAPE_INTERVAL_SECONDS}s", "--json", cwd=repo)
+    assert as_json.returncode == 0, as_json.stdout + as_json.stderr
+    report = json.loads(as_json.stdout)
+    (dashboard,) = report["dashboards"]
+    assert report["failing"] == 0 and dashboard["uid"] == "live-app"
+    assert dashboard["variables"]["namespace"] == ["live"]
+    queries = [q for p in dashboard["panels"] for q in p["queries"]]
+    sent = [q["query"] for q in queries if q["status"] == probe.OK]
+    assert sent and not any("$" in q for q in sent), "template variables left in queries sent to Prometheus"
+    assert any('pod=~"live-app-.*"' in q for q in sent), "$pod (All) was not replaced by its allValue"
+    assert any("[4s]" in q for q in sent), "$__rate_interval was not 4 x the 1s scrape interval"
+
+
+def test_probe_command_lists_panels_that_would_be_empty(testbed, repo):
+    # The dashboard opened on a namespace where the service does not run: every app panel is empty.
+    result = run_obsgen("probe", "--prometheus", testbed.url, "--dashboard", str(testbed.dashboard_file),
+                        "--scrape-interval", f"{SCRAPE_INTERVAL_SECONDS}s", "--var", "namespace=elsewhere",
+                        "--json", cwd=repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (dashboard,) = json.loads(result.stdout)["dashboards"]
+    empty = {p["title"] for p in dashboard["panels"] if p["status"] == probe.EMPTY}
+    assert {"Event-loop lag", "Heap used and total", "Scrape targets up"} <= empty, empty
+    reasons = {q["reason"] for p in dashboard["panels"] for q in p["queries"] if q["status"] == probe.EMPTY}
+    assert any("select none of them" in r for r in reasons), reasons
+
+
+def test_app_modes_show_in_the_scraped_metrics(testbed):
+    """The test bed itself: each mode does to the real metrics what the alerts will look for."""
+    prom = testbed.prometheus
+    pod = {i.mode: i.pod for i in testbed.apps}
+    queue = {i.mode: i.queue for i in testbed.apps}
+    window = 20
+
+    def old_space_growth(mode: str) -> float | None:
+        # Floors of old space now and `window` seconds ago: GC sawtooth aside, retained objects raise it.
+        sel = f'nodejs_heap_space_size_used_bytes{{pod="{pod[mode]}", space="old"}}'
+        return _scalar(prom, f"min_over_time({sel}[10s]) - min_over_time({sel}[10s] offset {window}s)")
+
+    def rate(metric: str, mode: str) -> float | None:
+        return _scalar(prom, f'rate({metric}{{pod="{pod[mode]}", queue="{queue[mode]}"}}[{window}s])')
+
+    def seen() -> dict:
+        return {
+            "leak growth": old_space_growth("leak"),
+            "steady growth": old_space_growth("steady"),
+            "failing failed/s": rate("bullmq_job_failed_total", "failing"),
+            "failing completed/s": rate("bullmq_job_completed_total", "failing"),
+            "stuck completed/s": rate("bullmq_job_completed_total", "stuck"),
+            "stuck waiting": _scalar(prom, f'bullmq_job_count{{pod="{pod["stuck"]}", state="waiting"}}'),
+            "steady completed/s": rate("bullmq_job_completed_total", "steady"),
+            "steady failed/s": rate("bullmq_job_failed_total", "steady"),
+        }
+
+    def failed_share(s: dict) -> float:
+        return s["failing failed/s"] / max(s["failing failed/s"] + s["failing completed/s"], 1e-9)
+
+    expectations = {
+        "leak: old space floor grows by more than 10 MB in 20s": lambda s: s["leak growth"] > 10e6,
+        "leak: grows 4 times faster than steady": lambda s: s["leak growth"] > 4 * max(s["steady growth"], 1e6),
+        "failing: about half the jobs fail": lambda s: 0.3 < failed_share(s) < 0.7,
+        "stuck: nothing completes": lambda s: s["stuck completed/s"] == 0,
+        "stuck: jobs pile up waiting": lambda s: s["stuck waiting"] > 50,
+        "steady: jobs complete": lambda s: s["steady completed/s"] > 5,
+        "steady: no job fails": lambda s: s["steady failed/s"] == 0,
+    }
+
+    def unmet(s: dict) -> list[str]:
+        if None in s.values():
+            return ["every series present"]
+        return [name for name, holds in expectations.items() if not holds(s)]
+
+    observed = poll(seen, lambda s: not unmet(s), timeout=60, interval=2)
+    assert not unmet(observed), f"the app's modes do not show in Prometheus as expected: {unmet(observed)}; " \
+                                f"observed {observed}"
+
+
+def test_modes_switch_at_run_time_through_the_admin_endpoint(testbed):
+    instance = testbed.instance("failing")
+    port = testbed.apps[instance]
+    assert app_mode(port)["mode"] == "failing"
+    code, body = set_app_mode(port, mode="sideways")
+    assert code == 400 and "unknown mode" in body["error"]
+    code, body = set_app_mode(port, failRatio=0.5)  # the ratio it runs with: the test bed stays as it was
+    assert code == 200 and body["mode"] == "failing" and body["failRatio"] == 0.5
+
+
+def test_steady_process_fires_no_alert_during_the_run(testbed):
+    """Last on purpose: it looks back over the whole run, whatever the other processes did."""
+    steady = testbed.instance("steady")
+    assert not testbed.dead_processes(), testbed.dead_processes()
+
+    def concerns_steady(labels: dict) -> bool:
+        # Per-pod alerts of the steady pod, per-queue alerts of its queue, and service-wide alerts.
+        if "pod" in labels or "queue" in labels:
+            return labels.get("pod") == steady.pod or labels.get("queue") == steady.queue
+        return True
+
+    fired = [labels for labels in alerts_fired_since(testbed.prometheus, testbed.started_at)
+             if concerns_steady(labels)]
+    assert not fired, f"alerts fired for the steady process or the whole service: {fired}"
+    # Silence only means something if the steady process was watched the whole time.
+    elapsed = int(time.time() - testbed.started_at)
+    scrapes = _scalar(testbed.prometheus, f'sum_over_time(up{{pod="{steady.pod}"}}[{elapsed}s])')
+    assert scrapes is not None and scrapes >= 0.8 * elapsed / SCRAPE_INTERVAL_SECONDS - 5, \
+        f"{steady.pod} was scraped successfully {scrapes} times in {elapsed}s"
