@@ -28,7 +28,8 @@ from .units import Duration, format_duration, parse_duration
 EVALUATION_INTERVAL = parse_duration("5m")
 BUCKET = 3600
 _ENTRY = re.compile(r'time: (\S+?),\s*\n\s*exp: .*?\n\s*got: (.*)')
-_SAMPLE = re.compile(r'\{alertname="([^"]+)"\} ([-+0-9.Ee]+)')
+_SAMPLE = re.compile(r'\{([^{}]*)\} ([-+0-9.Ee]+)')
+_ALERTNAME = re.compile(r'alertname="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class Replay:
     """A workload ready for promtool: raw series at a fixed interval."""
 
     name: str
-    expect: str  # leak | quiet | unknown (recorded data)
+    expect: str  # fire | quiet | unknown (recorded data)
     description: str
     duration: float
     interval: float
@@ -59,7 +60,7 @@ class ReplayResult:
     @property
     def verdict(self) -> str:
         fired = [o for o in self.outcomes if o.alert_hours > 0]
-        if self.replay.expect == "leak":
+        if self.replay.expect == "fire":
             return f"caught after {format_duration(min(o.first_fired for o in fired))}" if fired else "MISSED"
         if self.replay.expect == "quiet":
             return "quiet" if not fired else "FALSE ALERTS"
@@ -86,7 +87,7 @@ def replay_for(service: Service, scenario: Scenario) -> Replay:
 
 def _test_file(replay: Replay, rule_file: str) -> dict:
     buckets = int(replay.duration // BUCKET)
-    query = f'sum by (alertname) (count_over_time(ALERTS{{alertstate="firing"}}[{BUCKET - 1}s]))'
+    query = f'count_over_time(ALERTS{{alertstate="firing"}}[{BUCKET - 1}s])'
     return {
         "rule_files": [rule_file],
         "evaluation_interval": EVALUATION_INTERVAL.text,
@@ -100,25 +101,34 @@ def _test_file(replay: Replay, rule_file: str) -> dict:
     }
 
 
-def _parse(output: str) -> dict[str, list[tuple[float, float]]]:
-    """alert -> [(bucket end in seconds, evaluations firing in the bucket)]."""
-    buckets: dict[str, list[tuple[float, float]]] = {}
+Buckets = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def _parse(output: str) -> Buckets:
+    """alert -> alert instance (its labels) -> [(bucket end in seconds, evaluations firing in the bucket)]."""
+    buckets: Buckets = {}
     for when, got in _ENTRY.findall(output):
         end = parse_duration(when).seconds
-        for alert, count in _SAMPLE.findall(got):
-            buckets.setdefault(alert, []).append((end, float(count)))
+        for labels, count in _SAMPLE.findall(got):
+            alert = _ALERTNAME.search(labels)
+            if alert:
+                buckets.setdefault(alert.group(1), {}).setdefault(labels, []).append((end, float(count)))
     return buckets
 
 
-def _outcomes(buckets: dict[str, list[tuple[float, float]]]) -> tuple[AlertOutcome, ...]:
+def _outcomes(buckets: Buckets) -> tuple[AlertOutcome, ...]:
     step = EVALUATION_INTERVAL.seconds
     out = []
-    for alert, counts in sorted(buckets.items()):
-        counts.sort()
-        end, first = counts[0]
-        # Firing evaluations in the first bucket are its last ones (an alert keeps firing once it starts).
-        first_fired = end - (first - 1) * step
-        out.append(AlertOutcome(alert, first_fired, sum(c for _, c in counts) * step / 3600))
+    for alert, instances in sorted(buckets.items()):
+        firsts, total = [], 0.0
+        for counts in instances.values():
+            counts.sort()
+            end, first = counts[0]
+            # Firing evaluations in an instance's first bucket are the bucket's last ones.
+            firsts.append(end - (first - 1) * step)
+            total += sum(c for _, c in counts)
+        # Alert-hours: hours of firing summed over the alert's instances (pods, signals).
+        out.append(AlertOutcome(alert, min(firsts), total * step / 3600))
     return tuple(out)
 
 

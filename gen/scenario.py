@@ -69,7 +69,7 @@ SCENARIO_SCHEMA = {
     "properties": {
         "name": {"type": "string", "pattern": r"^[a-z0-9][-a-z0-9]*$", "description": "Scenario name."},
         "description": {"type": "string", "description": "What it models and why."},
-        "expect": {"enum": ["leak", "quiet"], "description": "`leak`: a leak alert must fire. `quiet`: no alert."},
+        "expect": {"enum": ["fire", "quiet"], "description": "`fire`: a leak or trend alert must fire. `quiet`: no alert may fire."},
         "duration": _dur("How long the scenario runs."),
         "step": {**_dur("Sample interval."), "default": "1m"},
         "pods": {"type": "integer", "minimum": 1, "maximum": 3, "default": 2, "description": "Replicas."},
