@@ -8,17 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import ObsgenError, Problem
 
+if TYPE_CHECKING:
+    from .jsonnet_specs import JsonnetSettings
+
 MAX_FILE_BYTES = 1024 * 1024
 # Specs are a few hundred nodes; these limits only stop hostile or broken input.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml", ".jsonnet")
 
 Path_ = tuple[str | int, ...]
 
@@ -145,7 +148,7 @@ class _DocumentReader:
         return str(key_node.value)
 
 
-def _decode(file: str, raw: bytes) -> str:
+def decode_text(file: str, raw: bytes) -> str:
     if b"\x00" in raw:
         raise ObsgenError([Problem(file, "this is a binary file, not a YAML spec",
                                    hint="keep only YAML specs under the specs directory")])
@@ -164,7 +167,7 @@ def parse_yaml(file: str, raw: bytes) -> list[Document]:
     if len(raw) > MAX_FILE_BYTES:
         raise ObsgenError([Problem(file, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}",
                                    hint="split it into several spec files")])
-    text = _decode(file, raw)
+    text = decode_text(file, raw)
     loader = yaml.SafeLoader(text)
     documents: list[Document] = []
     try:
@@ -221,8 +224,10 @@ def load_file(path: Path, name: str, source: str | None = None) -> list[Document
     return documents
 
 
-def load_specs(spec_dir: Path, base: Path) -> list[Document]:
+def load_specs(spec_dir: Path, base: Path, jsonnet: JsonnetSettings | None = None) -> list[Document]:
     """All documents of all spec files; collects every file's problems before failing."""
+    # Imported here: the Jsonnet loader builds on this module's Document.
+    from .jsonnet_specs import JsonnetSettings, load_jsonnet  # noqa: F811
     if not spec_dir.is_dir():
         raise ObsgenError([Problem(display_name(spec_dir, base), "spec directory not found",
                                    hint="run obsgen at the repository root or pass --specs DIR")])
@@ -231,7 +236,11 @@ def load_specs(spec_dir: Path, base: Path) -> list[Document]:
     for path in spec_files(spec_dir):
         try:
             source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
-            documents.extend(load_file(path, display_name(path, base), source))
+            if path.suffix == ".jsonnet":
+                documents.extend(load_jsonnet(path, display_name(path, base), source, spec_dir, base,
+                                              jsonnet or JsonnetSettings()))
+            else:
+                documents.extend(load_file(path, display_name(path, base), source))
         except ObsgenError as err:
             problems.extend(err.problems)
     if problems:

@@ -70,6 +70,12 @@ def format_checker() -> FormatChecker:
     return checker
 
 
+def pattern_meaning(schema: dict) -> str:
+    """What a pattern asks for, in words: the spec language's own, or the schema's `x-meaning`."""
+    pattern = schema.get("pattern", "")
+    return _PATTERN_MEANING.get(pattern) or schema.get("x-meaning") or f"must match {pattern}"
+
+
 def _suggest(word: str, choices: Iterable[str]) -> str:
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
@@ -125,7 +131,7 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
         if fmt in ("duration", "duration-or-zero", "size", "cpu", "percent"):
             # The format check says the same, in words; report that one.
             return []
-        meaning = _PATTERN_MEANING.get(err.validator_value, f"must match {err.validator_value}")
+        meaning = pattern_meaning(err.schema)
         return [doc.problem(path, f"{err.instance!r} {meaning}")]
     if kind == "propertyNames":
         return [doc.problem(path, f"{err.instance!r}: {err.message}")]
@@ -144,7 +150,8 @@ def validate_document(doc: Document, validator: Draft202012Validator | None = No
         if err.validator == "propertyNames" and err.context:
             for sub in err.context:
                 key = sub.instance
-                meaning = _PATTERN_MEANING.get(spec_schema.LABEL_NAME)
+                meaning = pattern_meaning(err.schema.get("propertyNames", {})) if sub.validator != "maxLength" \
+                    else sub.message
                 problems.append(doc.problem(tuple(err.absolute_path) + (key,), f"{key!r} {meaning}",
                                             "names starting with '__' are reserved" if str(key).startswith("__")
                                             else "", key=True))
