@@ -133,8 +133,9 @@ def _overlap(a: Service, b: Service) -> tuple[str, str, Path_] | None:
 
 
 def _disjoint_suggestion(a: Service, b: Service) -> str:
-    """Deployment-shaped patterns for both, when they are in fact disjoint."""
-    shaped = {s.name: f"{re.escape(s.name)}-[a-z0-9]+-[a-z0-9]{{5}}" for s in (a, b)}
+    """Deployment-shaped patterns for both, when they are in fact disjoint. (Service names are DNS labels:
+    nothing in them needs escaping.)"""
+    shaped = {s.name: f"{s.name}-[a-z0-9]+-[a-z0-9]{{5}}" for s in (a, b)}
     try:
         if common_name(shaped[a.name], shaped[b.name]) is None:
             return (f"; for Deployments, '{shaped[a.name]}' and '{shaped[b.name]}' are disjoint")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import html
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,10 +23,11 @@ import yaml
 from . import git_tree
 from .errors import ObsgenError
 from .jsonnet_specs import Pairs
-from .model import AlertSettings
+from .model import AlertSettings, Service
 from .pipeline import Compiled, ServiceOutput, compile_specs, render_service
 from .project import PROJECT_FILE, load_project
 from .signal import AlertRule
+from .units import Duration, Quantity
 
 MARKER = "<!-- obsgen-diff -->"  # lets a CI job find and update its own pull-request comment
 
@@ -116,6 +118,31 @@ def setting_changes(old: ServiceOutput, new: ServiceOutput) -> list[Change]:
         for name in names or [f"alerts.{setting.key} (disabled)"]:
             changes.append(Change("~", name, text))
     return changes
+
+
+# ---- other spec fields, as context for the output changes they cause ----
+
+def _spec_fields(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, (Duration, Quantity)):
+        return {prefix: value.text}
+    if dataclasses.is_dataclass(value):
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(value):
+            if f.name in SPEC_FIELDS_SHOWN_ELSEWHERE:
+                continue
+            out.update(_spec_fields(getattr(value, f.name), f"{prefix}.{f.name}" if prefix else f.name))
+        return out
+    return {prefix: value}
+
+
+# Alert settings are reported per alert; the source is where the spec is, not what it says.
+SPEC_FIELDS_SHOWN_ELSEWHERE = ("settings", "source")
+
+
+def spec_changes(old: Service, new: Service) -> list[Change]:
+    before, after = _spec_fields(old), _spec_fields(new)
+    return [Change("~", "spec", f"{key.rstrip('_')} {show(before.get(key))} -> {show(after.get(key))}")
+            for key in after if before.get(key) != after.get(key)]
 
 
 # ---- rules ----
@@ -330,7 +357,7 @@ def service_changes(old: ServiceOutput, new: ServiceOutput) -> list[Change]:
         explained = render_service(dataclasses.replace(old.service, alerts=new.service.alerts))
     except ObsgenError:
         return output_changes(old, new)
-    return setting_changes(old, explained) + output_changes(explained, new)
+    return spec_changes(old.service, new.service) + setting_changes(old, explained) + output_changes(explained, new)
 
 
 def _inventory(out: ServiceOutput, sign: str) -> list[Change]:
@@ -445,7 +472,22 @@ def _code(text: str) -> str:
     return "`" + text.replace("`", "'") + "`"
 
 
-def render_markdown(report: Report) -> str:
+# GitHub refuses comments over 65536 characters; leave room for what CI adds around the report.
+MAX_MARKDOWN = 60_000
+
+
+def _details(change: Change) -> list[str]:
+    lines = [f"<details><summary>{change.sign} <code>{html.escape(change.subject)}</code>: "
+             f"{html.escape(change.text)}</summary>", "", "```diff"]
+    if change.before:
+        lines.append(f"- {change.before}")
+    if change.after:
+        lines.append(f"+ {change.after}")
+    return lines + ["```", "</details>", ""]
+
+
+def render_markdown(report: Report, limit: int = MAX_MARKDOWN) -> str:
+    """Short changes as a list; expressions and texts, which are long, folded away under each service."""
     lines = [MARKER, f"### obsgen: {_summary(report)}", "",
              f"Compared {_code(report.base)} with {report.head}, both compiled from the specs by this obsgen.", ""]
     if report.project:
@@ -454,18 +496,17 @@ def render_markdown(report: Report) -> str:
         lines.append("")
     for service in report.services:
         lines.append(f"#### {_code(service.name)} {service.status} ({_code(service.source)})")
-        for change in service.changes:
-            text = f": {change.text}" if change.text else ""
-            lines.append(f"- {change.sign} {_code(change.subject)}{text}")
-            if change.before or change.after:
-                lines.append("  ```diff")
-                if change.before:
-                    lines.append(f"  - {change.before}")
-                if change.after:
-                    lines.append(f"  + {change.after}")
-                lines.append("  ```")
+        short = [c for c in service.changes if not (c.before or c.after)]
+        long = [c for c in service.changes if c.before or c.after]
+        lines += [f"- {c.sign} {_code(c.subject)}" + (f": {c.text}" if c.text else "") for c in short]
         lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
+        for change in long:
+            lines += _details(change)
+    text = "\n".join(lines).rstrip("\n") + "\n"
+    if len(text) <= limit:
+        return text
+    note = "\n_The summary is cut here: run `obsgen diff` locally for the rest._\n"
+    return text[: text.rfind("\n", 0, limit - len(note)) + 1] + note
 
 
 RENDERERS = {"text": render_text, "markdown": render_markdown}

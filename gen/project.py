@@ -293,7 +293,10 @@ def _consistency(doc: Document, data: dict, root: Path) -> list[Problem]:
     t = data["targets"]
     problems = []
     if t["ruleTests"]["enabled"] and not t["rules"]["enabled"]:
-        problems.append(doc.problem(("targets", "ruleTests", "enabled"), "rule tests need the rule files they test",
+        # Point at what the user wrote: switching rules off, when rule tests are on by default.
+        written = "ruleTests" in doc.data.get("targets", {})
+        problems.append(doc.problem(("targets", "ruleTests" if written else "rules", "enabled"),
+                                    "rule tests need the rule files they test",
                                     "enable targets.rules, or disable targets.ruleTests"))
     if t["grafanaProvisioning"]["enabled"]:
         dashboards = t["dashboards"]

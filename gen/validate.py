@@ -132,6 +132,8 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
             # The format check says the same, in words; report that one.
             return []
         meaning = pattern_meaning(err.schema)
+        if "propertyNames" in err.schema_path:  # the key itself is wrong: point at it
+            return [doc.problem(path + (err.instance,), f"{err.instance!r} {meaning}", key=True)]
         return [doc.problem(path, f"{err.instance!r} {meaning}")]
     if kind == "propertyNames":
         return [doc.problem(path, f"{err.instance!r}: {err.message}")]
