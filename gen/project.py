@@ -7,6 +7,7 @@ rule files, dashboards and rule tests.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from .errors import ObsgenError, Problem
 from .jsonnet_specs import JsonnetSettings
 from .load import Document, display_name, parse_yaml
 from .model import apply_defaults
-from .schema import API_VERSION, DNS_LABEL, boolean, integer, obj, string
+from .schema import API_VERSION, DNS_LABEL, boolean, integer, obj, string, walk_fields
 from .validate import format_checker, validate_document
 
 PROJECT_FILE = "obsgen.yaml"
@@ -64,8 +65,8 @@ def _enabled(default: bool, what: str) -> dict:
 
 def _targets() -> dict:
     namespace = ("Namespace of the generated objects. Default `monitoring`, where kube-prometheus-stack usually "
-                 "runs; kube-prometheus-stack reads PrometheusRules and dashboard ConfigMaps from every namespace "
-                 "unless told otherwise.")
+                 "runs; by default its Prometheus reads PrometheusRules, and its Grafana sidecar dashboard "
+                 "ConfigMaps (`searchNamespace: ALL`), from every namespace.")
     return obj(
         "What obsgen writes into out/. Without a project file: rules, ruleTests and dashboards.",
         {
@@ -187,6 +188,20 @@ def project_schema() -> dict:
             "targets": _targets(),
         },
     }
+
+
+def reference_table() -> str:
+    """The project file's fields as a Markdown table, for the GitOps guide (a test keeps the guide in step)."""
+    lines = ["| field | default | meaning |", "|---|---|---|"]
+    for path, sub in walk_fields(project_schema()):
+        name = ".".join(path)
+        if name in ("apiVersion", "kind"):
+            continue
+        section = sub.get("type") == "object" and "properties" in sub
+        default = "" if section else f"`{json.dumps(sub.get('default'))}`"
+        meaning = sub.get("description", "").replace("|", "\\|")
+        lines.append(f"| `{name}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
