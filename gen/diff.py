@@ -224,35 +224,38 @@ def rule_changes(old: dict, new: dict) -> list[Change]:
 # ---- dashboards ----
 
 @dataclass(frozen=True)
-class Placed:
+class PanelAt:
+    """Where a panel sits: its row (by the row's stable id, titled for display) and its place in that row."""
+
     panel: dict
+    row_id: int | None
     row: str
-    index: int  # position among its row's panels
+    index: int
 
 
-def _panels(dashboard: dict) -> dict[int, Placed]:
-    out, row, index = {}, "", 0
+def _panels(dashboard: dict) -> dict[int, PanelAt]:
+    out, row_id, row, index = {}, None, "", 0
     for panel in dashboard.get("panels", []):
         if panel.get("type") == "row":
-            row, index = panel.get("title", ""), 0
-            out[panel["id"]] = Placed(panel, "", 0)
+            row_id, row, index = panel["id"], panel.get("title", ""), 0
+            out[panel["id"]] = PanelAt(panel, None, "", 0)
             continue
-        out[panel["id"]] = Placed(panel, row, index)
+        out[panel["id"]] = PanelAt(panel, row_id, row, index)
         index += 1
     return out
 
 
-def _describe(placed: Placed) -> str:
+def _describe(placed: PanelAt) -> str:
     if placed.panel.get("type") == "row":
         return f"row '{placed.panel.get('title')}'"
     return f"panel '{placed.panel.get('title')}'"
 
 
-def _moved(old: dict[int, Placed], new: dict[int, Placed]) -> set[int]:
+def _moved(old: dict[int, PanelAt], new: dict[int, PanelAt]) -> set[int]:
     """Panels whose row changed, or whose order among the panels both sides share changed in their row."""
-    moved = {pid for pid in new if pid in old and old[pid].row != new[pid].row}
-    for row in {p.row for p in new.values()}:
-        common = [pid for pid in new if pid in old and new[pid].row == row and old[pid].row == row
+    moved = {pid for pid in new if pid in old and old[pid].row_id != new[pid].row_id}
+    for row_id in {p.row_id for p in new.values()}:
+        common = [pid for pid in new if pid in old and new[pid].row_id == row_id and old[pid].row_id == row_id
                   and new[pid].panel.get("type") != "row"]
         before = sorted(common, key=lambda pid: old[pid].index)
         after = sorted(common, key=lambda pid: new[pid].index)
@@ -338,7 +341,7 @@ def dashboard_changes(old: dict, new: dict) -> list[Change]:
             continue
         if pid in moved:
             before = old_panels[pid]
-            text = (f"moved from row '{before.row}' to row '{placed.row}'" if before.row != placed.row
+            text = (f"moved from row '{before.row}' to row '{placed.row}'" if before.row_id != placed.row_id
                     else f"moved within row '{placed.row}' (position {before.index + 1} -> {placed.index + 1})")
             changes.append(Change("~", subject, text))
         changes += _panel_changes(subject, old_panels[pid].panel, placed.panel)

@@ -49,8 +49,9 @@ def repository(cwd: Path) -> Repository:
 
 def resolve(repo: Repository, ref: str) -> str:
     """The commit `ref` names; a clear error when this clone does not have it."""
-    result = _git(repo.root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
-    if result.returncode != 0 or not ref or ref.startswith("-"):
+    result = None if not ref or ref.startswith("-") else \
+        _git(repo.root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    if result is None or result.returncode != 0:
         raise ObsgenError([Problem("--base", f"git ref '{ref}' not found in this clone",
                                    hint="in CI, fetch it first, e.g. `git fetch --depth=1 origin main` "
                                         "and pass --base origin/main")])

@@ -29,7 +29,7 @@ _CATEGORIES = {
 
 
 class Unsupported(ValueError):
-    """A construct RE2 does not have either (back-references, look-around)."""
+    """A construct RE2 does not have either (back-references, look-around), or a pattern too large to compare."""
 
 
 class _Automaton:
@@ -43,6 +43,8 @@ class _Automaton:
         self.accept = self._sequence(list(parsed), self.start, bool(parsed.state.flags & re.IGNORECASE))
 
     def _state(self) -> int:
+        if len(self.moves) >= MAX_STATES:
+            raise Unsupported("pattern too large to compare")
         self.moves.append([])
         self.free.append([])
         return len(self.moves) - 1

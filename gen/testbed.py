@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 try:  # the regex parser moved in 3.11; both are the standard library's own
     import re._parser as re_parser  # type: ignore[import-not-found]
@@ -82,7 +83,7 @@ class _Filler:
             self.pos += 1
 
 
-def _accepts(op: str, arg) -> "callable":
+def _accepts(op: str, arg) -> Callable[[str], bool]:
     """Does a one-character pattern item accept a character?"""
     if op == "LITERAL":
         return lambda ch: ch == chr(arg)

@@ -10,7 +10,7 @@ from gen import crosscheck
 from gen.errors import ObsgenError
 from gen.load import load_specs
 from gen.pipeline import compile_specs
-from gen.pod_patterns import common_name
+from gen.pod_patterns import Unsupported, common_name
 from tests.conftest import run_obsgen
 
 
@@ -161,3 +161,8 @@ def test_cross_check_problems_fail_the_build_with_exit_1_and_leave_out_alone(tmp
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: specs/api-admin.yaml:6:14: spec.namespace: services api ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_pattern_too_large_to_compare_gives_up_instead_of_exhausting_memory():
+    with pytest.raises(Unsupported):
+        common_name("((a{200}){200}){200}", "a+")

@@ -233,3 +233,11 @@ def test_markdown_folds_long_changes_and_stays_under_githubs_comment_limit(work)
     capped = render_markdown(big, limit=20_000)
     assert len(capped) <= 20_000
     assert capped.endswith("_The summary is cut here: run `obsgen diff` locally for the rest._\n")
+
+
+def test_a_renamed_row_is_one_change_not_every_panel_moving(compiled):
+    dashboard = compiled.services[0].dashboard
+    row = next(p for p in dashboard["panels"] if p["type"] == "row" and p["title"] != "Overview")
+    panels = [{**p, "title": "Runtime"} if p is row else p for p in dashboard["panels"]]
+    changes = dashboard_changes(dashboard, {**dashboard, "panels": panels})
+    assert [f"{c.subject}: {c.text}" for c in changes] == [f"row '{row['title']}': renamed to 'Runtime'"]
