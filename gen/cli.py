@@ -53,12 +53,13 @@ def project_options(command):
                            help="Jsonnet external variable holding code; overrides jsonnet.extCode.")(command)
     command = click.option("--ext-str", "ext_str", multiple=True, callback=_assignments, metavar="KEY=VALUE",
                            help="Jsonnet external string variable (std.extVar); overrides jsonnet.extVars.")(command)
-    return click.option("--project", "project_file", type=click.Path(path_type=Path), default=Path(PROJECT_FILE),
-                        show_default=True, help="Project file: targets and their settings. Optional.")(command)
+    return click.option("--project", "project_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                        default=None, help=f"Project file: targets and their settings. Default: {PROJECT_FILE} "
+                                           "if there is one.")(command)
 
 
-def _project(project_file: Path, ext_str: Pairs, ext_code: Pairs) -> Project:
-    project = load_project(project_file, Path.cwd())
+def _project(project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> Project:
+    project = load_project(project_file or Path(PROJECT_FILE), Path.cwd())
     return dataclasses.replace(project, jsonnet=project.jsonnet.with_overrides(ext_str, ext_code))
 
 
@@ -110,7 +111,7 @@ def main() -> None:
 @out_option
 @project_options
 @reports_problems
-def build(spec_dir: Path, out_dir: Path, project_file: Path, ext_str: Pairs, ext_code: Pairs) -> None:
+def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
     """Compile every spec into out/, replacing what obsgen generated before.
 
     Nothing is written unless every spec compiles and every output checks out.
@@ -134,7 +135,7 @@ def _promtool_gate(rule_files: dict[str, bytes]) -> None:
 @out_option
 @project_options
 @reports_problems
-def check(spec_dir: Path, out_dir: Path, project_file: Path, ext_str: Pairs, ext_code: Pairs) -> None:
+def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
     """Fail if out/ is not exactly what the specs compile to, or if any output is invalid. The CI gate."""
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     if lint.promtool() is None:
@@ -154,7 +155,7 @@ def check(spec_dir: Path, out_dir: Path, project_file: Path, ext_str: Pairs, ext
 @specs_option
 @project_options
 @reports_problems
-def validate_command(spec_dir: Path, project_file: Path, ext_str: Pairs, ext_code: Pairs) -> None:
+def validate_command(spec_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
     """Check the project file and the specs only: syntax, schema, names. Writes nothing."""
     project = _project(project_file, ext_str, ext_code)
     documents = load_specs(spec_dir, Path.cwd(), project.jsonnet)
@@ -180,14 +181,14 @@ def schema(which: str) -> None:
 @specs_option
 @project_options
 @reporting_problems(EXIT_DIFF_FAILED)
-def diff(base_ref: str, output_format: str, spec_dir: Path, project_file: Path, ext_str: Pairs,
+def diff(base_ref: str, output_format: str, spec_dir: Path, project_file: Path | None, ext_str: Pairs,
          ext_code: Pairs) -> None:
     """Summarise what the spec changes since GIT_REF do to alerts, recording rules and dashboards.
 
     Both sides are compiled in memory by this obsgen; out/ is not read. Exit codes follow
     `git diff --exit-code`: 0 no changes, 1 changes, 2 could not compare.
     """
-    old = semantic_diff.compile_at(base_ref, spec_dir, project_file, (ext_str, ext_code))
+    old = semantic_diff.compile_at(base_ref, spec_dir, project_file or Path(PROJECT_FILE), (ext_str, ext_code))
     new = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     report = semantic_diff.compare(old, new, base_ref, "working tree")
     click.echo(semantic_diff.RENDERERS[output_format](report), nl=False)

@@ -15,7 +15,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from .errors import ObsgenError, Problem
-from .jsonnet_specs import JsonnetSettings
+from .jsonnet_specs import JsonnetSettings, Pairs
 from .load import Document, display_name, parse_yaml
 from .model import apply_defaults
 from .schema import API_VERSION, DNS_LABEL, boolean, integer, obj, string, walk_fields
@@ -37,8 +37,6 @@ KEY_MEANING = {"x-meaning": "must be a Kubernetes label key: an optional DNS pre
                             "'-', '_' and '.', starting and ending with a letter or digit"}
 VALUE_MEANING = {"x-meaning": "must be a Kubernetes label value: at most 63 letters, digits, '-', '_' and '.', "
                               "starting and ending with a letter or digit"}
-
-Pairs = tuple[tuple[str, str], ...]
 
 
 def _k8s_labels(description: str) -> dict:

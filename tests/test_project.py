@@ -115,3 +115,9 @@ def test_project_schema_is_published_next_to_the_spec_schema(repo):
     result = run_obsgen("schema", "project", cwd=repo)
     assert result.returncode == 0
     assert result.stdout.strip() == (repo / "schema" / "obsgen-project-v1.schema.json").read_text().strip()
+
+
+def test_an_explicit_project_file_must_exist(repo):
+    result = run_obsgen("validate", "--project", "obsgen.yml", cwd=repo)
+    assert result.returncode == 2
+    assert "'obsgen.yml' does not exist" in result.stderr
