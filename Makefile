@@ -22,6 +22,7 @@ $(STAMP): pyproject.toml
 schema: $(STAMP)
 	@mkdir -p schema
 	$(BIN)/obsgen schema > schema/obsgen-v1.schema.json.tmp && mv schema/obsgen-v1.schema.json.tmp schema/obsgen-v1.schema.json
+	$(BIN)/obsgen schema project > schema/obsgen-project-v1.schema.json.tmp && mv schema/obsgen-project-v1.schema.json.tmp schema/obsgen-project-v1.schema.json
 
 test: $(STAMP) debian-packages $(NPM_STAMP)
 	$(BIN)/obsgen check

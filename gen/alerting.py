@@ -14,7 +14,7 @@ TEST_EVALUATION_INTERVAL = parse_duration("5m")
 def alert_rule(settings: AlertSettings, name: str, expr: str, summary: str, description: str, panel_key: str,
                *, pod_label: str = "pod") -> AlertRule:
     return AlertRule(name=name, expr=expr, for_=settings.for_, severity=settings.severity, summary=summary,
-                     description=description, panel_key=panel_key, pod_label=pod_label)
+                     description=description, panel_key=panel_key, pod_label=pod_label, setting=settings.key)
 
 
 def fires(alert: str, at: str, series_labels: dict[str, str], value: float) -> AlertCheck:

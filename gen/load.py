@@ -9,17 +9,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from .errors import ObsgenError, Problem
 
+if TYPE_CHECKING:
+    from .jsonnet_specs import JsonnetSettings
+
 MAX_FILE_BYTES = 1024 * 1024
 # Specs are a few hundred nodes; these limits only stop hostile or broken input.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
-SPEC_SUFFIXES = (".yaml", ".yml")
+SPEC_SUFFIXES = (".yaml", ".yml", ".jsonnet")
 
 Path_ = tuple[str | int, ...]
 
@@ -205,7 +208,7 @@ _OTHER_ENCODINGS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-
                     (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
-def _decode(file: str, raw: bytes) -> str:
+def decode_text(file: str, raw: bytes) -> str:
     for mark, encoding in _OTHER_ENCODINGS:
         if raw.startswith(mark):
             raise ObsgenError([Problem(file, f"saved as {encoding}, not UTF-8", hint="save the file as UTF-8")])
@@ -272,7 +275,7 @@ def parse_yaml(file: str, raw: bytes) -> list[Document]:
     if len(raw) > MAX_FILE_BYTES:
         raise ObsgenError([Problem(file, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}",
                                    hint="split it into several spec files")])
-    text = _decode(file, raw)
+    text = decode_text(file, raw)
     try:
         loader = _SpecLoader(file, text)
     except yaml.reader.ReaderError as err:
@@ -332,8 +335,11 @@ def load_file(path: Path, name: str, source: str | None = None) -> list[Document
     return documents
 
 
-def load_specs(spec_dir: Path, base: Path) -> list[Document]:
+def load_specs(spec_dir: Path, base: Path, jsonnet: JsonnetSettings | None = None) -> list[Document]:
     """All documents of all spec files; collects every file's problems before failing."""
+    # Imported here: the Jsonnet loader builds on this module's Document.
+    from .jsonnet_specs import JsonnetSettings, load_jsonnet  # noqa: F811
+
     name = display_name(spec_dir, base)
     if spec_dir.exists() and not spec_dir.is_dir():
         raise ObsgenError([Problem(name, "is a file, not a directory of specs", hint="pass --specs DIR")])
@@ -350,7 +356,11 @@ def load_specs(spec_dir: Path, base: Path) -> list[Document]:
     for path in files:
         try:
             source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
-            documents.extend(load_file(path, display_name(path, base), source))
+            if path.suffix == ".jsonnet":
+                documents.extend(load_jsonnet(path, display_name(path, base), source, spec_dir, base,
+                                              jsonnet or JsonnetSettings()))
+            else:
+                documents.extend(load_file(path, display_name(path, base), source))
         except ObsgenError as err:
             problems.extend(err.problems)
     if problems:

@@ -1,22 +1,27 @@
 """The whole compiler in memory: spec files in, output files (path -> bytes) out.
 
-load -> validate -> model -> signals -> render; `emit` writes the result. Because
-nothing here writes, `build`, `check` and tests all share this one function.
+load -> validate -> model -> signals -> render -> cross-checks -> targets; `emit`
+writes the result. Because nothing here writes, `build`, `check`, `diff` and tests
+all share this one function.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import lint
-from .emit import header, to_json, to_yaml
+from .crosscheck import SpecIndex, cross_check
+from .emit import header
 from .errors import ObsgenError, Problem
-from .load import load_specs
+from .load import Document, load_specs
 from .model import Service, build_model
+from .project import PROJECT_FILE, Project, default_project, load_project
 from .render.dashboard import build_dashboard
-from .render.rules import alert_rules, build_rule_file, build_test_file
+from .render.rules import build_rule_file, build_test_file
 from .signal import DomainOutput
 from .signals import service_signals
+from .targets import emit_targets
+from .targets.rule_files import rules_path, tests_path
 from .validate import validate
 
 
@@ -33,6 +38,9 @@ class ServiceOutput:
 class Compiled:
     services: tuple[ServiceOutput, ...]
     files: dict[str, bytes]
+    project: Project = field(default_factory=default_project)
+    # Every rule file in every form a target writes it (plain, PrometheusRule spec, mixin), as promtool reads it.
+    promtool_files: dict[str, bytes] = field(default_factory=dict)
 
     @property
     def rule_files(self) -> dict[str, bytes]:
@@ -40,10 +48,11 @@ class Compiled:
 
 
 def paths_for(name: str) -> dict[str, str]:
+    """Paths of a service's plain files, with the default (flat) dashboard layout."""
     return {
         "dashboard": f"dashboards/{name}.json",
-        "rules": f"rules/{name}.rules.yml",
-        "tests": f"tests/{name}.test.yml",
+        "rules": rules_path(name),
+        "tests": tests_path(name),
     }
 
 
@@ -59,42 +68,30 @@ def render_service(service: Service) -> ServiceOutput:
     return ServiceOutput(service, domains, dashboard, rule_file, test_file)
 
 
-def _broken_links(out: ServiceOutput) -> list[str]:
-    panels = {p.key for d in out.domains for row in d.rows for p in row.panels}
-    panels |= {p.key for d in out.domains for p in d.headlines}
-    return [f"{out.service.name}: alert {a.name} links to panel '{a.panel_key}', which the dashboard does not have"
-            for a in alert_rules(out.service, list(out.domains)) if a.panel_key not in panels]
-
-
-def files_for(out: ServiceOutput) -> dict[str, bytes]:
-    paths = paths_for(out.service.name)
-    files = {
-        paths["dashboard"]: to_json(out.dashboard),
-        paths["rules"]: to_yaml(out.rule_file, out.service.source),
-    }
-    if out.test_file["tests"]:
-        files[paths["tests"]] = to_yaml(out.test_file, out.service.source)
-    return files
-
-
-def compile_services(services: list[Service]) -> Compiled:
+def compile_services(services: list[Service], project: Project | None = None,
+                     documents: list[Document] | None = None) -> Compiled:
+    project = project or default_project()
     outputs = tuple(render_service(s) for s in services)
-    problems: list[str] = []
-    files: dict[str, bytes] = {}
+    problems: list[Problem] = []
     for out in outputs:
-        problems += lint.check_service(out.service.name, out.dashboard, out.rule_file)
-        problems += _broken_links(out)
-        files.update(files_for(out))
+        problems += [Problem("generated output", p)
+                     for p in lint.check_service(out.service.name, out.dashboard, out.rule_file)]
     if problems:
-        raise ObsgenError([Problem("generated output", p) for p in problems])
-    return Compiled(outputs, files)
+        raise ObsgenError(problems)
+    problems = cross_check(outputs, SpecIndex.of(documents or []))
+    if problems:
+        raise ObsgenError(problems)
+    emitted = emit_targets(project, outputs)
+    return Compiled(outputs, emitted.files, project, emitted.promtool)
 
 
-def compile_specs(spec_dir: Path, base: Path | None = None) -> Compiled:
+def compile_specs(spec_dir: Path, base: Path | None = None, project: Project | None = None) -> Compiled:
+    """Compile the specs under `spec_dir`. Without `project`, the project file at `base` (if any) is used."""
     base = base or Path.cwd()
-    documents = load_specs(spec_dir, base)
+    project = project or load_project(base / PROJECT_FILE, base)
+    documents = load_specs(spec_dir, base, project.jsonnet)
     validate(documents)
-    return compile_services(build_model(documents))
+    return compile_services(build_model(documents), project, documents)
 
 
 __all__ = ["Compiled", "ServiceOutput", "compile_specs", "compile_services", "header", "paths_for"]

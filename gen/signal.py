@@ -98,6 +98,8 @@ class AlertRule:
     labels: Labels = ()
     # The label naming the pod an alert is about, for the dashboard link; empty for service-wide alerts.
     pod_label: str = "pod"
+    # The spec's alert settings key (spec.alerts.<setting>) it comes from, so `obsgen diff` can speak in spec terms.
+    setting: str = ""
 
 
 Rule = RecordingRule | AlertRule

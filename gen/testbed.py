@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 try:  # the regex parser moved in 3.11; both are the standard library's own
     import re._parser as re_parser  # type: ignore[import-not-found]
@@ -59,23 +60,76 @@ class ExamplePod:
 _POD_SUFFIXES = ("7d9f8b6c5d-x2k4p", "7d9f8b6c5d-q8w3n", "7d9f8b6c5d-m5z7r")
 
 
-def _example(pattern: list, filler: str) -> str:
-    """One string the parsed regex matches, with `filler` wherever it allows any text."""
+class _Filler:
+    """A Deployment's pod suffix, handed out left to right to the parts of a pattern that accept it, so that
+    `name-.*` and `name-[a-z0-9]+-[a-z0-9]{5}` both give `name-7d9f8b6c5d-x2k4p`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def rest(self) -> str:
+        rest, self.pos = self.text[self.pos:], len(self.text)
+        return rest
+
+    def take(self, accepts, most: int) -> str:
+        start = self.pos
+        while self.pos < len(self.text) and self.pos - start < most and accepts(self.text[self.pos]):
+            self.pos += 1
+        return self.text[start:self.pos]
+
+    def skip(self, char: str) -> None:
+        if self.text[self.pos:self.pos + 1] == char:
+            self.pos += 1
+
+
+def _accepts(op: str, arg) -> Callable[[str], bool]:
+    """Does a one-character pattern item accept a character?"""
+    if op == "LITERAL":
+        return lambda ch: ch == chr(arg)
+    if op == "NOT_LITERAL":
+        return lambda ch: ch != chr(arg)
+    if op == "ANY":
+        return lambda ch: ch != "\n"
+    if op == "IN":
+        def inside(ch: str) -> bool:
+            found, negate = False, False
+            for item, value in arg:
+                name = str(item)
+                if name == "NEGATE":
+                    negate = True
+                elif name == "LITERAL":
+                    found |= ch == chr(value)
+                elif name == "RANGE":
+                    found |= value[0] <= ord(ch) <= value[1]
+                elif name == "CATEGORY":
+                    found |= (ch.isdigit() if "DIGIT" in str(value) else ch.isalnum() or ch == "_"
+                              if "WORD" in str(value) else ch.isspace()) != ("NOT" in str(value))
+            return found != negate
+        return inside
+    return lambda ch: False
+
+
+def _example(pattern: list, filler: _Filler) -> str:
+    """One string the parsed regex matches, with the filler's text wherever the pattern accepts it."""
     out = ""
     for op, arg in pattern:
         name = str(op)
         if name == "LITERAL":
             out += chr(arg)
-        elif name == "ANY":
-            out += filler[:1] or "x"
-        elif name == "IN":
-            out += _first_in(arg)
+            filler.skip(chr(arg))
+        elif name in ("ANY", "IN", "NOT_LITERAL"):
+            out += filler.take(_accepts(name, arg), 1) or _first_char(name, arg)
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, _, sub = arg
-            if [str(o) for o, _ in sub] == ["ANY"]:
-                out += filler
+            low, high, sub = arg
+            items = list(sub)
+            if [str(o) for o, _ in items] == ["ANY"]:
+                out += filler.rest() or "x" * low
+            elif len(items) == 1 and str(items[0][0]) in ("ANY", "IN", "LITERAL", "NOT_LITERAL"):
+                taken = filler.take(_accepts(str(items[0][0]), items[0][1]), high)
+                out += taken + _example(items, _Filler("")) * max(0, max(low, 1) - len(taken))
             else:
-                out += _example(list(sub), filler) * max(low, 1)
+                out += _example(items, filler) * max(low, 1)
         elif name == "SUBPATTERN":
             out += _example(list(arg[-1]), filler)
         elif name == "BRANCH":
@@ -83,8 +137,19 @@ def _example(pattern: list, filler: str) -> str:
     return out
 
 
+def _first_char(op: str, arg) -> str:
+    """A character a one-character item accepts, when the filler has none to give."""
+    if op == "IN":
+        return _first_in(arg)
+    if op == "NOT_LITERAL":
+        return "y" if chr(arg) == "x" else "x"
+    return "x"
+
+
 def _first_in(items: list) -> str:
     for op, arg in items:
+        if str(op) == "NEGATE":
+            return "x"
         if str(op) == "LITERAL":
             return chr(arg)
         if str(op) == "RANGE":
@@ -99,7 +164,7 @@ def example_pods(service: Service, count: int = 1) -> list[ExamplePod]:
     regex = service.selector.pod_regex
     pods = []
     for i in range(count):
-        name = _example(list(re_parser.parse(regex)), _POD_SUFFIXES[i])
+        name = _example(list(re_parser.parse(regex)), _Filler(_POD_SUFFIXES[i]))
         if not re.fullmatch(regex, name):
             raise ValueError(f"cannot make an example pod name for pattern {regex!r}")
         pods.append(ExamplePod(service, name, f"10.1.2.{3 + i}"))

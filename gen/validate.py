@@ -100,7 +100,11 @@ def _describe(value: Any) -> str:
     return f"{kind} ({value!r})" if not isinstance(value, bool) else f"{kind} ({str(value).lower()})"
 
 
-def _pattern_meaning(pattern: str) -> str:
+def _pattern_meaning(schema: dict) -> str:
+    """What a pattern asks for, in words: the spec language's own, or the schema's `x-meaning`."""
+    pattern = schema.get("pattern", "")
+    if "x-meaning" in schema:
+        return schema["x-meaning"]
     if pattern in _PATTERN_MEANING:
         return _PATTERN_MEANING[pattern]
     optional = re.fullmatch(r"\^\((.*)\)\?\$", pattern)  # ^(X)?$: X or empty
@@ -210,7 +214,7 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
         if err.instance == "" and err.schema.get("minLength", 0) > 0:
             return []  # minLength says it: empty
         bad = _not_allowed(err.validator_value, err.instance)
-        return [doc.problem(path, f"{_short(err.instance)} {_pattern_meaning(err.validator_value)}",
+        return [doc.problem(path, f"{_short(err.instance)} {_pattern_meaning(err.schema)}",
                             f"not allowed: {bad}" if bad else "")]
     if kind == "minLength":
         return [doc.problem(path, "must not be empty", err.schema.get("description", ""))]
@@ -229,8 +233,10 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
     return [doc.problem(path, err.message)]
 
 
-def _label_name_problem(doc: Document, path: tuple, key: Any) -> Problem:
-    """A bad key in a map of label names (matchers, alert labels)."""
+def _key_problem(doc: Document, path: tuple, key: Any, names: dict) -> Problem:
+    """A bad key in a map whose keys have rules (label names; Kubernetes label keys in the project file)."""
+    if "x-meaning" in names:
+        return doc.problem(path + (key,), f"{key!r} {names['x-meaning']}", key=True)
     if str(key).startswith("__"):
         return doc.problem(path + (key,), f"label name {key!r} is reserved: names starting with '__' are "
                                           "Prometheus' own", "choose a name without the leading '__'", key=True)
@@ -254,7 +260,7 @@ def validate_document(doc: Document, validator: Draft202012Validator | None = No
     for err in errors:
         path = tuple(err.absolute_path)
         if "propertyNames" in list(err.schema_path)[-2:-1]:
-            problems.append(_label_name_problem(doc, path, err.instance))
+            problems.append(_key_problem(doc, path, err.instance, err.schema))
             continue
         if err.validator != "type" and path in mistyped:
             continue

@@ -1,0 +1,28 @@
+"""Kubernetes objects as obsgen writes them: fixed key order, sorted labels, where they came from."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..model import Service
+from ..project import KubernetesMeta
+
+DIRECTORY = "kubernetes"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "obsgen"}
+SOURCE_ANNOTATION = "obsgen.dev/spec"
+
+
+def manifest(api_version: str, kind: str, name: str, service: Service, meta: KubernetesMeta, body: dict[str, Any],
+             labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """apiVersion, kind, metadata, then the body: the order people expect when they read one.
+
+    The project's labels and annotations come last, so they win over obsgen's own.
+    """
+    all_labels = {**MANAGED_BY, "app.kubernetes.io/name": service.name, **(labels or {}), **dict(meta.labels)}
+    all_annotations = {SOURCE_ANNOTATION: service.source, **(annotations or {}), **dict(meta.annotations)}
+    metadata = {
+        "name": name,
+        "namespace": meta.namespace,
+        "labels": dict(sorted(all_labels.items())),
+        "annotations": dict(sorted(all_annotations.items())),
+    }
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}

@@ -1,0 +1,33 @@
+"""`kubernetes/kustomization.yaml`: every generated Kubernetes resource, so Argo CD or Flux can apply the
+directory as it is."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+from ..emit import to_yaml
+from . import configmap, prometheus_rule
+from .emitted import Emitted
+from .kubernetes import DIRECTORY
+
+if TYPE_CHECKING:
+    from ..pipeline import ServiceOutput
+    from ..project import Project
+
+PATH = f"{DIRECTORY}/kustomization.yaml"
+
+
+def kustomization(project: Project, outputs: Sequence[ServiceOutput]) -> dict:
+    resources = []
+    for out in outputs:
+        if project.targets.prometheus_rule:
+            resources.append(prometheus_rule.resource_path(out.service.name))
+        if project.targets.dashboard_config_map.enabled:
+            resources.append(configmap.resource_path(out.service.name))
+    return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": sorted(resources)}
+
+
+def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
+    if not project.targets.kustomization:
+        return Emitted()
+    return Emitted({PATH: to_yaml(kustomization(project, outputs), project.file or "the specs")})

@@ -1,0 +1,80 @@
+"""A Jsonnet monitoring mixin: `mixin/mixin.libsonnet`, one `mixin/services/<service>.libsonnet` per service.
+
+The mixin convention (kubernetes-mixin, kube-prometheus, jsonnet-bundler) is an
+object with hidden fields `prometheusAlerts` and `prometheusRules` (each
+`{groups: [...]}`) and `grafanaDashboards` (`{'<file>.json': dashboard}`).
+Alerting and recording rules are kept in separate groups, as mixins do: a
+recording group is named after its alert group with `.rules` appended.
+Everything the mixin needs is inside `mixin/`, so it can be vendored alone.
+"""
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Sequence
+
+from ..emit import header, to_yaml
+from .emitted import Emitted
+
+if TYPE_CHECKING:
+    from ..pipeline import ServiceOutput
+    from ..project import Project
+
+DIRECTORY = "mixin"
+INDEX = f"{DIRECTORY}/mixin.libsonnet"
+RECORDING_SUFFIX = ".rules"
+
+
+def _split(groups: list[dict], kind: str, suffix: str) -> list[dict]:
+    out = []
+    for group in groups:
+        rules = [r for r in group["rules"] if kind in r]
+        if rules:
+            out.append({**group, "name": group["name"] + suffix, "rules": rules})
+    return out
+
+
+def service_mixin(out: ServiceOutput) -> dict:
+    groups = out.rule_file["groups"]
+    return {
+        "prometheusAlerts": {"groups": _split(groups, "alert", "")},
+        "prometheusRules": {"groups": _split(groups, "record", RECORDING_SUFFIX)},
+        "grafanaDashboards": {f"{out.service.name}.json": out.dashboard},
+    }
+
+
+def _service_file(out: ServiceOutput) -> bytes:
+    body = json.dumps(service_mixin(out), indent=2, sort_keys=True, ensure_ascii=False)
+    return f"// {header(out.service.source)}\n{body}\n".encode()
+
+
+def _index(outputs: Sequence[ServiceOutput], source: str) -> bytes:
+    imports = "".join(f"  import 'services/{o.service.name}.libsonnet',\n" for o in outputs)
+    return (
+        f"// {header(source)}\n"
+        "// A monitoring mixin of every obsgen service. Use it like any mixin:\n"
+        "//   local obsgen = import 'mixin.libsonnet';\n"
+        "//   obsgen.prometheusAlerts, obsgen.prometheusRules, obsgen.grafanaDashboards\n"
+        f"local services = [\n{imports}];\n"
+        "{\n"
+        "  prometheusAlerts+:: {\n"
+        "    groups+: std.flattenArrays([s.prometheusAlerts.groups for s in services]),\n"
+        "  },\n"
+        "  prometheusRules+:: {\n"
+        "    groups+: std.flattenArrays([s.prometheusRules.groups for s in services]),\n"
+        "  },\n"
+        "  grafanaDashboards+:: std.foldl(function(all, s) all + s.grafanaDashboards, services, {}),\n"
+        "}\n"
+    ).encode()
+
+
+def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
+    if not project.targets.mixin:
+        return Emitted()
+    source = project.file or "the specs"
+    files = {f"{DIRECTORY}/services/{o.service.name}.libsonnet": _service_file(o) for o in outputs}
+    files[INDEX] = _index(outputs, source)
+    # kube-prometheus puts a mixin's alerts and rules into one rule file; promtool checks that file.
+    mixins = [service_mixin(o) for o in outputs]
+    combined = {"groups": [g for m in mixins for g in m["prometheusAlerts"]["groups"]]
+                + [g for m in mixins for g in m["prometheusRules"]["groups"]]}
+    return Emitted(files, {f"{INDEX} (alerts and rules)": to_yaml(combined, source)})
