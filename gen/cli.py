@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from concurrent.futures import ThreadPoolExecutor
 import json
 import os
 import shlex
@@ -212,8 +213,10 @@ def diff(base_ref: str, output_format: str, spec_dir: Path, project_file: Path |
 
 @main.command()
 @out_option
+@click.option("--jobs", default=os.cpu_count() or 1, show_default="CPU count", type=click.IntRange(1, 64),
+              help="Test files run at once.")
 @reports_problems
-def test(out_dir: Path) -> None:
+def test(out_dir: Path, jobs: int) -> None:
     """Run the generated promtool unit tests (out/tests/*.test.yml) against the generated rules."""
     tool = lint.promtool()
     if tool is None:
@@ -221,12 +224,15 @@ def test(out_dir: Path) -> None:
     files = sorted((out_dir / "tests").glob("*.test.yml")) if (out_dir / "tests").is_dir() else []
     if not files:
         _fail([f"no rule tests in {out_dir}/tests; run `obsgen build` first"])
+
+    def run(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run([tool, "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True)
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(run, files))
     failed = []
-    for path in files:
-        result = subprocess.run([tool, "test", "rules", path.name], cwd=path.parent, capture_output=True,
-                                text=True)
-        status = "ok" if result.returncode == 0 else "FAILED"
-        click.echo(f"{status:6} {path}")
+    for path, result in zip(files, results):
+        click.echo(f"{'ok' if result.returncode == 0 else 'FAILED':6} {path}")
         if result.returncode != 0:
             failed.append(path)
             click.echo(result.stdout + result.stderr, err=True)

@@ -131,7 +131,7 @@ class Scenario:
     restarts: list[float]
     new_pod: bool
     initial_age: float
-    memory: dict[str, dict]
+    memory: dict[str, Shape]
     cpu: dict[str, float]
     lag: dict[str, Any]
     source: str = ""
@@ -171,7 +171,8 @@ def scenario_from_dict(data: dict, source: str = "") -> Scenario:
         while t < duration:
             restarts.append(t)
             t += every
-    memory = {key: {**DEFAULT_MEMORY[key], **data.get("memory", {}).get(key, {})} for key in DEFAULT_MEMORY}
+    memory = {key: Shape.parse({**DEFAULT_MEMORY[key], **data.get("memory", {}).get(key, {})})
+              for key in DEFAULT_MEMORY}
     scenario = Scenario(
         name=data["name"], description=data["description"], expect=data["expect"], duration=duration,
         step=_seconds(data.get("step", "1m")), pods=data.get("pods", 2), restarts=sorted(set(restarts)),
@@ -199,28 +200,54 @@ def _daily(amplitude: float, t: float) -> float:
     return -amplitude * math.cos(2 * math.pi * (t - 3 * 3600) / DAY)
 
 
-def memory_value(shape: dict, proc: Process, t: float, rng: random.Random, phase: float) -> float:
+@dataclass(frozen=True)
+class Shape:
+    """A memory shape with every quantity in bytes and seconds, parsed once."""
+
+    base: float
+    leak_per_day: float = 0.0
+    step_every: float = 0.0
+    step_size: float = 0.0
+    daily: float = 0.0
+    sawtooth_height: float = 0.0
+    sawtooth_period: float = 1.0
+    spikes: tuple[tuple[float, float, float], ...] = ()  # (start, end, size)
+    warmup_for: float = 0.0
+    warmup_size: float = 0.0
+    noise: float = 0.0
+    exhaust_at: float = math.inf
+
+    @staticmethod
+    def parse(shape: dict) -> "Shape":
+        steps, saw, warm = shape.get("steps", {}), shape.get("sawtooth", {}), shape.get("warmup", {})
+        return Shape(
+            base=_bytes(shape["base"]), leak_per_day=_bytes(shape.get("leakPerDay", 0)),
+            step_every=_seconds(steps["every"]) if steps else 0.0, step_size=_bytes(steps.get("size", 0)),
+            daily=_bytes(shape.get("daily", 0)), sawtooth_height=_bytes(saw.get("height", 0)),
+            sawtooth_period=_seconds(saw["period"]) if saw else 1.0,
+            spikes=tuple((_seconds(x["at"]), _seconds(x["at"]) + _seconds(x["for"]), _bytes(x["size"]))
+                         for x in shape.get("spikes", [])),
+            warmup_for=_seconds(warm["for"]) if warm else 0.0, warmup_size=_bytes(warm.get("size", 0)),
+            noise=_bytes(shape.get("noise", 0)),
+            exhaust_at=_bytes(shape["exhaustAt"]) if "exhaustAt" in shape else math.inf,
+        )
+
+
+def memory_value(shape: Shape, proc: Process, t: float, rng: random.Random, phase: float) -> float:
     age = t - proc.start
-    retained = _bytes(shape.get("leakPerDay", 0)) * age / DAY
-    if "steps" in shape:
-        retained += _bytes(shape["steps"]["size"]) * math.floor(age / _seconds(shape["steps"]["every"]))
-    value = _bytes(shape["base"]) + retained
-    if "exhaustAt" in shape:
-        value = min(value, _bytes(shape["exhaustAt"]))
-    value += _daily(_bytes(shape.get("daily", 0)), t)
-    if "warmup" in shape:
-        fill = _seconds(shape["warmup"]["for"])
-        value -= _bytes(shape["warmup"]["size"]) * max(0.0, 1 - age / fill)
-    for spike in shape.get("spikes", []):
-        start = _seconds(spike["at"])
-        if start <= t < start + _seconds(spike["for"]):
-            value += _bytes(spike["size"])
-    if "sawtooth" in shape:
-        period = _seconds(shape["sawtooth"]["period"])
-        value += _bytes(shape["sawtooth"]["height"]) * (((age + phase) % period) / period)
-    noise = _bytes(shape.get("noise", 0))
-    if noise:
-        value += rng.uniform(-noise, noise)
+    value = shape.base + shape.leak_per_day * age / DAY
+    if shape.step_every:
+        value += shape.step_size * math.floor(age / shape.step_every)
+    value = min(value, shape.exhaust_at) + _daily(shape.daily, t)
+    if shape.warmup_for:
+        value -= shape.warmup_size * max(0.0, 1 - age / shape.warmup_for)
+    for start, end, size in shape.spikes:
+        if start <= t < end:
+            value += size
+    if shape.sawtooth_height:
+        value += shape.sawtooth_height * (((age + phase) % shape.sawtooth_period) / shape.sawtooth_period)
+    if shape.noise:
+        value += rng.uniform(-shape.noise, shape.noise)
     return max(value, 0.0)
 
 
@@ -234,10 +261,13 @@ def _alive(proc: Process, t: float) -> bool:
     return proc.start <= t < proc.end
 
 
-def pods_for(service: Service, scenario: Scenario) -> dict[tuple[int, int], ExamplePod]:
-    """One ExamplePod per (replica, generation); a container restart keeps the pod."""
+def pods_for(service: Service, scenario: Scenario, first: int = 0) -> dict[tuple[int, int], ExamplePod]:
+    """One ExamplePod per (replica, generation); a container restart keeps the pod.
+
+    `first` numbers the pods after those of other scenarios that share a test.
+    """
     count = scenario.pods * (max(p.generation for p in scenario.processes) + 1 if scenario.new_pod else 1)
-    names = example_pods_many(service, count)
+    names = example_pods_many(service, first + count)[first:]
     out = {}
     for proc in scenario.processes:
         index = proc.pod + (proc.generation * scenario.pods if scenario.new_pod else 0)
@@ -271,40 +301,48 @@ _MEMORY_METRICS = {
 }
 
 
-def generate(service: Service, scenario: Scenario, memory_limit: float | None) -> list[GeneratedSeries]:
+def generate(service: Service, scenario: Scenario, memory_limit: float | None,
+             first_pod: int = 0) -> list[GeneratedSeries]:
     """Every raw series the service's rules read, for every process of the scenario."""
-    pods = pods_for(service, scenario)
+    pods = pods_for(service, scenario, first_pod)
     times = [i * scenario.step for i in range(scenario.samples)]
     prefix = service.nodejs_metric_prefix
     series: dict[str, list[float | None]] = {}
-
-    def put(selector: str, index: int, value: float) -> None:
-        series.setdefault(selector, [None] * len(times))[index] = value
 
     for proc in scenario.processes:
         pod = pods[(proc.pod, proc.generation)]
         rng = random.Random(f"{scenario.name}/{proc.pod}/{proc.generation}")
         phase = rng.uniform(0, 3600)
+        alive = [i for i, t in enumerate(times) if _alive(proc, t)]
+        if not alive:
+            continue
+
+        def column(selector: str) -> list[float | None]:
+            return series.setdefault(selector, [None] * len(times))
+
+        for key, (kind, metric, extra) in _MEMORY_METRICS.items():
+            name = prefix + metric if kind == "app" else metric
+            values = column(pod.app(name, **extra) if kind == "app" else pod.container(name, **extra))
+            shape = scenario.memory[key]
+            for i in alive:
+                values[i] = round(memory_value(shape, proc, times[i], rng, phase))
+        constants = [(pod.app(prefix + "process_start_time_seconds"), proc.start), (pod.app("up"), 1),
+                     (pod.container("kube_pod_container_status_restarts_total", job="kube-state-metrics"),
+                      0 if scenario.new_pod else proc.generation)]
+        if memory_limit is not None:
+            constants.append((pod.container("kube_pod_container_resource_limits", resource="memory", unit="byte",
+                                            job="kube-state-metrics"), memory_limit))
+        for selector, value in constants:
+            values = column(selector)
+            for i in alive:
+                values[i] = value
+        lag, cpu = column(pod.app(prefix + "nodejs_eventloop_lag_p99_seconds")), \
+            column(pod.container("container_cpu_usage_seconds_total"))
         cpu_total = 0.0
-        restarts = proc.generation
-        for i, t in enumerate(times):
-            if not _alive(proc, t):
-                continue
-            for key, (kind, metric, extra) in _MEMORY_METRICS.items():
-                name = prefix + metric if kind == "app" else metric
-                selector = pod.app(name, **extra) if kind == "app" else pod.container(name, **extra)
-                put(selector, i, round(memory_value(scenario.memory[key], proc, t, rng, phase)))
-            put(pod.app(prefix + "process_start_time_seconds"), i, proc.start)
-            put(pod.app("up"), i, 1)
-            put(pod.app(prefix + "nodejs_eventloop_lag_p99_seconds"), i, _lag(scenario.lag, t))
-            cores = _cpu(scenario.cpu, proc, t)
-            cpu_total += cores * scenario.step
-            put(pod.container("container_cpu_usage_seconds_total"), i, round(cpu_total, 3))
-            put(pod.container("kube_pod_container_status_restarts_total", job="kube-state-metrics"), i,
-                0 if scenario.new_pod else restarts)
-            if memory_limit is not None:
-                put(pod.container("kube_pod_container_resource_limits", resource="memory", unit="byte",
-                                  job="kube-state-metrics"), i, memory_limit)
+        for i in alive:
+            lag[i] = _lag(scenario.lag, times[i])
+            cpu_total += _cpu(scenario.cpu, proc, times[i]) * scenario.step
+            cpu[i] = round(cpu_total, 3)
     return [GeneratedSeries(sel, values) for sel, values in sorted(series.items())]
 
 

@@ -120,5 +120,7 @@ def build_test_file(service: Service, domains: list[DomainOutput], rule_file: st
     return {
         "rule_files": [rule_file],
         "evaluation_interval": TEST_EVALUATION_INTERVAL.text,
+        # promtool would otherwise order groups by name; recorded series must be written before they are read.
+        "group_eval_order": [g.name for g in rule_groups(service, domains)],
         "tests": [_test(t, alerts, ctx) for t in tests],
     }

@@ -61,7 +61,8 @@ def retained_signals(service: Service, dashboard: bool = False) -> Signals:
                                  "instance:nodejs_heap_used_bytes", "job, instance", uptime, app),
         )
     ws = trend.RetainedSignal("working_set", "container working set", s.container(pod.RECORDS.working_set),
-                              pod.RECORDS.working_set, "namespace, pod, container", None,
+                              "namespace_pod_container:container_memory_working_set_bytes",
+                              "namespace, pod, container", None,
                               _select(s.container_matchers()))
     return Signals(heap, ws)
 
