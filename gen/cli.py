@@ -77,6 +77,9 @@ def build(spec_dir: Path, out_dir: Path) -> None:
     """
     compiled = compile_specs(spec_dir)
     _promtool_gate(compiled.rule_files)
+    for out in compiled.services:
+        for note in (n for d in out.domains for n in d.notes):
+            click.echo(f"note: {out.service.name}: {note}", err=True)
     changes = write_output(out_dir, compiled.files)
     click.echo(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")

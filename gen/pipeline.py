@@ -14,7 +14,7 @@ from .errors import ObsgenError, Problem
 from .load import load_specs
 from .model import Service, build_model
 from .render.dashboard import build_dashboard
-from .render.rules import alerts_by_name, build_rule_file, build_test_file
+from .render.rules import alert_rules, build_rule_file, build_test_file
 from .signal import DomainOutput
 from .signals import service_signals
 from .validate import validate
@@ -63,7 +63,7 @@ def _broken_links(out: ServiceOutput) -> list[str]:
     panels = {p.key for d in out.domains for row in d.rows for p in row.panels}
     panels |= {p.key for d in out.domains for p in d.headlines}
     return [f"{out.service.name}: alert {a.name} links to panel '{a.panel_key}', which the dashboard does not have"
-            for a in alerts_by_name(out.service, list(out.domains)).values() if a.panel_key not in panels]
+            for a in alert_rules(out.service, list(out.domains)) if a.panel_key not in panels]
 
 
 def files_for(out: ServiceOutput) -> dict[str, bytes]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from .. import templates
 from ..layout import dashboard_uid, panel_id, slug
 from ..model import Service
-from ..signal import AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
+from ..signal import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,21 @@ def build_rule_file(service: Service, domains: list[DomainOutput]) -> dict:
     return {"groups": [_group(g, ctx) for g in rule_groups(service, domains)]}
 
 
+def alert_rules(service: Service, domains: list[DomainOutput]) -> list[AlertRule]:
+    return [r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)]
+
+
 def alerts_by_name(service: Service, domains: list[DomainOutput]) -> dict[str, AlertRule]:
-    return {r.name: r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)}
+    return {r.name: r for r in alert_rules(service, domains)}
+
+
+def _rule_for(rules: list[AlertRule], check: AlertCheck) -> AlertRule:
+    wanted = set(check.rule_labels)
+    matching = [r for r in rules if r.name == check.alert and wanted <= set(r.labels)]
+    if len(matching) != 1:
+        raise ValueError(f"rule test checks {check.alert} {dict(check.rule_labels)}, which names "
+                         f"{len(matching)} rules; give the check rule_labels that pick one")
+    return matching[0]
 
 
 def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str], value: float) -> dict:
@@ -90,10 +103,10 @@ def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str]
     return {"exp_labels": dict(sorted(labels.items())), "exp_annotations": dict(sorted(annotations.items()))}
 
 
-def _test(test: RuleTest, alerts: dict[str, AlertRule], ctx: AlertContext) -> dict:
+def _test(test: RuleTest, alerts: list[AlertRule], ctx: AlertContext) -> dict:
     checks = []
     for check in test.checks:
-        alert = alerts[check.alert]
+        alert = _rule_for(alerts, check)
         checks.append({
             "eval_time": check.at.text,
             "alertname": check.alert,
@@ -109,7 +122,7 @@ def _test(test: RuleTest, alerts: dict[str, AlertRule], ctx: AlertContext) -> di
 
 def build_test_file(service: Service, domains: list[DomainOutput], rule_file: str) -> dict:
     ctx = AlertContext(service)
-    alerts = alerts_by_name(service, domains)
+    alerts = alert_rules(service, domains)
     tests = [t for d in domains for t in d.tests]
     return {
         "rule_files": [rule_file],

@@ -8,10 +8,10 @@ from types import ModuleType
 
 from ..model import Service
 from ..signal import DomainOutput
-from . import nodejs, pod, scrape
+from . import nodejs, pod, queue, scrape
 
-# Dashboard order: what the process does, what the pod costs, whether we see it at all.
-DOMAINS: tuple[ModuleType, ...] = (nodejs, pod, scrape)
+# Dashboard order: what the process does, the work it queues, what the pod costs, whether we see it at all.
+DOMAINS: tuple[ModuleType, ...] = (nodejs, queue, pod, scrape)
 
 
 def service_signals(service: Service) -> list[DomainOutput]:
