@@ -58,10 +58,12 @@ def extrapolated_rate(points: list[tuple[float, float]], range_start: float, ran
     interval = sampled
     interval += to_start if to_start < threshold else average / 2
     interval += to_end if to_end < threshold else average / 2
-    result *= interval / sampled
+    # One factor, divided by the range first for rates: the same float operations as Prometheus, so the
+    # `$value` in an expected annotation matches to the last digit.
+    factor = interval / sampled
     if per_second:
-        result /= range_end - range_start
-    return result
+        factor /= range_end - range_start
+    return result * factor
 
 
 RangeFunction = Callable[[Clock, Samples, float, float], float | None]

@@ -381,7 +381,8 @@ def _queues() -> dict:
         required=("name",),
     )
     item["if"] = {"properties": {"exporter": {"const": "custom"}}, "required": ["exporter"]}
-    item["then"] = {"required": ["mapping"]}
+    item["then"] = {"required": ["mapping"], "properties": {"mapping": {
+        "description": "exporter: custom reads each concept's metric name from `mapping`"}}}
     return {"type": "array", "description": "Job queues to watch; each gets a dashboard row and its alerts. "
             "Default none.", "default": [], "items": item}
 

@@ -21,6 +21,12 @@ _PATTERN_MEANING = {
     spec_schema.LABEL_VALUE: "may hold only letters, digits and _ . : / @ + - (no quotes, braces, '$' or spaces), "
                              "so that it is safe inside PromQL and Grafana",
     spec_schema.METRIC_PREFIX: "must be a valid start of a Prometheus metric name",
+    spec_schema.METRIC_NAME: "must be a Prometheus metric name: letters, digits, '_' and ':', not starting with "
+                             "a digit",
+    spec_schema.OPTIONAL_LABEL_NAME: "must be empty or a Prometheus label name: letters, digits and '_', not "
+                                     "starting with a digit",
+    spec_schema.OPTIONAL_LABEL_VALUE: "must be empty or hold only letters, digits and _ . : / @ + - (no quotes, "
+                                      "braces, '$' or spaces), so that it is safe inside PromQL and Grafana",
 }
 
 _YAML_TYPE = {str: "a string", int: "a number", float: "a number", bool: "true/false",
@@ -206,7 +212,8 @@ def _check_queues(doc: Document) -> list[Problem]:
         if queue.get("prefix"):
             label = BUILT_IN[exporter].prefix_label if exporter in BUILT_IN else (mapping or {}).get("prefixLabel", "")
             if not label:
-                hint = ("BullMQ's export has no prefix label; select with `matchers` instead" if exporter == "bullmq"
+                hint = ("select with `matchers`, for example the labels given to exportPrometheusMetrics()"
+                        if exporter == "bullmq"
                         else "set mapping.prefixLabel to the label that holds the prefix")
                 problems.append(doc.problem(path + ("prefix",), f"exporter {exporter} has no prefix label", hint,
                                             key=True))

@@ -122,8 +122,9 @@ def _delayed_panel(q: QueueQueries) -> Panel:
         attempts = q.conv.attempts
         for quantile in (0.5, 0.99):
             queries.append(Query(q.quantile(attempts, quantile), _legend(q, f"attempts p{round(quantile * 100)}")))
+    retries = q.conv.has("retried") or q.conv.attempts is not None
     return Panel(
-        panel_key(q.queue, "delayed-retried"), "Delayed and retried jobs",
+        panel_key(q.queue, "delayed-retried"), "Delayed and retried jobs" if retries else "Delayed jobs",
         "Jobs scheduled for later (delayed jobs, repeatable jobs' next run and retries waiting out their "
         "back-off), and where the exporter has them, retries and attempts per finished job. Delayed rising with "
         "failures means jobs are being retried.",
@@ -162,6 +163,10 @@ class Feature:
     panel: Callable[[QueueQueries], Panel]
     missing: str  # what the note says is missing
 
+    @property
+    def left_out(self) -> str:
+        return f"the {self.what} {'are' if ' and Queue' in self.what else 'is'} left out"
+
 
 FEATURES: tuple[Feature, ...] = (
     Feature("backlog panel", ("waiting", "active"), (), _backlog_panel, ""),
@@ -189,8 +194,7 @@ def available(conv: Convention, feature: Feature) -> bool:
 
 
 def _notes(queue: Queue) -> tuple[str, ...]:
-    return tuple(f"{_describe_queue(queue)}: no {f.missing}, so the {f.what} "
-                 f"{'are' if ' and ' in f.what else 'is'} left out"
+    return tuple(f"{_describe_queue(queue)}: no {f.missing}, so {f.left_out}"
                  for f in FEATURES if not available(queue.convention, f))
 
 
