@@ -91,6 +91,34 @@ def _resets(points, start, end):
     return float(sum(1 for (_, a), (_, b) in zip(points, points[1:]) if b < a))
 
 
+def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, float]:
+    """Neumaier's compensated addition, as Prometheus sums with (kahanSumInc)."""
+    new_total = total + value
+    if abs(total) >= abs(value):
+        compensation += (total - new_total) + value
+    else:
+        compensation += (value - new_total) + total
+    return new_total, compensation
+
+
+def _deriv(points, start, end):
+    """Least-squares slope per second, summed as Prometheus' linearRegression does."""
+    if len(points) < 2:
+        return None
+    if all(v == points[0][1] for _, v in points):
+        return 0.0
+    origin = points[0][0]
+    n = 0.0
+    sums = {"x": (0.0, 0.0), "y": (0.0, 0.0), "xy": (0.0, 0.0), "x2": (0.0, 0.0)}
+    for t, v in points:
+        n += 1.0
+        x = t - origin
+        for key, value in (("x", x), ("y", v), ("xy", x * v), ("x2", x * x)):
+            sums[key] = _kahan_add(value, *sums[key])
+    sx, sy, sxy, sx2 = (total + compensation for total, compensation in sums.values())
+    return (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+
+
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "min_over_time": _ranged(_min),
     "changes": _ranged(_changes),
@@ -98,6 +126,7 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "increase": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=False)),
     "rate": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=True)),
     "delta": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=False, per_second=False)),
+    "deriv": _ranged(_deriv),
 }
 
 

@@ -113,13 +113,20 @@ def half(d: Duration) -> Duration:
 
 
 def backlog_growing_expr(q: QueueQueries, s: AlertSettings) -> str:
-    w, g = s.param("window").text, number(s.param("minGrowth"))
-    trough = [f"min_over_time({q.recorded(REC_QUEUED)}[{w}]{' offset ' + off if off else ''})"
-              for off in ("", w, duration(2 * s.param("window").seconds).text)]
+    window = s.param("window")
+    w, g = window.text, number(s.param("minGrowth"))
+    queued = q.recorded(REC_QUEUED)
+    trough = [f"min_over_time({queued}[{w}]{' offset ' + off if off else ''})"
+              for off in ("", w, duration(2 * window.seconds).text)]
     # The lowest queued backlog of each window: batches that drain within the window leave it at the same
-    # floor, a one-time step raises it once; only jobs arriving faster than they complete raise it twice.
+    # floor, so they never count. A raised floor alone is not growth (a batch enqueued at once and drained
+    # slowly raises it once), so the backlog must also still be climbing: by its trend over the last window,
+    # or by a floor that rose in the window before as well (batches that no longer drain completely).
     return (f"({trough[0]} - {trough[1]} >= {g})\n"
-            f"and\n({trough[1]} - {trough[2]} >= {g})")
+            f"and (\n"
+            f"  ({trough[1]} - {trough[2]} >= {g})\n"
+            f"  or deriv({queued}[{w}]) * {number(window.seconds)} >= {g}\n"
+            f")")
 
 
 def stuck_expr(q: QueueQueries, s: AlertSettings) -> str:

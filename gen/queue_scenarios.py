@@ -123,7 +123,7 @@ class Disturbance:
     """What scrapes and restarts do to the series, on top of the workload."""
 
     gaps: tuple[tuple[int, int, int], ...] = ()  # (target, first minute, minutes) without samples
-    counter_resets: tuple[tuple[int, int], ...] = ()  # (target, minute): its per-process counters restart at 0
+    counter_resets: tuple[tuple[int, int], ...] = ()  # (target, minute): its counters restart at 0
     zero_readings: tuple[tuple[int, int], ...] = ()  # (first minute, minutes) every gauge reads 0 on every target
 
 
@@ -134,7 +134,6 @@ class Target:
 
 def targets(service: Service, queue: Queue) -> list[Target]:
     """Two scrape targets exporting the queue: two app pods, or two replicas of a separate exporter."""
-    q = QueueQueries(service, queue, dashboard=False)
     sel = service.selector
     if queue.job == sel.job:
         base = [pod.app_labels() for pod in example_pods(service, 2)]
@@ -183,10 +182,11 @@ def render(timeline: Timeline, queue: Queue, count: int, disturbance: Disturbanc
         values = timeline[concept.key]
         if concept.kind == COUNTER and source.aggregation == "sum":
             per_target: list[list[float | None]] = [list(v) for v in _split(values, count)]
-            for target, minute in disturbance.counter_resets:
-                per_target[target] = list(_reset(per_target[target], minute))
         else:
             per_target = [list(values) for _ in range(count)]
+        if concept.kind == COUNTER:
+            for target, minute in disturbance.counter_resets:
+                per_target[target] = list(_reset(per_target[target], minute))
         if concept.kind != COUNTER:
             for first, length in disturbance.zero_readings:
                 for series in per_target:
@@ -262,10 +262,13 @@ class Reference:
         s = self.queue.alerts["backlogGrowing"]
         w, g = s.param("window").seconds, s.param("minGrowth")
         troughs = [self.rec_over("min_over_time", "queued", t, w, k * w) for k in range(3)]
-        if any(x is None for x in troughs):
+        if troughs[0] is None or troughs[1] is None:
             return None
-        now, before = troughs[0] - troughs[1], troughs[1] - troughs[2]
-        return now if now >= g and before >= g else None
+        now = troughs[0] - troughs[1]
+        slope = self.rec_over("deriv", "queued", t, w)
+        climbing = ((troughs[2] is not None and troughs[1] - troughs[2] >= g)
+                    or (slope is not None and slope * w >= g))
+        return now if now >= g and climbing else None
 
     def stuck(self, t: float) -> float | None:
         w = self.queue.alerts["stuck"].param("window").seconds
@@ -420,6 +423,13 @@ def scenarios(s: Scale) -> list[Scenario]:
         f"batch bursts every {duration(period * STEP)} that drain stay silent",
         Workload(max(span, 4 * period + 20), _every(period, batch, 5), lambda m: batch_capacity),
         {k: SILENT for k in ALL}))
+    residue = 2 * s.growth
+    out.append(Scenario(
+        f"batches every {duration(period * STEP)} that leave {residue} jobs behind each time fire "
+        f"QueueBacklogGrowing",
+        # Workers busy all the time, but a period's work is more than they finish in a period.
+        Workload(max(span, 4 * period + 20), _every(period, c * period + residue, 5), lambda m: c),
+        {"backlogGrowing": FIRES, "stuck": SILENT}))
     out.append(Scenario(
         "idle queue stays silent",
         Workload(span, lambda m: 0, lambda m: c),
@@ -431,6 +441,13 @@ def scenarios(s: Scale) -> list[Scenario]:
                  workers=lambda m: DOWN if restart <= m <= restart + 1 else UP),
         no_trend,
         Disturbance(gaps=((1, restart, 2),), counter_resets=((1, restart + 2),))))
+    out.append(Scenario(
+        "every target's counters reset to 0 at once (all pods replaced) stays silent",
+        Workload(short, _healthy_arrivals(c), lambda m: c, start_backlog=6,
+                 # Some failures, below both the ratio threshold and the failed set's growth floor.
+                 failure_share=lambda m: min(s.ratio_threshold / 3, s.failed_growth / (4 * c * s.failed_window))),
+        no_trend,
+        Disturbance(counter_resets=((0, restart), (1, restart)))))
     out.append(Scenario(
         "exporter reads 0 for a minute stays silent",
         Workload(short, _healthy_arrivals(c), lambda m: c, start_backlog=6),

@@ -247,8 +247,10 @@ def _queue_alerts() -> dict:
         {
             "backlogGrowing": alert(
                 "Jobs keep arriving faster than workers complete them: the lowest point of the queued backlog "
-                "rose in each of the last two windows.",
-                "warning", "15m", "the two windows already prove a trend; 15m more rules out a flapping edge.",
+                "over the last window is minGrowth above the window before, and the backlog is still climbing "
+                "(its trend over the last window, or the rise of the floor in the window before, is minGrowth "
+                "too).",
+                "warning", "15m", "the windows already prove a trend; 15m more rules out a flapping edge.",
                 window=duration("Window whose lowest backlog is compared with the previous window's. Default 1h: "
                                 "set it to at least the period of your batch jobs, so a batch that drains within "
                                 "the period never counts.", "1h"),

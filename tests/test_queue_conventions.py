@@ -14,8 +14,6 @@ Names were checked against upstream source:
 from __future__ import annotations
 
 import re
-import textwrap
-from pathlib import Path
 
 import pytest
 

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
-import pytest
 import yaml
 
 from gen.pipeline import compile_specs, files_for
 from gen.promql_reference import Clock, over_range
 from gen.series import notation
+from gen.units import parse_duration
 
 BULL_PROM = """\
 apiVersion: obsgen/v1
@@ -60,9 +59,13 @@ def test_firing_checks_expect_the_queue_label_and_derived_values(compiled):
     for name, check in firing:
         (alert,) = check["exp_alerts"]
         assert alert["exp_labels"]["queue"] == "grading"
-    by_alert = {c["alertname"]: c["exp_alerts"][0]["exp_annotations"]["description"] for _, c in firing}
-    # Growth is +3 jobs a minute: the trough rises 180 per hour.
-    assert by_alert["QueueBacklogGrowing"].startswith("The lowest queued backlog of queue grading rose by 180 jobs")
+    growth = next(c for name, c in firing if c["alertname"] == "QueueBacklogGrowing" and "+3/min" in name)
+    # The backlog grows 3 jobs a minute from the start: the floor of the last hour is the backlog an hour ago and
+    # the floor of the hour before is the start, so at minute m the floor rose 3 * (m - 60) jobs.
+    minutes = int(parse_duration(growth["eval_time"]).seconds // 60)
+    assert 60 < minutes < 120
+    assert growth["exp_alerts"][0]["exp_annotations"]["description"].startswith(
+        f"Over the last 1h the lowest point of queue grading's queued backlog was {3 * (minutes - 60)} jobs higher")
 
 
 def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_path, promtool):
@@ -94,7 +97,7 @@ SERIES = {
 }
 CASES = [(fn, name, range_, offset) for fn, name in (("rate", "c"), ("increase", "c"), ("delta", "g"),
                                                      ("changes", "g"), ("resets", "g"), ("resets", "c"),
-                                                     ("min_over_time", "g"))
+                                                     ("min_over_time", "g"), ("deriv", "g"))
          for range_, offset in ((300, 0), (240, 0), (600, 0), (300, 300))]
 
 
@@ -117,4 +120,4 @@ def test_reference_functions_agree_with_promtool(tmp_path, promtool):
     result = subprocess.run([promtool, "test", "rules", "reference.test.yml"], cwd=tmp_path, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert len(tests) == 112
+    assert len(tests) == 128

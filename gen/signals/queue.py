@@ -57,7 +57,7 @@ def _backlog_panel(q: QueueQueries) -> Panel:
 
 
 def _throughput_panel(q: QueueQueries) -> Panel:
-    counters = [c for c in ("completed", "failed", "retried") if q.conv.has(c)]
+    counters = [c for c in ("completed", "failed") if q.conv.has(c)]
     caveat = f" {q.conv.caveat}" if q.conv.caveat else ""
     return Panel(
         panel_key(q.queue, "throughput"), "Throughput",
@@ -170,7 +170,7 @@ class Feature:
 
 FEATURES: tuple[Feature, ...] = (
     Feature("backlog panel", ("waiting", "active"), (), _backlog_panel, ""),
-    Feature("throughput panel", (), ("completed", "failed", "retried"), _throughput_panel, "completion counter"),
+    Feature("throughput panel", (), ("completed", "failed"), _throughput_panel, "completion counter"),
     Feature("failure-ratio panel and QueueFailureRatioHigh", ("completed", "failed"), (), _failure_ratio_panel,
             "failed-job counter"),
     Feature("duration panel", (), ("duration", "wait"), _duration_panel, "processing-duration metric"),
@@ -228,9 +228,10 @@ ALERTS: tuple[AlertSpec, ...] = (
         "backlogGrowing", "backlog-trend panel", "backlog-trend",
         "Queue %s: jobs arrive faster than they complete",
         lambda queue, s: (
-            f"The lowest queued backlog of queue {queue.name} rose by {{{{ $value }}}} jobs over the last "
-            f"{s.param('window')}, and by at least {s.param('minGrowth')} in the {s.param('window')} before: jobs "
-            f"keep arriving faster than workers complete them. Add workers or find what slowed them down.")),
+            f"Over the last {s.param('window')} the lowest point of queue {queue.name}'s queued backlog was "
+            f"{{{{ $value }}}} jobs higher than over the {s.param('window')} before, and the backlog is still "
+            f"climbing: jobs keep arriving faster than workers complete them. Add workers or find what slowed "
+            f"them down.")),
     AlertSpec(
         "stuck", "backlog panel", "backlog",
         "Queue %s is stuck: jobs wait and nothing completes",
