@@ -126,6 +126,9 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     """
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     _promtool_gate(compiled.promtool_files)
+    for out in compiled.services:
+        for note in (n for d in out.domains for n in d.notes):
+            click.echo(f"note: {out.service.name}: {note}", err=True)
     changes = write_output(out_dir, compiled.files)
     click.echo(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")

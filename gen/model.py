@@ -7,6 +7,7 @@ from typing import Any
 
 from . import schema as spec_schema
 from .load import Document
+from .queue_conventions import Convention, convention_for
 from .units import Duration, Quantity, parse_cpu, parse_duration, parse_percent, parse_size
 
 Labels = tuple[tuple[str, str], ...]
@@ -48,6 +49,32 @@ class Alerting:
             if item.key == key:
                 return item
         raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class AlertSet:
+    """Alert settings of one part of a service (a queue), looked up by key."""
+
+    settings: tuple[AlertSettings, ...]
+
+    def __getitem__(self, key: str) -> AlertSettings:
+        for item in self.settings:
+            if item.key == key:
+                return item
+        raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A job queue, with its exporter convention resolved (built-in or the spec's custom mapping)."""
+
+    name: str
+    exporter: str
+    job: str  # the exporting target's job label, the service's own job unless set
+    prefix: str  # "" selects every prefix
+    matchers: Labels  # extra equality matchers
+    convention: Convention
+    alerts: AlertSet
 
 
 @dataclass(frozen=True)
@@ -98,6 +125,7 @@ class Service:
     leak: LeakDetection
     alerts: Alerting
     source: str  # spec file, as named in headers and errors
+    queues: tuple[Queue, ...] = ()
 
 
 def apply_defaults(schema: dict, value: Any, context: dict[str, str]) -> Any:
@@ -134,6 +162,10 @@ def _labels(mapping: dict[str, str]) -> Labels:
 
 
 def _alert_settings(schema: dict, data: dict) -> Alerting:
+    return Alerting(data["runbookBaseUrl"], _labels(data["labels"]), _alert_list(schema, data))
+
+
+def _alert_list(schema: dict, data: dict) -> tuple[AlertSettings, ...]:
     settings = []
     for key, field in schema["properties"].items():
         if "enabled" not in field.get("properties", {}):
@@ -145,7 +177,22 @@ def _alert_settings(schema: dict, data: dict) -> Alerting:
             if name not in ("enabled", "severity", "for")
         )
         settings.append(AlertSettings(key, raw["enabled"], raw["severity"], parse_duration(raw["for"]), params))
-    return Alerting(data["runbookBaseUrl"], _labels(data["labels"]), tuple(settings))
+    return tuple(settings)
+
+
+def _queue(schema: dict, raw: dict, selector: Selector) -> Queue:
+    # The app's own extra matchers apply when the app exports the queue itself (same target, same labels).
+    own_target = not raw["job"]
+    matchers = {**(dict(selector.matchers) if own_target else {}), **raw["matchers"]}
+    return Queue(
+        name=raw["name"],
+        exporter=raw["exporter"],
+        job=raw["job"] or selector.job,
+        prefix=raw["prefix"],
+        matchers=_labels(matchers),
+        convention=convention_for(raw["exporter"], raw.get("mapping")),
+        alerts=AlertSet(_alert_list(schema["properties"]["alerts"], raw["alerts"])),
+    )
 
 
 def _quantity(parse, value: Any) -> Quantity | None:
@@ -159,6 +206,8 @@ def build_service(doc: Document) -> Service:
     meta, spec = data["metadata"], data["spec"]
     sel, res, dash = spec["selector"], spec["resources"], spec["dashboard"]
     alerts_schema = schema["properties"]["spec"]["properties"]["alerts"]
+    queue_schema = schema["properties"]["spec"]["properties"]["queues"]["items"]
+    selector = Selector(sel["job"], sel["pod"], _labels(sel["matchers"]), sel["namespaceLabel"], sel["podLabel"])
     return Service(
         name=meta["name"],
         team=meta["team"],
@@ -166,8 +215,7 @@ def build_service(doc: Document) -> Service:
         namespace=spec["namespace"],
         runtime=spec["runtime"],
         container=spec["container"],
-        selector=Selector(sel["job"], sel["pod"], _labels(sel["matchers"]), sel["namespaceLabel"],
-                          sel["podLabel"]),
+        selector=selector,
         resources=Resources(
             cpu_request=_quantity(parse_cpu, res["requests"]["cpu"]),
             cpu_limit=_quantity(parse_cpu, res["limits"]["cpu"]),
@@ -181,6 +229,7 @@ def build_service(doc: Document) -> Service:
                                                                                    "average"))),
         alerts=_alert_settings(alerts_schema, spec["alerts"]),
         source=doc.source or doc.file,
+        queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),
     )
 
 

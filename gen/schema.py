@@ -324,6 +324,159 @@ def _nodejs() -> dict:
     )
 
 
+METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+OPTIONAL_LABEL_VALUE = r"^([A-Za-z0-9][A-Za-z0-9_.:/@+-]*)?$"
+OPTIONAL_LABEL_NAME = r"^([a-zA-Z_][a-zA-Z0-9_]*)?$"
+
+
+def _queue_alerts() -> dict:
+    return obj(
+        "Alerts for this queue. Each carries the label `queue`.",
+        {
+            "backlogGrowing": alert(
+                "Jobs keep arriving faster than workers complete them: the lowest point of the queued backlog "
+                "over the last window is minGrowth above the window before, and the backlog is still climbing "
+                "(its trend over the last window, or the rise of the floor in the window before, is minGrowth "
+                "too).",
+                "warning", "15m", "the windows already prove a trend; 15m more rules out a flapping edge.",
+                window=duration("Window whose lowest backlog is compared with the previous window's. Default 1h: "
+                                "set it to at least the period of your batch jobs, so a batch that drains within "
+                                "the period never counts.", "1h"),
+                minGrowth=integer("Jobs by which the lowest backlog must rise in each window. Default 50: a "
+                                  "smaller rise is noise for most queues; raise it for high-volume queues.",
+                                  50, minimum=1),
+            ),
+            "stuck": alert(
+                "Jobs wait or run while nothing completes, nothing fails and no worker takes a job: the "
+                "workers are gone or hung.",
+                "critical", "5m", "with the window, a dead queue pages within a quarter hour.",
+                window=duration("How long jobs must be present with no sign of progress. Default 10m: longer "
+                                "than a worker restart; set it above your longest normal job, or a long job "
+                                "looks stuck.", "10m"),
+            ),
+            "failureRatio": alert(
+                "The share of failed jobs (failed / (failed + completed)) stays high.",
+                "warning", "15m", "as long as the window, so one burst of failures leaves the window before it "
+                "fires, while a storm stays.",
+                threshold=percent("Failure share above which the alert counts. Default 10%: with retries, "
+                                  "transient errors mostly recover; one job in ten failing is systemic.", "10%"),
+                window=duration("Window over which failures and completions are counted. Default 15m: enough "
+                                "jobs for a ratio, short enough to catch a storm.", "15m"),
+                minVolume=integer("Finished jobs (failed + completed) the window must hold before the ratio "
+                                  "counts. Default 20: 1 failure in 2 jobs is not a storm.", 20, minimum=1),
+            ),
+            "drainTime": alert(
+                "At the current completion rate the queued backlog will not clear in time.",
+                "warning", "15m", "a fresh batch briefly looks slow until workers reach full speed.",
+                threshold=duration("Longest acceptable time to clear the queued jobs. Default 1h: work waiting "
+                                   "longer than an hour is late for most queues.", "1h"),
+            ),
+            "failedGrowing": alert(
+                "The set of failed jobs keeps growing: jobs fail for good, steadily. Works with exporters that "
+                "only have gauges.",
+                "warning", "15m", "the halves of the window already prove a trend.",
+                window=duration("Window over which the failed set must grow, in each of its halves. Default "
+                                "1h: one burst of failures falls in one half and does not count.", "1h"),
+                minGrowth=integer("Failed jobs the set must gain over the window. Default 10: fewer is a "
+                                  "ticket-sized problem only if it persists for days.", 10, minimum=1),
+            ),
+        },
+    )
+
+
+def _queue_source(concept: str, meaning: str, aggregation: str, aggregation_why: str) -> dict:
+    return obj(
+        f"Where `{concept}` is read: {meaning}",
+        {
+            "metric": string("Metric name. Required.", REQUIRED, METRIC_NAME, maxLength=200),
+            "matchers": label_map("Fixed label matchers that select this concept, for example `{state: waiting}`."),
+            "aggregation": {"type": "string", "enum": ["max", "sum"], "default": aggregation,
+                            "description": f"How series from several scrape targets combine. Default "
+                                           f"`{aggregation}`: {aggregation_why}"},
+        },
+        required=("metric",),
+    )
+
+
+def _queue_distribution(what: str, units: list[str] | None) -> dict:
+    properties = {
+        "metric": string("Base metric name (without _bucket, _sum or _count). Required.", REQUIRED, METRIC_NAME,
+                         maxLength=200),
+        "type": {"type": "string", "enum": ["summary", "histogram"], "default": "histogram",
+                 "description": "Summary (quantile label) or histogram (le buckets). Default histogram: "
+                                "prom-client's and most exporters' choice for durations."},
+        "matchers": label_map("Fixed label matchers, for example `{status: completed}`."),
+    }
+    if units:
+        properties["unit"] = {"type": "string", "enum": units, "default": "seconds",
+                              "description": "Unit of the observations. Default seconds: the Prometheus base unit."}
+    return obj(what, properties, required=("metric",))
+
+
+def _queue_mapping() -> dict:
+    gauge_why = "every target reads the same queue state from Redis, so adding them would count it twice."
+    counter_why = "in-house counters usually count in each worker process; use max if every target reports " \
+                  "one shared total."
+    concepts = {
+        "waiting": ("jobs waiting for a worker (gauge). Required.", "max", gauge_why),
+        "prioritized": ("jobs waiting with a priority (gauge).", "max", gauge_why),
+        "active": ("jobs being processed (gauge). Required.", "max", gauge_why),
+        "delayed": ("jobs scheduled for later, retries in back-off (gauge).", "max", gauge_why),
+        "waitingChildren": ("parent jobs waiting for children (gauge).", "max", gauge_why),
+        "completedSet": ("completed jobs kept in Redis (gauge, trimmed by removeOnComplete).", "max", gauge_why),
+        "failedSet": ("failed jobs kept in Redis (gauge, trimmed by removeOnFail).", "max", gauge_why),
+        "completed": ("completed jobs (counter).", "sum", counter_why),
+        "failed": ("failed jobs (counter).", "sum", counter_why),
+        "retried": ("retried attempts (counter).", "sum", counter_why),
+    }
+    properties: dict = {
+        "queueLabel": string("Label that holds the queue name. Default `queue`: what BullMQ and most exporters "
+                             "use.", "queue", LABEL_NAME),
+        "prefixLabel": string("Label that holds the Redis key prefix, if any. Default empty: no prefix label.",
+                              "", OPTIONAL_LABEL_NAME),
+    }
+    for key, (meaning, aggregation, why) in concepts.items():
+        properties[key] = _queue_source(key, meaning, aggregation, why)
+    properties["duration"] = _queue_distribution("Processing time of a job (summary or histogram).",
+                                                 ["seconds", "milliseconds"])
+    properties["wait"] = _queue_distribution("Time a job waited before a worker took it.", ["seconds", "milliseconds"])
+    properties["attempts"] = _queue_distribution("Attempts made per finished job.", None)
+    return obj("How an in-house exporter names each concept (only with `exporter: custom`). Concepts left out "
+               "are reported by the build, and the panels and alerts that need them are left out.",
+               properties, required=("waiting", "active"))
+
+
+def _queues() -> dict:
+    item = obj(
+        "One job queue the service produces to or consumes from.",
+        {
+            "name": string("Queue name, as the exporter's queue label holds it. Required.", REQUIRED, LABEL_VALUE,
+                           maxLength=128),
+            "exporter": {"type": "string", "enum": ["bullmq", "bull-exporter", "bull-prom", "custom"],
+                         "default": "bullmq",
+                         "description": "Metric convention: `bullmq` (Queue.exportPrometheusMetrics), "
+                                        "`bull-exporter` (UpHabit bull_exporter), `bull-prom`, or `custom` with a "
+                                        "`mapping`. Default bullmq: BullMQ exports it without another deployment."},
+            "job": string("`job` label of the target that exports the queue's metrics. Default empty: the "
+                          "service's own job (selector.job), as when the app exports its queues itself; set it "
+                          "for a separate exporter deployment.", "", OPTIONAL_LABEL_VALUE, maxLength=128),
+            "prefix": string("Redis key prefix to select, for exporters with a prefix label. Default empty: "
+                             "every prefix (each shows as its own series).", "", OPTIONAL_LABEL_VALUE,
+                             maxLength=128),
+            "matchers": label_map("Extra equality matchers for the queue's series, for example the labels passed "
+                                  "to exportPrometheusMetrics()."),
+            "mapping": _queue_mapping(),
+            "alerts": _queue_alerts(),
+        },
+        required=("name",),
+    )
+    item["if"] = {"properties": {"exporter": {"const": "custom"}}, "required": ["exporter"]}
+    item["then"] = {"required": ["mapping"], "properties": {"mapping": {
+        "description": "exporter: custom reads each concept's metric name from `mapping`"}}}
+    return {"type": "array", "description": "Job queues to watch; each gets a dashboard row and its alerts. "
+            "Default none.", "default": [], "items": item}
+
+
 def spec_schema() -> dict:
     """The whole spec language. A fresh copy each call, so callers may not mutate a shared one."""
     return {
@@ -365,6 +518,7 @@ def spec_schema() -> dict:
                     "dashboard": _dashboard(),
                     "leakDetection": _leak_detection(),
                     "alerts": _alerts(),
+                    "queues": _queues(),
                 },
                 required=("namespace", "runtime"),
             ),

@@ -133,6 +133,8 @@ class AlertCheck:
     at: Duration
     alert: str
     firing: tuple[ExpectedAlert, ...] = ()
+    # Static labels that pick one rule when several share the alert's name (one rule per queue).
+    rule_labels: Labels = ()
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from . import schema as spec_schema
 from .errors import ObsgenError, Problem
 from .load import Document
+from .queue_conventions import BUILT_IN, PROGRESS_FOR_CUSTOM
 from .units import parse_cpu, parse_duration, parse_percent, parse_size
 
 _PATTERN_MEANING = {
@@ -23,6 +24,12 @@ _PATTERN_MEANING = {
     # selector.pod: the regex itself is checked as a format; this keeps it safe inside PromQL and Grafana.
     r"^[^\"`$\s]+$": "may not hold quotes, backticks, '$' or white space, so that it is safe inside PromQL "
                      "and Grafana",
+    spec_schema.METRIC_NAME: "must be a Prometheus metric name: letters, digits, '_' and ':', not starting with "
+                             "a digit",
+    spec_schema.OPTIONAL_LABEL_NAME: "must be empty or a Prometheus label name: letters, digits and '_', not "
+                                     "starting with a digit",
+    spec_schema.OPTIONAL_LABEL_VALUE: "must be empty or hold only letters, digits and _ . : / @ + - (no quotes, "
+                                      "braces, '$' or spaces), so that it is safe inside PromQL and Grafana",
 }
 _URL_MEANING = "must be an http:// or https:// URL without spaces, quotes, braces or '$'"
 
@@ -319,6 +326,39 @@ def _check_resources(doc: Document) -> list[Problem]:
     return problems
 
 
+def _check_queues(doc: Document) -> list[Problem]:
+    """What the schema cannot say about queues: unique names, and settings the convention cannot use."""
+    problems = []
+    first: dict[str, int] = {}
+    for index, queue in enumerate(doc.data.get("spec", {}).get("queues", [])):
+        path = ("spec", "queues", index)
+        name, exporter = queue["name"], queue.get("exporter", "bullmq")
+        if name in first:
+            pos = doc.position(("spec", "queues", first[name], "name"))
+            where = f"{doc.file}:{pos.line}" if pos else doc.file
+            problems.append(doc.problem(path + ("name",), f"duplicate queue name '{name}' (also at {where})",
+                                        "each queue gets one dashboard row and one set of alerts"))
+        else:
+            first[name] = index
+        mapping = queue.get("mapping")
+        if exporter != "custom" and mapping is not None:
+            problems.append(doc.problem(path + ("mapping",), f"mapping is only read with exporter: custom, "
+                                        f"not {exporter}", "remove it, or set exporter: custom", key=True))
+        if exporter == "custom" and mapping is not None and not any(k in mapping for k in PROGRESS_FOR_CUSTOM):
+            problems.append(doc.problem(path + ("mapping",), "custom mapping needs 'completed' (a counter) or "
+                                        "'completedSet' (a gauge)", "without either, nothing shows that jobs "
+                                        "finish, and a stuck queue cannot be told from a busy one", key=True))
+        if queue.get("prefix"):
+            label = BUILT_IN[exporter].prefix_label if exporter in BUILT_IN else (mapping or {}).get("prefixLabel", "")
+            if not label:
+                hint = ("select with `matchers`, for example the labels given to exportPrometheusMetrics()"
+                        if exporter == "bullmq"
+                        else "set mapping.prefixLabel to the label that holds the prefix")
+                problems.append(doc.problem(path + ("prefix",), f"exporter {exporter} has no prefix label", hint,
+                                            key=True))
+    return problems
+
+
 def validate(documents: list[Document]) -> None:
     """Raise ObsgenError with every problem in every document, or return quietly."""
     validator = _validator()
@@ -334,5 +374,7 @@ def validate(documents: list[Document]) -> None:
         for doc in documents:
             problems.extend(_check_resources(doc))
         problems.extend(_check_unique_names(documents))
+        for doc in documents:
+            problems.extend(_check_queues(doc))
     if problems:
         raise ObsgenError(problems)

@@ -11,7 +11,7 @@ from .. import templates
 from ..alerting import TEST_EVALUATION_INTERVAL
 from ..layout import dashboard_uid, panel_id, slug
 from ..model import Service
-from ..signal import AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
+from ..signal import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
 
 
 @dataclass(frozen=True)
@@ -85,12 +85,16 @@ def alert_rules(service: Service, domains: list[DomainOutput]) -> list[AlertRule
     return [r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)]
 
 
-def _rule_for(alerts: list[AlertRule], name: str, labels: dict[str, str]) -> AlertRule:
-    """The rule behind an expected alert: several rules may share an alert name, told apart by their labels."""
-    for rule in alerts:
-        if rule.name == name and all(labels.get(k) == v for k, v in rule.labels):
-            return rule
-    raise ValueError(f"rule test expects alert {name} with labels {labels}, but no rule produces it")
+def _rule_for(rules: list[AlertRule], check: AlertCheck, labels: dict[str, str]) -> AlertRule:
+    """The rule behind an expected alert. Several rules may share an alert name (one per queue, one per
+    heap signal); the check's rule labels and the expected alert's own labels pick one."""
+    wanted = set(check.rule_labels)
+    matching = [r for r in rules if r.name == check.alert and wanted <= set(r.labels)
+                and all(labels.get(k, v) == v for k, v in r.labels)]
+    if len(matching) != 1:
+        raise ValueError(f"rule test expects {check.alert} with labels {labels}, which matches "
+                         f"{len(matching)} rules; give the check rule_labels that pick one")
+    return matching[0]
 
 
 def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str], value: float) -> dict:
@@ -102,7 +106,7 @@ def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str]
 def _test(test: RuleTest, alerts: list[AlertRule], ctx: AlertContext) -> dict:
     checks = []
     for check in test.checks:
-        expected = [_expected(_rule_for(alerts, check.alert, dict(e.labels)), ctx, dict(e.labels), e.value)
+        expected = [_expected(_rule_for(alerts, check, dict(e.labels)), ctx, dict(e.labels), e.value)
                     for e in check.firing]
         checks.append({"eval_time": check.at.text, "alertname": check.alert, "exp_alerts": expected})
     return {

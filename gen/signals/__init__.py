@@ -8,11 +8,11 @@ from types import ModuleType
 
 from ..model import Service
 from ..signal import DomainOutput
-from . import leak, nodejs, pod, scrape
+from . import leak, nodejs, pod, queue, scrape
 
 # Rule order: the leak domain reads series the others record, so its group is evaluated after theirs.
-# (Dashboard rows have their own order: see Row.rank.)
-DOMAINS: tuple[ModuleType, ...] = (nodejs, pod, scrape, leak)
+# Dashboard rows follow this order too, except where a row ranks itself (Leak watch comes first).
+DOMAINS: tuple[ModuleType, ...] = (nodejs, queue, pod, scrape, leak)
 
 
 def service_signals(service: Service) -> list[DomainOutput]:

@@ -5,7 +5,9 @@
 local services = [
   import 'services/grading-worker.libsonnet',
   import 'services/notification-api.libsonnet',
+  import 'services/notification-worker.libsonnet',
   import 'services/report-api.libsonnet',
+  import 'services/report-builder.libsonnet',
   import 'services/submission-api.libsonnet',
 ];
 {

@@ -2560,6 +2560,776 @@
             "x": 0,
             "y": 83
           },
+          "id": 501396,
+          "panels": [],
+          "title": "Queue: grading (BullMQ)",
+          "type": "row"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Jobs in the queue by state, stacked. Waiting (and prioritized) is work no worker has taken yet; active is bounded by worker concurrency; delayed holds scheduled jobs and retries in back-off. Waiting that stays up while active sits still is a stuck queue.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 10,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "normal"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "short"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 0,
+            "y": 84
+          },
+          "id": 572731,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"waiting\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "waiting",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"prioritized\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "prioritized",
+              "range": true,
+              "refId": "B"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"active\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "active",
+              "range": true,
+              "refId": "C"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"delayed\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "delayed",
+              "range": true,
+              "refId": "D"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"waiting-children\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "waiting-children",
+              "range": true,
+              "refId": "E"
+            }
+          ],
+          "title": "Backlog by state",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Jobs finished per minute: completed (jobs that completed) and failed (jobs that failed for good, after their retries). Completions falling to zero while jobs wait means the workers stopped. bullmq_job_completed_total and bullmq_job_failed_total need BullMQ 5.76.3 or later and workers created with the `metrics` option; without them they stay at 0.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "cpm"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12,
+            "y": 84
+          },
+          "id": 240751,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (rate(bullmq_job_completed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[$__rate_interval])) * 60",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "completed",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (rate(bullmq_job_failed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[$__rate_interval])) * 60",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "failed",
+              "range": true,
+              "refId": "B"
+            }
+          ],
+          "title": "Throughput",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Share of finished jobs that failed over the last 15m: failed / (failed + completed), where failed means jobs that failed for good, after their retries. The red line is the alert threshold (10%); the alert also needs 20 finished jobs in the window.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "line"
+                }
+              },
+              "mappings": [],
+              "max": 1,
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  },
+                  {
+                    "color": "red",
+                    "value": 0.1
+                  }
+                ]
+              },
+              "unit": "percentunit"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 0,
+            "y": 92
+          },
+          "id": 560700,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[15m])) / (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[15m])))",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "failure ratio",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "Failure ratio",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Queued jobs divided by the completion rate of the last 5m: how long the queue needs to empty if nothing more arrives. No line while nothing completes (that is a stuck queue, see the backlog). The red line is the alert threshold (1h).",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "line"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  },
+                  {
+                    "color": "red",
+                    "value": 3600
+                  }
+                ]
+              },
+              "unit": "s"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12,
+            "y": 92
+          },
+          "id": 145017,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "(max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"waiting\"}) + max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"prioritized\"})) / (max by (job, namespace, queue) (rate(bullmq_job_completed_total{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\"}[5m])) > 0)",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "drain time",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "Estimated drain time",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Jobs scheduled for later (delayed jobs, repeatable jobs' next run and retries waiting out their back-off), and where the exporter has them, retries and attempts per finished job. Delayed rising with failures means jobs are being retried.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "short"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 0,
+            "y": 100
+          },
+          "id": 592945,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"delayed\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "delayed",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "Delayed jobs",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Slope of the queued backlog over the last 1h (deriv), in jobs per hour: above zero, jobs arrive faster than they complete. Batches make it swing; QueueBacklogGrowing instead compares the lowest backlog of consecutive 1h windows, which batches that drain do not move.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "suffix: jobs/h"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12,
+            "y": 100
+          },
+          "id": 564919,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "(max by (job, namespace, queue) (deriv(bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"waiting\"}[1h])) + max by (job, namespace, queue) (deriv(bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"prioritized\"}[1h]))) * 3600",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "queued backlog slope",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "Backlog trend",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Failed jobs kept in Redis, and how many it gained over the last 1h. A set that keeps growing is jobs failing for good, steadily; it stops at removeOnFail's cap, and falls when someone retries or cleans failed jobs.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "short"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 0,
+            "y": 108
+          },
+          "id": 132525,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"failed\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "failed (kept)",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"$namespace\", queue=\"grading\", state=\"failed\"}[1h]))",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "gained in 1h",
+              "range": true,
+              "refId": "B"
+            }
+          ],
+          "title": "Failed jobs kept",
+          "type": "timeseries"
+        },
+        {
+          "collapsed": false,
+          "gridPos": {
+            "h": 1,
+            "w": 24,
+            "x": 0,
+            "y": 116
+          },
           "id": 904432,
           "panels": [],
           "title": "Pod resources",
@@ -2721,7 +3491,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 84
+            "y": 117
           },
           "id": 784109,
           "options": {
@@ -2966,7 +3736,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 84
+            "y": 117
           },
           "id": 456518,
           "options": {
@@ -3115,7 +3885,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 92
+            "y": 125
           },
           "id": 589710,
           "options": {
@@ -3211,7 +3981,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 92
+            "y": 125
           },
           "id": 714374,
           "options": {
@@ -3346,7 +4116,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 100
+            "y": 133
           },
           "id": 845009,
           "options": {
@@ -3455,7 +4225,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 100
+            "y": 133
           },
           "id": 539708,
           "options": {
@@ -3564,7 +4334,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 108
+            "y": 141
           },
           "id": 417333,
           "options": {
@@ -3673,7 +4443,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 108
+            "y": 141
           },
           "id": 313341,
           "options": {
@@ -3765,7 +4535,7 @@
             "h": 4,
             "w": 6,
             "x": 0,
-            "y": 116
+            "y": 149
           },
           "id": 623122,
           "options": {
@@ -3832,7 +4602,7 @@
             "h": 4,
             "w": 6,
             "x": 6,
-            "y": 116
+            "y": 149
           },
           "id": 986893,
           "options": {
@@ -3898,7 +4668,7 @@
             "h": 4,
             "w": 6,
             "x": 12,
-            "y": 116
+            "y": 149
           },
           "id": 265356,
           "options": {
@@ -3964,7 +4734,7 @@
             "h": 4,
             "w": 6,
             "x": 18,
-            "y": 116
+            "y": 149
           },
           "id": 218601,
           "options": {
@@ -4008,7 +4778,7 @@
             "h": 1,
             "w": 24,
             "x": 0,
-            "y": 120
+            "y": 153
           },
           "id": 671168,
           "panels": [],
@@ -4074,7 +4844,7 @@
             "h": 6,
             "w": 24,
             "x": 0,
-            "y": 121
+            "y": 154
           },
           "id": 988800,
           "options": {
@@ -4235,6 +5005,96 @@
             "expr": "quantile_over_time(0.5, nodejs_eventloop_lag_p99_seconds{job=\"submission-api\", namespace=\"exam\", pod=~\"submission-api-.*\"}[5m]) > 0.2",
             "for": "15m",
             "labels": {
+              "service": "submission-api",
+              "severity": "warning",
+              "team": "assessments"
+            }
+          }
+        ]
+      },
+      {
+        "name": "submission-api.queue.grading",
+        "rules": [
+          {
+            "alert": "QueueBacklogGrowing",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=564919&var-namespace=exam",
+              "description": "Over the last 1h the lowest point of queue grading's queued backlog was {{ $value }} jobs higher than over the 1h before, and the backlog is still climbing: jobs keep arriving faster than workers complete them. Add workers or find what slowed them down.",
+              "runbook_url": "https://runbooks.example.com/assessments/QueueBacklogGrowing",
+              "summary": "Queue grading: jobs arrive faster than they complete"
+            },
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) >= 50)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 2h) >= 50)\n  or deriv(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) * 3600 >= 50\n)",
+            "for": "15m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api",
+              "severity": "warning",
+              "team": "assessments"
+            }
+          },
+          {
+            "alert": "QueueStuck",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=572731&var-namespace=exam",
+              "description": "{{ $value }} jobs of queue grading are waiting or active, and for 10m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "runbook_url": "https://runbooks.example.com/assessments/QueueStuck",
+              "summary": "Queue grading is stuck: jobs wait and nothing completes"
+            },
+            "expr": "(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} + queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"})\nand (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0 or min_over_time(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0)\nand on (job, namespace, queue) queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} offset 10m\nunless on (job, namespace, queue) (\n  max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"completed\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[10m])) > 0\n  or resets(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or changes(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n)",
+            "for": "5m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api",
+              "severity": "critical",
+              "team": "assessments"
+            }
+          },
+          {
+            "alert": "QueueFailureRatioHigh",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=560700&var-namespace=exam",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue grading finished in the last 15m failed (jobs that failed for good, after their retries); the alert counts above 10% with at least 20 finished jobs.",
+              "runbook_url": "https://runbooks.example.com/assessments/QueueFailureRatioHigh",
+              "summary": "Queue grading: many jobs fail"
+            },
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) / (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))) > 0.1\nand on (job, namespace, queue) (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) >= 20)",
+            "for": "15m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api",
+              "severity": "warning",
+              "team": "assessments"
+            }
+          },
+          {
+            "alert": "QueueDrainTimeLong",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=145017&var-namespace=exam",
+              "description": "At the completion rate of the last 5m, the queued jobs of queue grading need {{ $value | humanizeDuration }} to clear, more than 1h. Work queued now will be late.",
+              "runbook_url": "https://runbooks.example.com/assessments/QueueDrainTimeLong",
+              "summary": "Queue grading will take long to drain"
+            },
+            "expr": "queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} / (queue:jobs_completed:rate5m{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} > 0) > 3600",
+            "for": "15m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api",
+              "severity": "warning",
+              "team": "assessments"
+            }
+          },
+          {
+            "alert": "QueueFailedSetGrowing",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=132525&var-namespace=exam",
+              "description": "The failed set of queue grading gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "runbook_url": "https://runbooks.example.com/assessments/QueueFailedSetGrowing",
+              "summary": "Queue grading: failed jobs keep piling up"
+            },
+            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[1h])) >= 10\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m])) >= 5\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m] offset 30m)) >= 5",
+            "for": "15m",
+            "labels": {
+              "queue": "grading",
               "service": "submission-api",
               "severity": "warning",
               "team": "assessments"
@@ -4489,6 +5349,32 @@
   },
   "prometheusRules": {
     "groups": [
+      {
+        "name": "submission-api.queue.grading.rules",
+        "rules": [
+          {
+            "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"waiting\"}) + max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"prioritized\"})",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:max"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"active\"})",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_active:max"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (rate(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[5m]))",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:rate5m"
+          }
+        ]
+      },
       {
         "name": "submission-api.pod.rules",
         "rules": [

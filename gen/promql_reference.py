@@ -1,0 +1,143 @@
+"""The PromQL range functions queue alerts use, re-implemented after Prometheus 2.x (promql/functions.go).
+
+Generated rule tests state whether an alert fires at a time and the `$value` it
+carries. Those expectations are derived from the scenario's samples with these
+functions, not copied from promtool; promtool then checks that the real engine
+agrees with this independent reading. Only the semantics the generated rules
+rely on are modelled: samples on a fixed step, ranges closed at both ends
+(Prometheus 2.x), instant lookups that see the latest sample within 5 minutes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+LOOKBACK_SECONDS = 300.0
+
+Samples = Sequence[float | None]  # one per step from t=0; None is a missing sample
+
+
+@dataclass(frozen=True)
+class Clock:
+    """Sample times: index i is at i * step seconds."""
+
+    step: float = 60.0
+
+    def points(self, samples: Samples, end: float, range_: float) -> list[tuple[float, float]]:
+        """Samples in [end - range_, end], as (seconds, value)."""
+        start = end - range_
+        first = max(0, int(-(-start // self.step)))
+        last = min(len(samples) - 1, int(end // self.step))
+        return [(i * self.step, samples[i]) for i in range(first, last + 1) if samples[i] is not None]
+
+    def instant(self, samples: Samples, t: float) -> float | None:
+        found = self.points(samples, t, LOOKBACK_SECONDS)
+        return found[-1][1] if found else None
+
+
+def extrapolated_rate(points: list[tuple[float, float]], range_start: float, range_end: float, *,
+                      counter: bool, per_second: bool) -> float | None:
+    """rate/increase (counter) and delta (gauge), including Prometheus' extrapolation to the range edges."""
+    if len(points) < 2:
+        return None
+    result = points[-1][1] - points[0][1]
+    if counter:
+        last = 0.0
+        for _, value in points:
+            if value < last:
+                result += last
+            last = value
+    to_start = points[0][0] - range_start
+    to_end = range_end - points[-1][0]
+    sampled = points[-1][0] - points[0][0]
+    average = sampled / (len(points) - 1)
+    if counter and result > 0 and points[0][1] >= 0:
+        to_zero = sampled * (points[0][1] / result)
+        to_start = min(to_start, to_zero)
+    threshold = average * 1.1
+    interval = sampled
+    interval += to_start if to_start < threshold else average / 2
+    interval += to_end if to_end < threshold else average / 2
+    # One factor, divided by the range first for rates: the same float operations as Prometheus, so the
+    # `$value` in an expected annotation matches to the last digit.
+    factor = interval / sampled
+    if per_second:
+        factor /= range_end - range_start
+    return result * factor
+
+
+RangeFunction = Callable[[Clock, Samples, float, float], float | None]
+
+
+def _ranged(fn: Callable[[list[tuple[float, float]], float, float], float | None]) -> RangeFunction:
+    def apply(clock: Clock, samples: Samples, t: float, range_: float) -> float | None:
+        return fn(clock.points(samples, t, range_), t - range_, t)
+    return apply
+
+
+def _min(points, start, end):
+    return min(v for _, v in points) if points else None
+
+
+def _changes(points, start, end):
+    if not points:
+        return None
+    return float(sum(1 for (_, a), (_, b) in zip(points, points[1:]) if a != b))
+
+
+def _resets(points, start, end):
+    if not points:
+        return None
+    return float(sum(1 for (_, a), (_, b) in zip(points, points[1:]) if b < a))
+
+
+def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, float]:
+    """Neumaier's compensated addition, as Prometheus sums with (kahanSumInc)."""
+    new_total = total + value
+    if abs(total) >= abs(value):
+        compensation += (total - new_total) + value
+    else:
+        compensation += (value - new_total) + total
+    return new_total, compensation
+
+
+def _deriv(points, start, end):
+    """Least-squares slope per second, summed as Prometheus' linearRegression does."""
+    if len(points) < 2:
+        return None
+    if all(v == points[0][1] for _, v in points):
+        return 0.0
+    origin = points[0][0]
+    n = 0.0
+    sums = {"x": (0.0, 0.0), "y": (0.0, 0.0), "xy": (0.0, 0.0), "x2": (0.0, 0.0)}
+    for t, v in points:
+        n += 1.0
+        x = t - origin
+        for key, value in (("x", x), ("y", v), ("xy", x * v), ("x2", x * x)):
+            sums[key] = _kahan_add(value, *sums[key])
+    sx, sy, sxy, sx2 = (total + compensation for total, compensation in sums.values())
+    return (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+
+
+RANGE_FUNCTIONS: dict[str, RangeFunction] = {
+    "min_over_time": _ranged(_min),
+    "changes": _ranged(_changes),
+    "resets": _ranged(_resets),
+    "increase": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=False)),
+    "rate": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=True)),
+    "delta": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=False, per_second=False)),
+    "deriv": _ranged(_deriv),
+}
+
+
+def over_range(name: str, clock: Clock, samples: Samples, t: float, range_: float, offset: float = 0.0) -> float | None:
+    """`name(series[range_] offset offset)` evaluated at t."""
+    return RANGE_FUNCTIONS[name](clock, samples, t - offset, range_)
+
+
+def aggregate(how: str, values: list[float | None]) -> float | None:
+    """`max by (...)` / `sum by (...)` over the series of one group; None when no series has a value."""
+    present = [v for v in values if v is not None]
+    if not present:
+        return None
+    return max(present) if how == "max" else sum(present)
