@@ -105,3 +105,41 @@ class Scope:
 
 def window(duration: Duration) -> str:
     return f"[{duration.text}]"
+
+
+_SET_OPERATORS = (" and ", " unless ", " or ")
+
+
+def layout(expr: str, width: int = 100) -> str:
+    """A long expression with each top-level `and`/`unless`/`or` clause on its own line, for review.
+
+    PromQL ignores line breaks, so this changes nothing for Prometheus; it only keeps diffs and
+    reviews readable.
+    """
+    if len(expr) <= width:
+        return expr
+    lines, start, depth, quote_char, i = [], 0, 0, "", 0
+    while i < len(expr):
+        ch = expr[i]
+        if quote_char:
+            if ch == "\\":
+                i += 2
+                continue
+            if ch == quote_char:
+                quote_char = ""
+        elif ch in "\"'`":
+            quote_char = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == " ":
+            operator = next((op for op in _SET_OPERATORS if expr.startswith(op, i)), None)
+            if operator:
+                lines.append(expr[start:i])
+                start = i + 1
+                i += len(operator)
+                continue
+        i += 1
+    lines.append(expr[start:])
+    return "\n".join(lines)

@@ -46,6 +46,7 @@ class RetainedSignal:
     identity: str  # labels that identify one process/container, for `on (...)` joins
     uptime: str | None  # PromQL giving each process's uptime in seconds (same identity), if known
     select: str  # matchers `{...}` that select this service's recorded series
+    restarts: str | None = None  # a restart counter of the same identity (kube-state-metrics), if no uptime
 
     def recorded(self, suffix: str) -> str:
         return f"{self.record_prefix}:{suffix}{self.select}"
@@ -83,10 +84,15 @@ def growth_rules(signal: RetainedSignal, w: TrendWindows) -> tuple[RecordingRule
 
 
 def _uptime_guard(signal: RetainedSignal, seconds: float) -> str:
-    """Keep only processes older than `seconds`; without an uptime metric, series that existed then."""
+    """Keep only processes older than `seconds`. Without an uptime metric: series that existed then, and,
+    where a restart counter exists, that did not restart since (a restart in place keeps the series)."""
     if signal.uptime:
         return f"and on ({signal.identity}) ({signal.uptime} > {number(seconds)})"
-    return f"and on ({signal.identity}) ({signal.recorded('floor')} offset {duration(seconds).text})"
+    span = duration(seconds).text
+    guard = f"and on ({signal.identity}) ({signal.recorded('floor')} offset {span})"
+    if signal.restarts:
+        guard += f" unless on ({signal.identity}) (changes({signal.restarts}[{span}]) > 0)"
+    return guard
 
 
 def across_days_expr(signal: RetainedSignal, w: TrendWindows, min_ratio: float, min_bytes: float) -> str:

@@ -11,6 +11,7 @@ from .. import templates
 from ..alerting import TEST_EVALUATION_INTERVAL
 from ..layout import dashboard_uid, panel_id, slug
 from ..model import Service
+from ..promql import layout
 from ..signal import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
 
 
@@ -51,13 +52,13 @@ class AlertContext:
 
 def _rule(rule: RecordingRule | AlertRule, ctx: AlertContext) -> dict:
     if isinstance(rule, RecordingRule):
-        out = {"record": rule.record, "expr": rule.expr}
+        out = {"record": rule.record, "expr": layout(rule.expr)}
         if rule.labels:
             out["labels"] = dict(rule.labels)
         return out
     return {
         "alert": rule.name,
-        "expr": rule.expr,
+        "expr": layout(rule.expr),
         "for": rule.for_.text,
         "labels": dict(sorted(ctx.labels(rule).items())),
         "annotations": dict(sorted(ctx.annotations(rule).items())),

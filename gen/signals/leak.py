@@ -63,7 +63,8 @@ def retained_signals(service: Service, dashboard: bool = False) -> Signals:
     ws = trend.RetainedSignal("working_set", "container working set", s.container(pod.RECORDS.working_set),
                               "namespace_pod_container:container_memory_working_set_bytes",
                               "namespace, pod, container", None,
-                              _select(s.container_matchers()))
+                              _select(s.container_matchers()),
+                              restarts=s.container("kube_pod_container_status_restarts_total"))
     return Signals(heap, ws)
 
 
