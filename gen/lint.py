@@ -92,7 +92,8 @@ def promtool_check_rules(files: dict[str, bytes]) -> list[str]:
             path.write_bytes(content)
             paths.append(str(path))
         result = subprocess.run([tool, "check", "rules", *paths], capture_output=True, text=True)
-        if result.returncode == 0:
+        # Lint findings (duplicate rules) print FAILED but leave the exit code 0; they count as failures.
+        if result.returncode == 0 and "FAILED" not in result.stdout:
             return []
         text = (result.stdout + result.stderr).replace(tmp + "/", "")
         return [line for line in text.splitlines() if line.strip()]
