@@ -207,7 +207,9 @@ def _row(service: Service, queue: Queue) -> Row:
 # --- rules ----------------------------------------------------------------------------------------
 
 def _recording_rules(q: QueueQueries) -> tuple[RecordingRule, ...]:
-    labels = (("service", q.service.name),)
+    # The queue label keeps each queue's rules distinct for promtool's duplicate-rule lint, whatever label
+    # name the exporter uses for the queue.
+    labels = (("queue", q.queue.name), ("service", q.service.name))
     rules = [RecordingRule(REC_QUEUED, q.queued(), labels), RecordingRule(REC_ACTIVE, q.state("active"), labels)]
     if q.conv.has("completed"):
         rules.append(RecordingRule(REC_COMPLETED, q.over("rate", "completed", RATE_WINDOW), labels))

@@ -6145,6 +6145,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"})",
             "labels": {
+              "queue": "email",
               "service": "notification-worker"
             },
             "record": "queue:jobs_queued:max"
@@ -6152,6 +6153,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"})",
             "labels": {
+              "queue": "email",
               "service": "notification-worker"
             },
             "record": "queue:jobs_active:max"
@@ -6159,6 +6161,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (rate(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[5m]))",
             "labels": {
+              "queue": "email",
               "service": "notification-worker"
             },
             "record": "queue:jobs_completed:rate5m"
@@ -6171,6 +6174,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"})",
             "labels": {
+              "queue": "push",
               "service": "notification-worker"
             },
             "record": "queue:jobs_queued:max"
@@ -6178,6 +6182,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"})",
             "labels": {
+              "queue": "push",
               "service": "notification-worker"
             },
             "record": "queue:jobs_active:max"
@@ -6185,6 +6190,7 @@
           {
             "expr": "max by (job, namespace, queue, prefix) (rate(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]))",
             "labels": {
+              "queue": "push",
               "service": "notification-worker"
             },
             "record": "queue:jobs_completed:rate5m"

@@ -5464,6 +5464,7 @@
           {
             "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"waiting\"})",
             "labels": {
+              "queue": "monthly-reports",
               "service": "report-builder"
             },
             "record": "queue:jobs_queued:max"
@@ -5471,6 +5472,7 @@
           {
             "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"active\"})",
             "labels": {
+              "queue": "monthly-reports",
               "service": "report-builder"
             },
             "record": "queue:jobs_active:max"
@@ -5478,6 +5480,7 @@
           {
             "expr": "sum by (job, namespace, queue_name) (rate(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[5m]))",
             "labels": {
+              "queue": "monthly-reports",
               "service": "report-builder"
             },
             "record": "queue:jobs_completed:rate5m"

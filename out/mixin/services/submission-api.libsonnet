@@ -5355,6 +5355,7 @@
           {
             "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"waiting\"}) + max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"prioritized\"})",
             "labels": {
+              "queue": "grading",
               "service": "submission-api"
             },
             "record": "queue:jobs_queued:max"
@@ -5362,6 +5363,7 @@
           {
             "expr": "max by (job, namespace, queue) (bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"active\"})",
             "labels": {
+              "queue": "grading",
               "service": "submission-api"
             },
             "record": "queue:jobs_active:max"
@@ -5369,6 +5371,7 @@
           {
             "expr": "max by (job, namespace, queue) (rate(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[5m]))",
             "labels": {
+              "queue": "grading",
               "service": "submission-api"
             },
             "record": "queue:jobs_completed:rate5m"
