@@ -201,3 +201,13 @@ def table(results: list[ReplayResult]) -> str:
             ))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def markdown(results: list[ReplayResult]) -> str:
+    """The results as a Markdown table, as the README shows them."""
+    lines = ["| scenario | expected | alerts that fired (first fired, alert-hours) | verdict |", "|---|---|---|---|"]
+    for result in results:
+        fired = [o for o in result.outcomes if o.alert_hours > 0]
+        alerts = ", ".join(f"{o.alert} ({format_duration(o.first_fired)}, {o.alert_hours:.1f})" for o in fired) or "none"
+        lines.append(f"| `{result.replay.name}` | {result.replay.expect} | {alerts} | {result.verdict} |")
+    return "\n".join(lines)

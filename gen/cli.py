@@ -276,9 +276,10 @@ def docs(readme: Path, check_only: bool) -> None:
                    "one replay).")
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="promtool runs at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--markdown", "as_markdown", is_flag=True, help="Print the results as a Markdown table.")
 @reports_problems
 def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Path, ...], no_builtin: bool,
-             only: tuple[str, ...], exports: tuple[Path, ...], jobs: int, as_json: bool) -> None:
+             only: tuple[str, ...], exports: tuple[Path, ...], jobs: int, as_json: bool, as_markdown: bool) -> None:
     """Replay workloads through the generated rules and report when each alert fired.
 
     Synthetic scenarios (leaks, GC sawtooth, deploys, daily cycles, spikes) come from the built-in
@@ -307,6 +308,8 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     results = engine.run_all(jobs_list, workers=jobs)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
+    elif as_markdown:
+        click.echo(engine.markdown(results))
     else:
         click.echo(engine.table(results))
     failed = [r for r in results if not r.ok]

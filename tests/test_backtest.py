@@ -1,0 +1,101 @@
+"""The backtest: the built-in scenario library through the example service's real rules, in promtool.
+
+Every leak and trend scenario must be caught and every quiet one must raise no alert at all; the
+README's results table must be what the library gives today.
+"""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gen.scenario import builtin_dir, generate, load_library, scenario_from_dict
+
+from .conftest import REPO, run_obsgen
+
+README_BEGIN = "<!-- BEGIN BACKTEST RESULTS"
+README_END = "<!-- END BACKTEST RESULTS -->"
+
+
+@pytest.fixture(scope="module")
+def library_results(promtool) -> list[dict]:
+    result = run_obsgen("backtest", "--service", "submission-api", "--json", cwd=REPO)
+    assert result.stdout.strip().startswith("["), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_library_covers_every_kind_of_scenario():
+    names = {s.name for s in load_library([builtin_dir()])}
+    for kind in ("steady-leak", "step-leak", "daily-restart-leak", "fast-leak-to-oom", "quiet-sawtooth",
+                 "quiet-large-sawtooth", "quiet-daily-deploys", "quiet-diurnal", "quiet-spikes"):
+        assert kind in names
+
+
+def test_every_leak_is_caught_and_every_quiet_scenario_stays_quiet(library_results):
+    assert len(library_results) >= 14
+    for result in library_results:
+        fired = [a for a in result["alerts"] if a["alert_hours"] > 0]
+        if result["expect"] == "fire":
+            assert fired, f"{result['scenario']}: missed"
+            assert result["verdict"].startswith("caught after")
+        else:
+            assert not fired, f"{result['scenario']}: false alerts {fired}"
+        assert result["ok"]
+
+
+def test_fast_leak_pages_many_hours_before_the_oom(library_results):
+    result = next(r for r in library_results if r["scenario"] == "fast-leak-to-oom")
+    forecast = next(a for a in result["alerts"] if a["alert"] == "PodMemoryExhaustionForecast")
+    oom_at = 20 * 3600  # the scenario reaches the limit at its end
+    assert oom_at - forecast["first_fired_seconds"] >= 8 * 3600
+
+
+def test_the_readme_shows_todays_results(library_results):
+    readme = (REPO / "README.md").read_text()
+    start, end = readme.find(README_BEGIN), readme.find(README_END)
+    assert start >= 0 and end > start, "README has no backtest results section"
+    shown = readme[readme.index("\n", start) + 1:end].strip()
+    rows = [
+        f"| `{r['scenario']}` | {r['expect']} | "
+        + (", ".join(f"{a['alert']} ({a['first_fired']}, {a['alert_hours']:.1f})" for a in r["alerts"]
+                     if a["alert_hours"] > 0) or "none")
+        + f" | {r['verdict']} |"
+        for r in library_results
+    ]
+    expected = "\n".join(["| scenario | expected | alerts that fired (first fired, alert-hours) | verdict |",
+                          "|---|---|---|---|", *rows])
+    assert shown == expected, "README backtest table is stale: run `obsgen backtest --service submission-api " \
+                              "--markdown` and paste it between the markers"
+
+
+def test_recorded_range_export_replays_like_the_synthetic_data(tmp_path: Path, promtool, compiled):
+    """A /api/v1/query_range export of a fast leak, as a team would download it, is caught."""
+    service = next(o.service for o in compiled.services if o.service.name == "submission-api")
+    scenario = scenario_from_dict({"name": "recorded", "description": "", "expect": "fire", "duration": "20h",
+                                   "memory": {"workingSet": {"base": "1536Mi", "leakPerDay": "3Gi"}}})
+    start = 1_760_000_000
+    matrix = []
+    for series in generate(service, scenario, None):
+        name, body = series.selector.split("{", 1)
+        labels = dict(re.findall(r'(\w+)="([^"]*)"', body))
+        values = [[start + i * 60, str(v)] for i, v in enumerate(series.values) if v is not None]
+        matrix.append({"metric": {"__name__": name, **labels}, "values": values})
+    export = tmp_path / "last-month.json"
+    export.write_text(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": matrix}}))
+    result = run_obsgen("backtest", "--no-builtin", "--service", "submission-api", "--range-export", str(export),
+                        "--json", cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    [replay] = json.loads(result.stdout)
+    assert replay["expect"] == "unknown"
+    assert "PodMemoryExhaustionForecast" in {a["alert"] for a in replay["alerts"]}
+
+
+def test_a_broken_scenario_file_is_a_clear_error(tmp_path: Path):
+    (tmp_path / "bad.yaml").write_text("name: bad\ndescription: x\nexpect: fire\nduration: 2 days\n")
+    result = run_obsgen("backtest", "--no-builtin", "--scenarios", str(tmp_path), "--service", "submission-api",
+                        cwd=REPO)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert re.match(r"error: .*bad\.yaml:4:\d+: duration: '2 days' is not a duration", result.stderr), result.stderr
