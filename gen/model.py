@@ -38,6 +38,13 @@ class AlertSettings:
         raise KeyError(f"alert {self.key} has no setting {name}")
 
 
+def _setting(settings: tuple[AlertSettings, ...], key: str) -> AlertSettings:
+    for item in settings:
+        if item.key == key:
+            return item
+    raise KeyError(key)
+
+
 @dataclass(frozen=True)
 class Alerting:
     runbook_base_url: str
@@ -45,10 +52,7 @@ class Alerting:
     settings: tuple[AlertSettings, ...]
 
     def __getitem__(self, key: str) -> AlertSettings:
-        for item in self.settings:
-            if item.key == key:
-                return item
-        raise KeyError(key)
+        return _setting(self.settings, key)
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,7 @@ class AlertSet:
     settings: tuple[AlertSettings, ...]
 
     def __getitem__(self, key: str) -> AlertSettings:
-        for item in self.settings:
-            if item.key == key:
-                return item
-        raise KeyError(key)
+        return _setting(self.settings, key)
 
 
 @dataclass(frozen=True)

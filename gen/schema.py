@@ -119,6 +119,31 @@ def alert(description: str, default_severity: str, for_: str, for_why: str, **pa
     return obj(description, properties)
 
 
+def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes: str, bytes_why: str) -> dict:
+    return alert(
+        description, "warning", "1h",
+        "the growth is already confirmed on two consecutive days; an hour more rules out a single odd evaluation.",
+        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on each "
+                                f"of the last two periods. Default {growth}: {growth_why}", growth),
+        minBytesPerPeriod=size(f"Minimum growth per period in bytes, so small floors that wobble by a few percent "
+                               f"stay quiet. Default {min_bytes}: {bytes_why}", min_bytes),
+    )
+
+
+def _within_lifetime_alert(description: str, subject: str, min_bytes: str, bytes_why: str) -> dict:
+    return alert(
+        description, "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
+        window=duration("How far back the rise is measured. Default 16h: well over half a day, so the rising "
+                        "half of a daily traffic cycle cannot pass as a leak, and short enough to fire before a "
+                        "daily restart.", "16h"),
+        warmup=duration("Time after a start that is never judged: caches and JIT warm up. Default 1h: typical "
+                        "cache fill time of a Node.js API.", "1h"),
+        minGrowth=percent("Minimum growth over the window, relative to the floor at its start. Default 5%: "
+                          f"above the wobble of {subject}'s floor.", "5%"),
+        minBytes=size(f"Minimum growth over the window in bytes. Default {min_bytes}: {bytes_why}", min_bytes),
+    )
+
+
 def _alerts() -> dict:
     return obj(
         "Alerts generated for the service. Each can be switched off or tuned; defaults follow the "
@@ -161,56 +186,24 @@ def _alerts() -> dict:
                 "Every scrape target of the service is down: the service is unavailable.",
                 "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
             ),
-            "heapLeak": alert(
+            "heapLeak": _across_days_alert(
                 "The V8 heap's floor (old space, and heap used) grows day after day: objects survive garbage "
                 "collection and are never freed. Needs processes that live longer than two periods.",
-                "warning", "1h", "the growth is already confirmed on two consecutive days; an hour more rules "
-                "out a single odd evaluation.",
-                growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period "
-                                        "before, on each of the last two periods. Default 3%: the seed "
-                                        "article's leak grew 6-7% a day; healthy heaps grow 0% "
-                                        "once warm.", "3%"),
-                minBytesPerPeriod=size("Minimum growth per period in bytes, so tiny heaps that wobble by a "
-                                       "few percent stay quiet. Default 4Mi: well below any leak worth a "
-                                       "ticket, well above measurement noise.", "4Mi"),
-            ),
-            "heapLeakWithinProcess": alert(
+                "3%", "the seed article's leak grew 6-7% a day; healthy heaps grow 0% once warm.",
+                "4Mi", "well below any leak worth a ticket, well above measurement noise."),
+            "heapLeakWithinProcess": _within_lifetime_alert(
                 "The V8 heap's floor rises steadily through a process' life: the leak that daily deploys and "
                 "restarts hide, caught before the next restart resets it.",
-                "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
-                window=duration("How far back the rise is measured. Default 16h: well over half a day, so "
-                                "the rising half of a daily traffic cycle cannot pass as a leak, and short "
-                                "enough to fire before a daily restart.", "16h"),
-                warmup=duration("Time after a process starts that is never judged: caches and JIT warm up. "
-                                "Default 1h: typical cache fill time of a Node.js API.", "1h"),
-                minGrowth=percent("Minimum growth over the window, relative to the floor at its start. "
-                                  "Default 5%: above the wobble of a warm heap's floor.", "5%"),
-                minBytes=size("Minimum growth over the window in bytes. Default 8Mi: ignores tiny heaps.",
-                              "8Mi"),
-            ),
-            "memoryLeak": alert(
+                "a warm heap's floor", "8Mi", "ignores tiny heaps."),
+            "memoryLeak": _across_days_alert(
                 "The container's working-set floor grows day after day (heap, Buffers or native memory). "
                 "Needs pods that live longer than two periods.",
-                "warning", "1h", "the growth is already confirmed on two consecutive days; an hour more rules "
-                "out a single odd evaluation.",
-                growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period "
-                                        "before, on each of the last two periods. Default 3%: the seed "
-                                        "article's pods grew about 5% a day.", "3%"),
-                minBytesPerPeriod=size("Minimum growth per period in bytes. Default 8Mi: a working set "
-                                       "wobbles more than a heap.", "8Mi"),
-            ),
-            "memoryLeakWithinPod": alert(
+                "3%", "the seed article's pods grew about 5% a day.",
+                "8Mi", "a working set wobbles more than a heap."),
+            "memoryLeakWithinPod": _within_lifetime_alert(
                 "The container's working-set floor rises steadily through a pod's life: a leak that deploys "
                 "hide, in memory the heap metrics may not see (Buffers, native modules).",
-                "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
-                window=duration("How far back the rise is measured. Default 16h: well over half a day, so "
-                                "a daily traffic cycle cannot pass as a leak.", "16h"),
-                warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
-                                "1h"),
-                minGrowth=percent("Minimum growth over the window, relative to the floor at its start. "
-                                  "Default 5%: above the wobble of a warm container.", "5%"),
-                minBytes=size("Minimum growth over the window in bytes. Default 16Mi.", "16Mi"),
-            ),
+                "a warm container's working set", "16Mi", "a working set wobbles more than a heap."),
             "memoryExhaustion": alert(
                 "At the current steady growth, the container's memory (floor plus its usual GC sawtooth) "
                 "reaches the limit within the horizon: an OOM kill is coming.",

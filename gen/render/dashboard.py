@@ -65,14 +65,16 @@ def _override(style: SeriesStyle) -> dict:
             "properties": properties}
 
 
+def _common(panel: Panel, spot: Placed) -> dict:
+    """What every panel type takes: identity, place, description and queries."""
+    return {"title": panel.title, "description": panel.description, "id": spot.id,
+            "gridPos": g.GridPos(h=spot.h, w=spot.w, x=spot.x, y=spot.y), "dataSource": DATASOURCE,
+            "targets": _refs(panel)}
+
+
 def _timeseries(panel: Panel, spot: Placed) -> g.TimeSeries:
     return g.TimeSeries(
-        title=panel.title,
-        description=panel.description,
-        id=spot.id,
-        gridPos=g.GridPos(h=spot.h, w=spot.w, x=spot.x, y=spot.y),
-        dataSource=DATASOURCE,
-        targets=_refs(panel),
+        **_common(panel, spot),
         unit=panel.unit,
         legendDisplayMode="table",
         legendPlacement="bottom",
@@ -92,12 +94,7 @@ def _timeseries(panel: Panel, spot: Placed) -> g.TimeSeries:
 
 def _stat(panel: Panel, spot: Placed) -> g.Stat:
     return g.Stat(
-        title=panel.title,
-        description=panel.description,
-        id=spot.id,
-        gridPos=g.GridPos(h=spot.h, w=spot.w, x=spot.x, y=spot.y),
-        dataSource=DATASOURCE,
-        targets=_refs(panel),
+        **_common(panel, spot),
         format=panel.unit,
         reduceCalc="lastNotNull",
         graphMode="area",
