@@ -283,3 +283,24 @@ def test_steady_process_fires_no_alert_during_the_run(testbed):
     scrapes = _scalar(testbed.prometheus, f'sum_over_time(up{{pod="{steady.pod}"}}[{elapsed}s])')
     assert scrapes is not None and scrapes >= 0.8 * elapsed / SCRAPE_INTERVAL_SECONDS - 5, \
         f"{steady.pod} was scraped successfully {scrapes} times in {elapsed}s"
+    for line in _steady_leak_margins(testbed, steady.pod, elapsed):
+        print(line)  # shown with -rP: how far the steady process stayed from the leak thresholds
+
+
+def _steady_leak_margins(testbed, pod: str, elapsed: int) -> list[str]:
+    """The steady process' largest floor growth over the run, next to the byte thresholds of the
+    leak alerts (its relative growth can exceed minGrowth while its heap is small: bytes guard it)."""
+    alerts = testbed.output.service.alerts
+    within, across = alerts["heapLeakWithinProcess"], alerts["heapLeak"]
+    window = within.param("window")
+    lines = []
+    for record in ("instance:nodejs_heap_old_space_used_bytes", "instance:nodejs_heap_used_bytes"):
+        floor = f'{record}:floor{{pod="{pod}"}}'
+        per_window = _scalar(testbed.prometheus, f"max_over_time((deriv({floor}[{window.text}]) * "
+                                                 f"{window.seconds:g})[{elapsed}s:1s])")
+        per_period = _scalar(testbed.prometheus, f'max_over_time({record}:floor_growth{{pod="{pod}"}}[{elapsed}s])')
+        lines.append(f"{pod} {record}: peak growth {(per_window or 0) / 2**20:.1f} MiB per {window.text} "
+                     f"(NodejsHeapLeakWithinProcess needs {within.param('minBytes').value / 2**20:g} MiB), "
+                     f"{(per_period or 0) / 2**20:.1f} MiB per period "
+                     f"(NodejsHeapLeak needs {across.param('minBytesPerPeriod').value / 2**20:g} MiB)")
+    return lines
