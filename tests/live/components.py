@@ -47,6 +47,7 @@ class AppInstance:
     """One process of the service, as one Kubernetes pod would run it, in one mode with its own queue."""
 
     mode: str
+    mode_after_seconds: float = 0  # runs steady this long first
 
     @property
     def pod(self) -> str:
@@ -59,7 +60,10 @@ class AppInstance:
 
 
 # Every mode runs from the start, side by side, so the whole suite waits for the slowest alert once.
-INSTANCES = (AppInstance("steady"), AppInstance("leak"), AppInstance("failing"), AppInstance("stuck"))
+# The stuck queue first completes jobs for a while, as a real one did before its workers hung: that
+# is also what gives its drain-time panel (queued / completion rate of the last 5m) a value.
+INSTANCES = (AppInstance("steady"), AppInstance("leak"), AppInstance("failing"),
+             AppInstance("stuck", mode_after_seconds=10))
 
 
 class InstallFailed(Exception):
@@ -128,6 +132,7 @@ def start_apps(supervisor: Supervisor, instances: tuple[AppInstance, ...], redis
         port = free_port()
         started[instance] = (port, supervisor.start(instance.pod, ["node", "server.js"], cwd=APP_DIR, env={
             "PORT": str(port), "REDIS_PORT": str(redis_port), "MODE": instance.mode, "QUEUE": instance.queue,
+            "MODE_AFTER_SECONDS": str(instance.mode_after_seconds),
         }))
     for port, app in started.values():
         wait_until(lambda: _http_ok(f"http://127.0.0.1:{port}/healthz"), what="healthy /healthz", process=app,

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from gen.errors import ObsgenError
-from gen.pipeline import ServiceOutput, compile_specs, files_for, paths_for
+from gen.pipeline import Compiled, ServiceOutput, compile_specs, paths_for
+from gen.project import default_project
 from gen.prometheus_api import Prometheus, PrometheusError
 
 from .components import (INSTANCES, REPO, SERVICE, SPEC_DIR, AppInstance, InstallFailed, ensure_debian_packages,
@@ -51,18 +52,24 @@ class Testbed:
 
 
 @pytest.fixture(scope="session")
-def live_output() -> ServiceOutput:
+def live_compiled() -> Compiled:
+    # The default project (plain rule files, flat dashboards), not the repository's obsgen.yaml with
+    # its Kubernetes targets: the test bed loads files as a plain Prometheus does.
     try:
-        compiled = compile_specs(SPEC_DIR, REPO)
+        return compile_specs(SPEC_DIR, REPO, default_project())
     except ObsgenError as err:
         pytest.fail(f"obsgen cannot compile the live test spec in {SPEC_DIR}:\n{err}", pytrace=False)
-    return next(s for s in compiled.services if s.service.name == SERVICE)
 
 
-def _write_output(out_dir: Path, output: ServiceOutput) -> tuple[Path, Path]:
+@pytest.fixture(scope="session")
+def live_output(live_compiled) -> ServiceOutput:
+    return next(s for s in live_compiled.services if s.service.name == SERVICE)
+
+
+def _write_output(out_dir: Path, compiled: Compiled) -> tuple[Path, Path]:
     """The generated dashboard and rule file, written as `obsgen build` lays them out."""
     paths = paths_for(SERVICE)
-    for rel, content in files_for(output).items():
+    for rel, content in compiled.files.items():
         target = out_dir / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(content)
@@ -74,7 +81,7 @@ def _targets_up(prometheus: Prometheus) -> list[dict]:
 
 
 @pytest.fixture(scope="session")
-def testbed(tmp_path_factory, live_output) -> Testbed:
+def testbed(tmp_path_factory, live_compiled, live_output) -> Testbed:
     try:
         ensure_debian_packages()
         ensure_npm_packages()
@@ -83,7 +90,7 @@ def testbed(tmp_path_factory, live_output) -> Testbed:
     work = tmp_path_factory.mktemp("live")
     supervisor = Supervisor(work)
     try:
-        dashboard_file, rule_file = _write_output(work / "out", live_output)
+        dashboard_file, rule_file = _write_output(work / "out", live_compiled)
         _, redis_port = start_redis(supervisor, work / "redis")
         apps = start_apps(supervisor, INSTANCES, redis_port)
         _, prometheus = start_prometheus(supervisor, work, apps, [rule_file])

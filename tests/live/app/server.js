@@ -9,6 +9,8 @@
 //   PORT (required)          HTTP port on 127.0.0.1
 //   REDIS_PORT (required)    Redis port on 127.0.0.1
 //   MODE                     steady | leak | failing | stuck (default steady)
+//   MODE_AFTER_SECONDS       run steady this long first, then switch to MODE (default 0): a
+//                            service that worked before it broke, as a stuck queue usually did
 //   QUEUE                    BullMQ queue name (default grading)
 //   JOBS_PER_SECOND          jobs the producer adds per second (default 10)
 //   FAIL_RATIO               share of jobs that fail in failing mode (default 0.5)
@@ -240,7 +242,14 @@ async function shutdown(signal) {
 }
 
 async function main() {
-  await setMode({ mode: process.env.MODE || 'steady' });
+  const mode = process.env.MODE || 'steady';
+  if (!(mode in MODES)) throw new Error(`MODE must be one of ${Object.keys(MODES).join(', ')}, got ${JSON.stringify(mode)}`);
+  const after = numberFrom('MODE_AFTER_SECONDS', 0);
+  await setMode({ mode: after > 0 ? 'steady' : mode });
+  if (after > 0) {
+    setTimeout(() => setMode({ mode }).catch((err) => console.error(`live-app: could not switch to ${mode}: ${err.message}`)),
+      after * 1000);
+  }
   producer = setInterval(produce, Math.max(1, Math.round(1000 / Math.max(config.jobsPerSecond, 0.001))));
   leaker = setInterval(leakTick, LEAK_TICK_MS);
   server.listen(config.port, '127.0.0.1', () => {
