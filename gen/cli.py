@@ -126,12 +126,13 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     """
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     _promtool_gate(compiled.promtool_files)
-    for out in compiled.services:
-        for note in (n for d in out.domains for n in d.notes):
-            click.echo(f"note: {out.service.name}: {note}", err=True)
     changes = write_output(out_dir, compiled.files)
     click.echo(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")
+    # What a queue convention cannot show, said once per build, after it succeeded.
+    for out in compiled.services:
+        for note in (n for d in out.domains for n in d.notes):
+            click.echo(f"note: {out.service.name}: {note}")
 
 
 def _promtool_gate(rule_files: dict[str, bytes]) -> None:
@@ -375,7 +376,8 @@ def probe(url: str, dashboards: tuple[Path, ...], out_dir: Path, since: float, s
 
     Exit 0 when no panel is empty, 1 when some are, 2 when Prometheus cannot be queried.
     """
-    paths = list(dashboards) or sorted((out_dir / "dashboards").glob("*.json"))
+    # Dashboards sit in one directory per Grafana folder with `layout: folders`.
+    paths = list(dashboards) or sorted((out_dir / "dashboards").rglob("*.json"))
     if not paths:
         _fail([f"no dashboards in {out_dir / 'dashboards'}; run `obsgen build` or pass --dashboard FILE"])
     loaded = [(path, _load_dashboard(path)) for path in paths]

@@ -90,7 +90,7 @@ def test_removing_every_spec_is_refused_not_a_wipe(repo: Path):
     before = snapshot(repo / "out")
     result = build(repo)
     assert result.returncode == 1
-    assert result.stderr.startswith("error: specs: no spec files (*.yaml, *.yml) found")
+    assert result.stderr.startswith("error: specs: no spec files (*.yaml, *.yml, *.jsonnet) found")
     assert snapshot(repo / "out") == before
 
 
@@ -98,7 +98,7 @@ def test_unchanged_files_are_not_rewritten(repo: Path):
     age(repo / "out")
     before = snapshot(repo / "out")
     result = build(repo)
-    assert result.stdout == "obsgen: 2 service(s): 0 file(s) written, 0 removed, 6 unchanged in out\n"
+    assert result.stdout.splitlines()[0] == "obsgen: 2 service(s): 0 file(s) written, 0 removed, 6 unchanged in out"
     assert snapshot(repo / "out") == before
 
 
