@@ -209,14 +209,18 @@ def _selector(metric: str, series_labels: dict[str, str]) -> str:
     return f"{metric}{{{body}}}"
 
 
-def input_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> tuple[Series, ...]:
+def rendered_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> list[tuple[str, Samples]]:
+    """Each rendered series as (selector, samples): the metric and labels the convention exports it under."""
     out = []
     for concept, per_target in rendered.items():
         source = queue.convention.source(concept)
         for target, samples in zip(where, per_target):
-            out.append(Series(_selector(source.metric, {**target.labels, **dict(source.matchers)}),
-                              notation(samples)))
-    return tuple(out)
+            out.append((_selector(source.metric, {**target.labels, **dict(source.matchers)}), samples))
+    return out
+
+
+def input_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> tuple[Series, ...]:
+    return tuple(Series(selector, notation(samples)) for selector, samples in rendered_series(queue, rendered, where))
 
 
 # --- reference evaluation of the generated alert expressions -------------------------------------------
