@@ -49,6 +49,7 @@ class Replay:
     duration: float
     interval: float
     series: list[GeneratedSeries]
+    alerts: tuple[str, ...] = ()  # for `fire`: the alerts meant to catch it (empty: any alert)
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class ReplayResult:
     def verdict(self) -> str:
         fired = [o for o in self.outcomes if o.alert_hours > 0]
         if self.replay.expect == "fire":
-            return f"caught after {format_duration(min(o.first_fired for o in fired))}" if fired else "MISSED"
+            caught = [o for o in fired if not self.replay.alerts or o.alert in self.replay.alerts]
+            return f"caught after {format_duration(min(o.first_fired for o in caught))}" if caught else "MISSED"
         if self.replay.expect == "quiet":
             return "quiet" if not fired else "FALSE ALERTS"
         return "fired" if fired else "no alerts"
@@ -82,7 +84,7 @@ class ReplayResult:
 def replay_for(service: Service, scenario: Scenario) -> Replay:
     limit = None if service.resources.memory_limit else 4 * 2**30
     return Replay(scenario.name, scenario.expect, scenario.description, scenario.duration, scenario.step,
-                  generate(service, scenario, limit))
+                  generate(service, scenario, limit), scenario.alerts)
 
 
 def _test_file(replay: Replay, rule_file: str) -> dict:

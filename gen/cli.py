@@ -289,7 +289,7 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     """
     from . import backtest as engine
     from .emit import to_yaml
-    from .scenario import builtin_dir, load_library
+    from .scenario import builtin_dir, load_library, not_applicable
 
     compiled = compile_specs(spec_dir)
     outputs = [o for o in compiled.services if not services or o.service.name in services]
@@ -299,11 +299,19 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     directories = ([] if no_builtin else [builtin_dir()]) + list(scenario_dirs)
     scenarios = [s for s in load_library(directories) if not only or s.name in only]
     replays = [engine.range_export_replay(path) for path in exports]
-    jobs_list = []
+    jobs_list, skipped = [], []
     for output in outputs:
         rules = to_yaml(output.rule_file, output.service.source)
-        jobs_list += [(engine.replay_for(output.service, s), output, rules) for s in scenarios]
+        alerts = {r["alert"] for g in output.rule_file["groups"] for r in g["rules"] if "alert" in r}
+        for s in scenarios:
+            reason = not_applicable(s, output.service, alerts)
+            if reason:
+                skipped.append(f"skipped {s.name} for {output.service.name}: {reason}")
+            else:
+                jobs_list.append((engine.replay_for(output.service, s), output, rules))
         jobs_list += [(replay, output, rules) for replay in replays]
+    for line in skipped:
+        click.echo(f"obsgen: {line}", err=True)
     if not jobs_list:
         _fail(["nothing to replay: no scenarios matched and no --range-export given"])
     results = engine.run_all(jobs_list, workers=jobs)

@@ -5,10 +5,12 @@ carries. Those expectations are derived from the scenario's samples with these
 functions, not copied from promtool; promtool then checks that the real engine
 agrees with this independent reading. Only the semantics the generated rules
 rely on are modelled: samples on a fixed step, ranges closed at both ends
-(Prometheus 2.x), instant lookups that see the latest sample within 5 minutes.
+(Prometheus 2.x), instant lookups that see the latest sample within 5 minutes,
+and recorded series that hold one sample per rule evaluation.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -33,6 +35,21 @@ class Clock:
     def instant(self, samples: Samples, t: float) -> float | None:
         found = self.points(samples, t, LOOKBACK_SECONDS)
         return found[-1][1] if found else None
+
+    def latest(self, samples: Samples, t: float) -> float | None:
+        """Instant lookup of a rule's output, sampled at every evaluation (None: no result then).
+
+        Unlike a gap in scraped input, a missing result hides the samples before it: when a rule stops
+        returning a series, Prometheus writes a stale marker at that evaluation.
+        """
+        if t < 0 or not samples:
+            return None
+        index = min(int(t // self.step), len(samples) - 1)
+        return samples[index] if t - index * self.step <= LOOKBACK_SECONDS else None
+
+    def count(self, end: float) -> int:
+        """How many steps fall in [0, end]."""
+        return int(end // self.step) + 1
 
 
 def extrapolated_rate(points: list[tuple[float, float]], range_start: float, range_end: float, *,
@@ -141,3 +158,17 @@ def aggregate(how: str, values: list[float | None]) -> float | None:
     if not present:
         return None
     return max(present) if how == "max" else sum(present)
+
+
+def firing_value(conditions: Sequence[float | None], evaluation: int, for_seconds: float,
+                 evaluations: Clock) -> float | None:
+    """An alert's value at `evaluation` if it is firing then, given its expression's value at every evaluation.
+
+    The alert is pending from the first evaluation of an unbroken run of results (its activeAt) and fires once
+    the evaluation's time minus activeAt reaches `for`: the run must go back ceil(for / interval) evaluations.
+    """
+    held = math.ceil(for_seconds / evaluations.step)
+    if evaluation - held < 0:
+        return None
+    values = conditions[evaluation - held:evaluation + 1]
+    return values[-1] if all(v is not None for v in values) else None

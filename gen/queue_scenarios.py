@@ -19,22 +19,29 @@ import math
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .alerting import TEST_EVALUATION_INTERVAL
 from .model import Queue, Service
 from .promql import quote
-from .promql_reference import Clock, Samples, aggregate, over_range
+from .promql_reference import Clock, Samples, aggregate, firing_value, over_range
 from .queue_conventions import CONCEPTS, COUNTER, QUEUED
 from .queue_queries import ALERT_NAMES, RATE_WINDOW, QueueQueries
 from .series import notation
 from .signal import AlertCheck, ExpectedAlert, RuleTest, Series
 from .testbed import example_pods, labels
-from .units import duration, parse_duration
+from .units import Duration, duration, parse_duration
 
+# Workloads are simulated, and their series sampled, once a minute; the rules are evaluated as the generated
+# test file says, less often. Recorded series therefore hold one sample per evaluation, not per minute.
 STEP = 60.0
 CLOCK = Clock(STEP)
+EVALUATIONS = Clock(TEST_EVALUATION_INTERVAL.seconds)
 DEFAULT_PREFIX = "bull"  # Bull's and BullMQ's default key prefix
-# Silent checks written to the test: densely while windows fill, then sparsely, plus minutes where the
-# condition holds but `for` has not passed. The reference model checks every minute regardless.
-SILENT_EARLY, SILENT_EARLY_UNTIL, SILENT_EVERY, PENDING_CHECKS = 5, 30, 20, 8
+# Silent checks written to the test (seconds): densely while windows fill, then sparsely, plus evaluations
+# where the condition holds but `for` has not passed. The reference model checks every evaluation regardless.
+SILENT_EARLY, SILENT_EARLY_UNTIL, SILENT_EVERY, PENDING_CHECKS = 300.0, 1800.0, 1200.0, 8
+# A firing check is made this far into the first run of firing that lasts as long (a flapping start is not
+# the point).
+SETTLED = 300.0
 FIRES, SILENT = "fires", "silent"
 
 
@@ -202,21 +209,27 @@ def _selector(metric: str, series_labels: dict[str, str]) -> str:
     return f"{metric}{{{body}}}"
 
 
-def input_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> tuple[Series, ...]:
+def rendered_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> list[tuple[str, Samples]]:
+    """Each rendered series as (selector, samples): the metric and labels the convention exports it under."""
     out = []
     for concept, per_target in rendered.items():
         source = queue.convention.source(concept)
         for target, samples in zip(where, per_target):
-            out.append(Series(_selector(source.metric, {**target.labels, **dict(source.matchers)}),
-                              notation(samples)))
-    return tuple(out)
+            out.append((_selector(source.metric, {**target.labels, **dict(source.matchers)}), samples))
+    return out
+
+
+def input_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> tuple[Series, ...]:
+    return tuple(Series(selector, notation(samples)) for selector, samples in rendered_series(queue, rendered, where))
 
 
 # --- reference evaluation of the generated alert expressions -------------------------------------------
 
 @dataclass
 class Reference:
-    """The queue's recording rules and alert expressions, evaluated on rendered series every minute."""
+    """The queue's rule group evaluated on rendered series as promtool does it: at t = 0, E, 2E, ... (E the test
+    file's evaluation interval) up to the last sample, recording rules first, so that the alerts of an
+    evaluation read the samples recorded at that very evaluation. Lists indexed by evaluation."""
 
     queue: Queue
     series: dict[str, list[Samples]]
@@ -224,8 +237,16 @@ class Reference:
     recorded: dict[str, list[float | None]] = field(default_factory=dict)
     conditions: dict[str, list[float | None]] = field(default_factory=dict)
 
+    @property
+    def evaluations(self) -> int:
+        return EVALUATIONS.count((self.minutes - 1) * STEP)
+
+    @staticmethod
+    def at(evaluation: int) -> float:
+        return evaluation * EVALUATIONS.step
+
     def __post_init__(self) -> None:
-        times = [i * STEP for i in range(self.minutes)]
+        times = [self.at(k) for k in range(self.evaluations)]
         self.recorded["queued"] = [self._queued(t) for t in times]
         self.recorded["active"] = [self.state("active", t) for t in times]
         if self.has("completed"):
@@ -250,11 +271,10 @@ class Reference:
         return None if any(p is None for p in parts) else sum(parts)
 
     def rec(self, name: str, t: float) -> float | None:
-        index = int(t // STEP)
-        return self.recorded[name][index] if 0 <= index < self.minutes else None
+        return EVALUATIONS.latest(self.recorded[name], t)
 
     def rec_over(self, fn: str, name: str, t: float, range_: float, offset: float = 0.0) -> float | None:
-        return over_range(fn, CLOCK, self.recorded[name], t, range_, offset)
+        return over_range(fn, EVALUATIONS, self.recorded[name], t, range_, offset)
 
     # One method per alert, mirroring queue_queries' expressions; None where the expression has no result.
 
@@ -317,16 +337,12 @@ class Reference:
         """The alert expression's value at every evaluation (None: no result)."""
         if key not in self.conditions:
             evaluate = getattr(self, key)
-            self.conditions[key] = [evaluate(m * STEP) for m in range(self.minutes)]
+            self.conditions[key] = [evaluate(self.at(k)) for k in range(self.evaluations)]
         return self.conditions[key]
 
-    def firing(self, key: str, minute: int) -> float | None:
-        """The value at `minute` if the alert fires then: its condition held at every evaluation for `for`."""
-        held = int(self.queue.alerts[key].for_.seconds // STEP)
-        if minute - held < 0:
-            return None
-        values = self.condition(key)[minute - held:minute + 1]
-        return values[-1] if all(v is not None for v in values) else None
+    def firing(self, key: str, evaluation: int) -> float | None:
+        """The alert's value at `evaluation` if it is firing then."""
+        return firing_value(self.condition(key), evaluation, self.queue.alerts[key].for_.seconds, EVALUATIONS)
 
 
 # --- scenarios ---------------------------------------------------------------------------------------
@@ -541,34 +557,52 @@ def _group_values(service: Service, queue: Queue, target: Target) -> dict[str, s
     return {label: target.labels[label] for label in q.group_labels}
 
 
-def _checks(reference: Reference, key: str, outcome: str, minutes: int, expected_labels: dict[str, str],
+def _evaluations_at(seconds: set[float], last: int) -> list[int]:
+    """The evaluations at or just after these times, up to the last one: promtool only checks evaluations."""
+    step = EVALUATIONS.step
+    return sorted({min(last, math.ceil(t / step)) for t in seconds if t >= 0})
+
+
+def _checks(reference: Reference, key: str, outcome: str, expected_labels: dict[str, str],
             rule_labels: tuple[tuple[str, str], ...]) -> tuple[list[AlertCheck], str]:
     """Checks that pin down the outcome, or none and the reason the settings contradict it."""
     name = ALERT_NAMES[key]
-    firing = [m for m in range(minutes) if reference.firing(key, m) is not None]
+    count = reference.evaluations
+    last = count - 1
+
+    def at(evaluation: int) -> Duration:
+        return duration(reference.at(evaluation))
+
+    firing = [k for k in range(count) if reference.firing(key, k) is not None]
     if outcome == SILENT:
         if firing:
-            return [], f"{name} fires at {duration(firing[0] * STEP)}"
-        pending = [m for m, value in enumerate(reference.condition(key)) if value is not None]
+            return [], f"{name} fires at {at(firing[0])}"
+        pending = [k for k, value in enumerate(reference.condition(key)) if value is not None]
         pending = pending[:: max(1, len(pending) // PENDING_CHECKS)][:PENDING_CHECKS]
-        times = sorted({*range(SILENT_EARLY, min(SILENT_EARLY_UNTIL, minutes), SILENT_EARLY),
-                        *range(SILENT_EVERY, minutes, SILENT_EVERY), *pending, minutes - 1})
-        return [AlertCheck(duration(t * STEP), name, (), rule_labels) for t in times], ""
+        end = reference.at(last)
+        wanted = {*_range(SILENT_EARLY, min(SILENT_EARLY_UNTIL, end + 1), SILENT_EARLY),
+                  *_range(SILENT_EVERY, end + 1, SILENT_EVERY), end}
+        times = sorted({*_evaluations_at(wanted, last), *pending})
+        return [AlertCheck(at(k), name, (), rule_labels) for k in times], ""
     if not firing:
         return [], f"{name} does not fire"
-    # Check 5 minutes into the first run of firing that lasts that long (a flapping start is not the point).
     runs, start = [], firing[0]
-    for previous, minute in zip(firing, firing[1:] + [None]):
-        if minute != previous + 1:
+    for previous, k in zip(firing, firing[1:] + [None]):
+        if k != previous + 1:
             runs.append((start, previous))
-            start = minute
-    first, last = next(((a, b) for a, b in runs if b - a >= 5), max(runs, key=lambda r: r[1] - r[0]))
-    at = min(first + 5, last)
-    value = reference.firing(key, at)
-    checks = [AlertCheck(duration(at * STEP), name, (ExpectedAlert(labels(expected_labels), value),), rule_labels)]
-    if first > 0:  # a minute before the run it is not firing (pending or quiet): `for` is part of what is tested
-        checks.insert(0, AlertCheck(duration((first - 1) * STEP), name, (), rule_labels))
+            start = k
+    settled = math.ceil(SETTLED / EVALUATIONS.step)
+    first, end_of_run = next(((a, b) for a, b in runs if b - a >= settled), max(runs, key=lambda r: r[1] - r[0]))
+    check = min(first + settled, end_of_run)
+    value = reference.firing(key, check)
+    checks = [AlertCheck(at(check), name, (ExpectedAlert(labels(expected_labels), value),), rule_labels)]
+    if first > 0:  # the evaluation before the run it is not firing (pending or quiet): `for` is part of the test
+        checks.insert(0, AlertCheck(at(first - 1), name, (), rule_labels))
     return checks, ""
+
+
+def _range(start: float, stop: float, step: float) -> list[float]:
+    return [start + i * step for i in range(max(0, math.ceil((stop - start) / step)))]
 
 
 def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) -> tuple[list[RuleTest], list[str]]:
@@ -589,8 +623,7 @@ def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) ->
         reference = Reference(queue, rendered, timeline.minutes)
         checks: list[AlertCheck] = []
         for key in claimed:
-            found, problem = _checks(reference, key, scenario.expect[key], timeline.minutes, expected_labels,
-                                     rule_labels)
+            found, problem = _checks(reference, key, scenario.expect[key], expected_labels, rule_labels)
             checks.extend(found)
             if problem:
                 notes.append(f"queue {queue.name}: rule test '{scenario.name}' leaves out its "

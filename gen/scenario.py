@@ -18,11 +18,18 @@ from jsonschema import Draft202012Validator
 from .errors import ObsgenError, Problem
 from .load import load_file
 from .model import Service
+from .queue_queries import ALERT_NAMES as QUEUE_ALERT_NAMES
+from .scenario_queues import QUEUES_SCHEMA, QueueLoad, check_queues, queue_series
 from .testbed import ExamplePod, example_pods
 from .units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 from .validate import format_checker, validate_document
 
 DAY = 86400.0
+# Every alert obsgen generates, for the `alerts` a scenario names (tests check the examples' rule files match).
+ALERTS = ("NodejsEventLoopLagHigh", "NodejsHeapLeak", "NodejsHeapLeakWithinProcess", "PodCpuUsageRising",
+          "PodCrashLooping", "PodMemoryExhaustionForecast", "PodMemoryLeak", "PodMemoryLeakWithinPod",
+          "PodMemoryNearLimit", "PodRestartsFrequent", *sorted(QUEUE_ALERT_NAMES.values()), "ServiceDown",
+          "ServiceNotScraped", "ServiceTargetDown")
 
 
 def _amount(description: str) -> dict:
@@ -69,7 +76,12 @@ SCENARIO_SCHEMA = {
     "properties": {
         "name": {"type": "string", "pattern": r"^[a-z0-9][-a-z0-9]*$", "description": "Scenario name."},
         "description": {"type": "string", "description": "What it models and why."},
-        "expect": {"enum": ["fire", "quiet"], "description": "`fire`: a leak or trend alert must fire. `quiet`: no alert may fire."},
+        "expect": {"enum": ["fire", "quiet"], "description": "`fire`: an alert must fire (one of `alerts`, when "
+                   "given). `quiet`: no alert may fire."},
+        "alerts": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"enum": list(ALERTS)},
+                   "description": "For `fire`: the alerts meant to catch it; one of them must fire. A service "
+                                  "whose rules have none of them skips the scenario."},
+        "queues": QUEUES_SCHEMA,
         "duration": _dur("How long the scenario runs."),
         "step": {**_dur("Sample interval."), "default": "1m"},
         "pods": {"type": "integer", "minimum": 1, "maximum": 3, "default": 2, "description": "Replicas."},
@@ -136,6 +148,8 @@ class Scenario:
     lag: dict[str, Any]
     source: str = ""
     processes: list[Process] = field(default_factory=list)
+    queues: QueueLoad | None = None
+    alerts: tuple[str, ...] = ()
 
     @property
     def samples(self) -> int:
@@ -154,6 +168,8 @@ def load_scenario(path: Path, name: str | None = None) -> Scenario:
     documents = load_file(path, name or path.as_posix())
     validator = Draft202012Validator(SCENARIO_SCHEMA, format_checker=format_checker())
     problems = [p for doc in documents for p in validate_document(doc, validator)]
+    if not problems:
+        problems = [p for doc in documents for p in check_queues(doc)]
     if problems:
         raise ObsgenError(problems)
     if len(documents) != 1:
@@ -178,7 +194,8 @@ def scenario_from_dict(data: dict, source: str = "") -> Scenario:
         step=_seconds(data.get("step", "1m")), pods=data.get("pods", 2), restarts=sorted(set(restarts)),
         new_pod=restarts_spec.get("newPod", True), initial_age=_seconds(data.get("initialAge", "0s")),
         memory=memory, cpu={**DEFAULT_CPU, **data.get("cpu", {})}, lag={**DEFAULT_LAG, **data.get("eventLoopP99", {})},
-        source=source,
+        source=source, queues=QueueLoad.parse(data["queues"]) if "queues" in data else None,
+        alerts=tuple(data.get("alerts", ())),
     )
     scenario.processes = _processes(scenario)
     return scenario
@@ -343,7 +360,18 @@ def generate(service: Service, scenario: Scenario, memory_limit: float | None,
             lag[i] = _lag(scenario.lag, times[i])
             cpu_total += _cpu(scenario.cpu, proc, times[i]) * scenario.step
             cpu[i] = round(cpu_total, 3)
+    if scenario.queues is not None:
+        series.update(queue_series(service, scenario.queues, len(times), scenario.step, scenario.name))
     return [GeneratedSeries(sel, values) for sel, values in sorted(series.items())]
+
+
+def not_applicable(scenario: Scenario, service: Service, alerts: set[str]) -> str:
+    """Why the scenario says nothing about the service (its rules have `alerts`), or "" when it applies."""
+    if scenario.queues is not None and not service.queues:
+        return "the service has no queues"
+    if scenario.alerts and not alerts & set(scenario.alerts):
+        return f"its rules have none of {', '.join(scenario.alerts)}"
+    return ""
 
 
 def _cpu(cpu: dict, proc: Process, t: float) -> float:
