@@ -87,12 +87,14 @@ def replay_for(service: Service, scenario: Scenario) -> Replay:
                   generate(service, scenario, limit), scenario.alerts)
 
 
-def _test_file(replay: Replay, rule_file: str) -> dict:
+def _test_file(replay: Replay, rule_file: str, groups: list[str]) -> dict:
     buckets = int(replay.duration // BUCKET)
     query = f'count_over_time(ALERTS{{alertstate="firing"}}[{BUCKET - 1}s])'
     return {
         "rule_files": [rule_file],
         "evaluation_interval": EVALUATION_INTERVAL.text,
+        # As in the rule file: recorded series are written before the groups that read them.
+        "group_eval_order": groups,
         "tests": [{
             "name": replay.name,
             "interval": format_duration(replay.interval),
@@ -140,7 +142,8 @@ def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes) -> ReplayResul
         raise ObsgenError([Problem("backtest", "promtool not found; install Debian's `prometheus` package")])
     with tempfile.TemporaryDirectory(prefix="obsgen-backtest-") as tmp:
         Path(tmp, "rules.yml").write_bytes(rules_yaml)
-        Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml"), replay.name))
+        groups = [g["name"] for g in output.rule_file["groups"]]
+        Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups), replay.name))
         result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
                                 text=True)
     text = result.stdout + result.stderr

@@ -88,6 +88,10 @@ def reporting_problems(code: int):
                 _fail([p.format() for p in err.problems], code)
             except OutputError as err:
                 _fail(err.lines, code)
+            except BrokenPipeError:
+                # The reader went away (`obsgen backtest | head`): nothing left to say to it.
+                sys.stdout = open(os.devnull, "w")
+                sys.exit(0)
             except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
                 raise
             except Exception as err:  # noqa: BLE001 - last line of defence against tracebacks
