@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ..alerting import TEST_EVALUATION_INTERVAL, fires_many, rule_test, silent
 from ..model import Service
-from ..scenario import generate, pods_for, scenario_from_dict
+from ..scenario import example_pods_many, generate, pods_for, scenario_from_dict
 from ..series import notation
 from ..signal import AlertCheck, AlertRule, RuleTest
 from ..testbed import ExamplePod
@@ -87,42 +87,32 @@ def _across_days_proof(service: Service, enabled: set[str]) -> RuleTest | None:
     w, settings = service.leak, service.alerts
     needed = 2 * w.period.seconds + w.average.seconds + w.floor_window.seconds
     heap_per_day, ws_per_day, cpu_factor = 12 * MI, 16 * MI, 1.2
-    checks, end = [], 0.0
+    pod = example_pods_many(service, 1)[0]  # the scenario's only pod
+    checks: list[AlertCheck] = []
     if "NodejsHeapLeak" in enabled:
-        at = _fire_at(needed, settings["heapLeak"].for_.seconds)
         growth = heap_per_day * w.period.seconds / 86400
         checks += [*silent("NodejsHeapLeak", _after(needed - 3600)),
-                   ("NodejsHeapLeak", at, [("old_space", growth), ("heap_used", growth)])]
+                   fires_many("NodejsHeapLeak", _fire_at(needed, settings["heapLeak"].for_.seconds),
+                              [(_heap_labels(pod, "old_space"), growth), (_heap_labels(pod, "heap_used"), growth)])]
     if "PodMemoryLeak" in enabled:
-        at = _fire_at(needed, settings["memoryLeak"].for_.seconds)
-        checks.append(("PodMemoryLeak", at, ws_per_day * w.period.seconds / 86400))
+        checks.append(fires_many("PodMemoryLeak", _fire_at(needed, settings["memoryLeak"].for_.seconds),
+                                 [(pod.container_labels(), ws_per_day * w.period.seconds / 86400)]))
     if "PodCpuUsageRising" in enabled:
-        at = _fire_at(3 * w.period.seconds, settings["cpuTrend"].for_.seconds)
+        labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
         checks += [*silent("PodCpuUsageRising", _after(2 * w.period.seconds)),
-                   ("PodCpuUsageRising", at, cpu_factor ** (w.period.seconds / 86400) - 1)]
+                   fires_many("PodCpuUsageRising", _fire_at(3 * w.period.seconds, settings["cpuTrend"].for_.seconds),
+                              [(labels, cpu_factor ** (w.period.seconds / 86400) - 1)])]
     if not checks:
         return None
-    end = max(parse_duration(c[1]).seconds if isinstance(c, tuple) else c.at.seconds for c in checks)
     # CPU needs samples closer than the 5m rate window; 2m keeps every evaluation on a sample.
-    series, pod = _series(service, {
-        "name": "growth-across-days", "duration": format_duration(end),
+    series, _ = _series(service, {
+        "name": "growth-across-days", "duration": format_duration(max(c.at.seconds for c in checks)),
         "memory": _memory(oldSpace={"leakPerDay": heap_per_day}, heapUsed={"leakPerDay": heap_per_day},
                           workingSet={"leakPerDay": ws_per_day}),
         "cpu": {"base": 0.04, "factorPerDay": cpu_factor, "daily": 0}}, "2m")
-    cpu_labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
-    resolved: list[AlertCheck] = []
-    for check in checks:
-        if not isinstance(check, tuple):
-            resolved.append(check)
-        elif check[0] == "NodejsHeapLeak":
-            resolved.append(fires_many(check[0], check[1], [(_heap_labels(pod, sig), v) for sig, v in check[2]]))
-        elif check[0] == "PodMemoryLeak":
-            resolved.append(fires_many(check[0], check[1], [(pod.container_labels(), check[2])]))
-        else:
-            resolved.append(fires_many(check[0], check[1], [(cpu_labels, check[2])]))
     return rule_test(f"heap ({heap_per_day // MI}Mi a day), working set ({ws_per_day // MI}Mi a day) and CPU "
                      f"({round((cpu_factor - 1) * 100)}% a day) growing for days fire the across-days alerts",
-                     "2m", series, *resolved)
+                     "2m", series, *checks)
 
 
 def _within_lifetime_proof(service: Service, alert: str, key: str, kind: str) -> RuleTest:
