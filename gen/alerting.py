@@ -4,7 +4,7 @@ from __future__ import annotations
 from .model import AlertSettings
 from .signal import AlertCheck, AlertRule, ExpectedAlert, RuleTest, Series
 from .testbed import labels
-from .units import Duration, parse_duration
+from .units import parse_duration
 
 # Generated rule tests evaluate rules at this interval. Trend alerts need days of data, and
 # promtool at one minute spends minutes on them; 5m is a common production setting too.
@@ -35,9 +35,3 @@ def rule_test(name: str, interval: str, series: list[tuple[str, str]], *checks: 
         flat.extend(check if isinstance(check, tuple) else (check,))
     return RuleTest(name, parse_duration(interval), tuple(Series(s, v) for s, v in series), tuple(flat))
 
-
-def steps(total: Duration | str, interval: Duration | str) -> int:
-    """How many samples at `interval` cover `total`."""
-    t = parse_duration(total) if isinstance(total, str) else total
-    i = parse_duration(interval) if isinstance(interval, str) else interval
-    return int(t.seconds // i.seconds)

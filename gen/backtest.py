@@ -23,7 +23,7 @@ from .model import Service
 from .pipeline import ServiceOutput
 from .scenario import GeneratedSeries, Scenario, generate
 from .series import notation
-from .units import Duration, format_duration, parse_duration
+from .units import format_duration, parse_duration
 
 EVALUATION_INTERVAL = parse_duration("5m")
 BUCKET = 3600

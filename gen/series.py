@@ -5,9 +5,6 @@ from typing import Sequence
 
 from .units import number
 
-Gap = None  # a missing sample ("_" in promtool notation)
-
-
 def _fmt(value: float) -> str:
     return number(round(value, 9)) if value == value else "NaN"
 
@@ -47,10 +44,3 @@ def notation(values: Sequence[float | None]) -> str:
         i = j + 1
     return " ".join(out)
 
-
-def constant(value: float, count: int) -> list[float]:
-    return [value] * count
-
-
-def linear(start: float, step: float, count: int) -> list[float]:
-    return [start + step * i for i in range(count)]

@@ -18,7 +18,6 @@ UNIT_PER_SECOND = "ops"
 UNIT_PACKETS_PER_SECOND = "pps"
 UNIT_CORES = "suffix: cores"
 UNIT_COUNT = "short"
-UNIT_BYTES_PER_HOUR = "suffix:B/h"
 
 
 @dataclass(frozen=True)

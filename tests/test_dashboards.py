@@ -1,7 +1,6 @@
 """Every generated dashboard against Grafana's own schemas and the output contract."""
 from __future__ import annotations
 
-import copy
 import json
 import re
 from functools import lru_cache
@@ -13,7 +12,7 @@ from jsonschema import Draft7Validator
 from gen.layout import dashboard_uid
 from gen.lint import dashboard_exprs
 
-from .conftest import UPSTREAM, REPO
+from .conftest import UPSTREAM
 from gen.pipeline import compile_specs
 
 LEGACY_KEYS = {"rows", "style", "hideControls", "sharedCrosshair", "span", "minSpan", "error", "height",

@@ -11,10 +11,10 @@ from dataclasses import dataclass, replace
 
 from .. import trend
 from ..alerting import alert_rule
-from ..model import AlertSettings, Service
+from ..model import Service
 from ..promql import Scope, eq, selector
 from ..signal import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
-                      RecordingRule, Row, RuleGroup, RuleTest, SeriesStyle, Threshold)
+                      RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
 from ..units import number
 from . import nodejs, pod
 from .leak_proofs import leak_proofs

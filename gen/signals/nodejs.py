@@ -4,12 +4,12 @@ Metric names are prom-client's (collectDefaultMetrics), optionally prefixed.
 """
 from __future__ import annotations
 
-from ..alerting import alert_rule, fires, rule_test, silent, steps
+from ..alerting import alert_rule, fires, rule_test, silent
 from ..model import Service
-from ..promql import Scope, eq, re_
+from ..promql import Scope, re_
 from ..series import notation
 from ..signal import (UNIT_BYTES, UNIT_COUNT, UNIT_CORES, UNIT_PER_SECOND, UNIT_RATIO, UNIT_SECONDS, DomainOutput,
-                      Panel, Query, Row, RuleGroup, SeriesStyle, Threshold)
+                      Panel, Query, Row, RuleGroup, Threshold)
 from ..testbed import example_pods
 from ..units import number
 
@@ -56,7 +56,6 @@ def _panels(service: Service) -> tuple[Panel, ...]:
     m = Metrics(service.nodejs_metric_prefix)
     pod = "{{" + s.app_pod_label + "}}"
     rate = s.rate_window
-    by = s.app_group
     lag = service.alerts["eventLoopLag"]
     lag_threshold = lag.param("threshold").seconds
     return (

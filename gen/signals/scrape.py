@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..alerting import alert_rule, fires, rule_test, silent
 from ..model import Service
-from ..promql import Scope, selector, eq
+from ..promql import Scope, selector
 from ..series import notation
 from ..signal import UNIT_COUNT, DomainOutput, Panel, Query, Row, RuleGroup, RuleTest, Threshold
 from ..testbed import example_pods
