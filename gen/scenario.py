@@ -46,6 +46,8 @@ _SHAPE = {
     "properties": {
         "base": _amount("Level once warm, at the start of each process' life."),
         "leakPerDay": _amount("Retained growth per day while a process lives; resets when it restarts."),
+        "leakFrom": _dur("When the leak begins, from the start of the scenario (a bad deploy or a new "
+                         "feature); before it, and in processes started earlier, it grows from then on."),
         "steps": {"type": "object", "additionalProperties": False, "required": ["every", "size"],
                   "properties": {"every": _dur("Time between steps."), "size": _amount("Size of each step.")},
                   "description": "A staircase leak: retained memory jumps by `size` every `every`."},
@@ -223,6 +225,7 @@ class Shape:
 
     base: float
     leak_per_day: float = 0.0
+    leak_from: float = -math.inf
     step_every: float = 0.0
     step_size: float = 0.0
     daily: float = 0.0
@@ -239,6 +242,7 @@ class Shape:
         steps, saw, warm = shape.get("steps", {}), shape.get("sawtooth", {}), shape.get("warmup", {})
         return Shape(
             base=_bytes(shape["base"]), leak_per_day=_bytes(shape.get("leakPerDay", 0)),
+            leak_from=_seconds(shape["leakFrom"]) if "leakFrom" in shape else -math.inf,
             step_every=_seconds(steps["every"]) if steps else 0.0, step_size=_bytes(steps.get("size", 0)),
             daily=_bytes(shape.get("daily", 0)), sawtooth_height=_bytes(saw.get("height", 0)),
             sawtooth_period=_seconds(saw["period"]) if saw else 1.0,
@@ -252,7 +256,8 @@ class Shape:
 
 def memory_value(shape: Shape, proc: Process, t: float, rng: random.Random, phase: float) -> float:
     age = t - proc.start
-    value = shape.base + shape.leak_per_day * age / DAY
+    leaking = max(0.0, t - max(proc.start, shape.leak_from))
+    value = shape.base + shape.leak_per_day * leaking / DAY
     if shape.step_every:
         value += shape.step_size * math.floor(age / shape.step_every)
     value = min(value, shape.exhaust_at) + _daily(shape.daily, t)

@@ -213,6 +213,11 @@ def _alerts() -> dict:
                                 "out GC, short enough to catch a fast leak hours before the OOM.", "6h"),
                 horizon=duration("Fire when the limit is this close. Default 12h: a working day to ship a "
                                  "fix or schedule a restart before the kernel kills the pod.", "12h"),
+                fastWindow=duration("Window of the second, fast forecast, for leaks that kill a pod within the "
+                                    "day. Default 2h: enough GC cycles to fit a line, short enough to react "
+                                    "within hours of a leak starting.", "2h"),
+                fastHorizon=duration("Horizon of the fast forecast. Default 4h: a short fit is only trusted "
+                                     "close to the limit, where a daily traffic cycle cannot carry it.", "4h"),
                 warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
                                 "1h"),
             ),

@@ -135,21 +135,37 @@ def sawtooth_rule(signal: RetainedSignal) -> RecordingRule:
     return RecordingRule(signal.name("sawtooth"), f"{signal.recorded('peak')} - {signal.recorded('floor')}")
 
 
-def seconds_to_limit_rule(signal: RetainedSignal, limit: str, window: Duration) -> RecordingRule:
+@dataclass(frozen=True)
+class Forecast:
+    """One exhaustion forecast: fit the floor over `window`, fire when the limit is within `horizon`.
+
+    A long window sees a slow leak early and ignores noise; a short one reacts within hours to a leak
+    that would kill the pod the same day, with a horizon short enough that a daily cycle cannot reach it.
+    """
+
+    record: str  # suffix of the recorded seconds-to-limit series
+    window: Duration
+    horizon: Duration
+
+
+def seconds_to_limit_rule(signal: RetainedSignal, limit: str, forecast: Forecast) -> RecordingRule:
     """When the floor's linear trend plus the usual sawtooth reaches the limit; only while growing."""
-    floor = signal.recorded("floor")
-    sawtooth = f"quantile_over_time(0.5, {signal.recorded('sawtooth')}[{window.text}])"
+    floor, win = signal.recorded("floor"), forecast.window.text
+    sawtooth = f"quantile_over_time(0.5, {signal.recorded('sawtooth')}[{win}])"
     return RecordingRule(
-        signal.name("seconds_to_limit"),
-        f"({limit} - {sawtooth} - predict_linear({floor}[{window.text}], 0)) / (deriv({floor}[{window.text}]) > 0)",
+        signal.name(forecast.record),
+        f"({limit} - {sawtooth} - predict_linear({floor}[{win}], 0)) / (deriv({floor}[{win}]) > 0)",
     )
 
 
-def exhaustion_expr(signal: RetainedSignal, w: TrendWindows, window: Duration, warmup: Duration,
-                    horizon: Duration) -> str:
-    """Value: seconds until the limit. Fires when that is within `horizon` and the rise is steady."""
+def exhaustion_expr(signal: RetainedSignal, w: TrendWindows, forecasts: tuple[Forecast, ...],
+                    warmup: Duration) -> str:
+    """Value: seconds until the limit. Fires when a forecast puts it within its horizon and the rise over
+    that forecast's window is steady."""
     floor = signal.recorded("floor")
-    needed = window.seconds + warmup.seconds + w.floor.seconds
-    return (f"{signal.recorded('seconds_to_limit')} < {number(horizon.seconds)} "
-            f"{steady_rise(floor, window)} "
-            f"{_uptime_guard(signal, needed)}")
+    branches = []
+    for f in forecasts:
+        needed = f.window.seconds + warmup.seconds + w.floor.seconds
+        branches.append(f"({signal.recorded(f.record)} < {number(f.horizon.seconds)} "
+                        f"{steady_rise(floor, f.window)} {_uptime_guard(signal, needed)})")
+    return " or ".join(branches)

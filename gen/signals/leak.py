@@ -80,11 +80,18 @@ def _recording_rules(service: Service, sig: Signals) -> tuple[RecordingRule, ...
     rules += [
         trend.peak_rule(ws, w),
         trend.sawtooth_rule(ws),
-        trend.seconds_to_limit_rule(ws, s.container(pod.RECORDS.memory_limit), exhaustion.param("window")),
+        *(trend.seconds_to_limit_rule(ws, s.container(pod.RECORDS.memory_limit), f) for f in forecasts(service)),
         RecordingRule(CPU_RECORD, _cpu_per_pod(service), (("service", service.name),)),
         RecordingRule(CPU_GROWTH_RECORD, _cpu_growth(service), (("service", service.name),)),
     ]
     return tuple(rules)
+
+
+def forecasts(service: Service) -> tuple[trend.Forecast, ...]:
+    """The slow and the fast exhaustion forecast of the working set."""
+    s = service.alerts["memoryExhaustion"]
+    return (trend.Forecast("seconds_to_limit", s.param("window"), s.param("horizon")),
+            trend.Forecast("seconds_to_limit_fast", s.param("fastWindow"), s.param("fastHorizon")))
 
 
 def _cpu_per_pod(service: Service) -> str:
@@ -174,8 +181,7 @@ def _pod_alerts(service: Service, sig: Signals) -> list[AlertRule]:
     if exhaustion.enabled:
         out.append(alert_rule(
             exhaustion, "PodMemoryExhaustionForecast",
-            trend.exhaustion_expr(ws, w, exhaustion.param("window"), exhaustion.param("warmup"),
-                                  exhaustion.param("horizon")),
+            trend.exhaustion_expr(ws, w, forecasts(service), exhaustion.param("warmup")),
             summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
             description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
                          "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "

@@ -71,7 +71,7 @@ def leak_proofs(service: Service, alerts: list[AlertRule]) -> tuple[RuleTest, ..
               ("PodMemoryLeakWithinPod", "memoryLeakWithinPod", "workingSet"))
     tests += [_within_lifetime_proof(service, name, key, kind) for name, key, kind in within if name in enabled]
     if "PodMemoryExhaustionForecast" in enabled:
-        tests.append(_exhaustion_proof(service))
+        tests += [_exhaustion_proof(service), _fast_exhaustion_proof(service)]
     tests.extend(_quiet_proofs(service, enabled))
     return tuple(tests)
 
@@ -150,6 +150,25 @@ def _exhaustion_proof(service: Service) -> RuleTest:
     return rule_test(
         "working set climbing towards the limit fires PodMemoryExhaustionForecast hours ahead", "1m", series,
         silent("PodMemoryExhaustionForecast", format_duration(needed - 3600)),
+        fires_many("PodMemoryExhaustionForecast", format_duration(at), [(pod.container_labels(), time_to_limit)]))
+
+
+def _fast_exhaustion_proof(service: Service) -> RuleTest:
+    """A pod that has been up for a day starts leaking fast: the short forecast must page within hours."""
+    s, w = service.alerts["memoryExhaustion"], service.leak
+    onset = 2 * 3600
+    # The short fit needs its window of floors, each a floor window after the onset.
+    at = _aligned(onset + s.param("fastWindow").seconds + w.floor_window.seconds + s.for_.seconds + 1200)
+    time_to_limit = s.param("fastHorizon").seconds - 3600.5  # off the seconds boundary, as above
+    per_hour = 0.6 * _limit(service) / (at - onset + time_to_limit) * 3600
+    base = _limit(service) - per_hour / 3600 * (at - onset + time_to_limit)
+    series, pod = _series(service, {"name": "memory-exhaustion-fast", "duration": format_duration(at),
+                                    "initialAge": "1d",
+                                    "memory": _memory(workingSet={"base": base, "leakPerDay": per_hour * 24,
+                                                                  "leakFrom": format_duration(onset)})}, "1m")
+    return rule_test(
+        "a pod that starts leaking fast after a day fires PodMemoryExhaustionForecast within hours", "1m", series,
+        silent("PodMemoryExhaustionForecast", format_duration(onset + 3600)),
         fires_many("PodMemoryExhaustionForecast", format_duration(at), [(pod.container_labels(), time_to_limit)]))
 
 
