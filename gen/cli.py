@@ -19,19 +19,20 @@ from pathlib import Path
 
 import click
 
-from . import diff as semantic_diff
-from . import lint, probe as probing
-from .emit import diff_output, write_output
-from .errors import ObsgenError, OutputError
-from .jsonnet_specs import Pairs
-from .load import load_specs
-from .grafana_query import TimeWindow
-from .pipeline import compile_specs
-from .project import PROJECT_FILE, Project, load_project, project_schema
-from .prometheus_api import Prometheus, PrometheusError
-from .schema import spec_schema
-from .units import parse_duration
-from .validate import validate
+from gen.tools import diff as semantic_diff
+from gen.checks import lint
+from gen.tools import probe as probing
+from gen.write import diff_output, write_output
+from gen.errors import ObsgenError, OutputError
+from gen.spec.jsonnet import Pairs
+from gen.spec.load import load_specs
+from gen.tools.grafana_query import TimeWindow
+from gen.pipeline import compile_specs
+from gen.spec.project import PROJECT_FILE, Project, load_project, project_schema
+from gen.tools.prometheus_api import Prometheus, PrometheusError
+from gen.spec.schema import spec_schema
+from gen.units import parse_duration
+from gen.spec.validate import validate
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -256,7 +257,7 @@ def test(out_dir: Path, jobs: int) -> None:
 @reports_problems
 def docs(readme: Path, check_only: bool) -> None:
     """Regenerate the README's spec reference from the spec schema."""
-    from .docs import replace_section, update_readme
+    from gen.spec.reference import replace_section, update_readme
 
     try:
         if check_only:
@@ -291,9 +292,9 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     library and --scenarios; recorded data from --range-export. promtool evaluates the rules.
     Exit 1 when a leak scenario is missed or a quiet one raises an alert.
     """
-    from . import backtest as engine
-    from .emit import to_yaml
-    from .scenario import builtin_dir, load_library, not_applicable
+    from gen.tools import backtest as engine
+    from gen.write import to_yaml
+    from gen.synth.scenario import builtin_dir, load_library, not_applicable
 
     compiled = compile_specs(spec_dir)
     outputs = [o for o in compiled.services if not services or o.service.name in services]

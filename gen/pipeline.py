@@ -6,45 +6,23 @@ all share this one function.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import lint
-from .crosscheck import SpecIndex, cross_check
-from .emit import header
-from .errors import ObsgenError, Problem
-from .load import Document, load_specs
-from .model import Service, build_model
-from .project import PROJECT_FILE, Project, default_project, load_project
-from .render.dashboard import build_dashboard
-from .render.rules import build_rule_file, build_test_file
-from .signal import DomainOutput
-from .signals import service_signals
-from .targets import emit_targets
-from .targets.rule_files import rules_path, tests_path
-from .validate import validate
-
-
-@dataclass(frozen=True)
-class ServiceOutput:
-    service: Service
-    domains: tuple[DomainOutput, ...]
-    dashboard: dict
-    rule_file: dict
-    test_file: dict
-
-
-@dataclass(frozen=True)
-class Compiled:
-    services: tuple[ServiceOutput, ...]
-    files: dict[str, bytes]
-    project: Project = field(default_factory=default_project)
-    # Every rule file in every form a target writes it (plain, PrometheusRule spec, mixin), as promtool reads it.
-    promtool_files: dict[str, bytes] = field(default_factory=dict)
-
-    @property
-    def rule_files(self) -> dict[str, bytes]:
-        return {k: v for k, v in self.files.items() if k.startswith("rules/")}
+from gen.checks import lint
+from gen.checks.crosscheck import SpecIndex, cross_check
+from gen.write import header
+from gen.errors import ObsgenError, Problem
+from gen.spec.documents import Document
+from gen.spec.load import load_specs
+from gen.spec.model import Service, build_model
+from gen.spec.project import PROJECT_FILE, Project, default_project, load_project
+from gen.render.dashboard import build_dashboard
+from gen.render.rules import build_rule_file, build_test_file
+from gen.ir import Compiled, ServiceOutput
+from gen.domains import service_signals
+from gen.targets import emit_targets
+from gen.targets.rule_files import rules_path, tests_path
+from gen.spec.validate import validate
 
 
 def paths_for(name: str) -> dict[str, str]:

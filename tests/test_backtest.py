@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from gen.scenario import builtin_dir, generate, load_library, scenario_from_dict
+from gen.synth.scenario import builtin_dir, generate, load_library, scenario_from_dict
 
 from .conftest import REPO, run_obsgen
 

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gen import crosscheck
+from gen.checks import crosscheck
 from gen.errors import ObsgenError
-from gen.load import load_specs
+from gen.spec.load import load_specs
 from gen.pipeline import compile_specs
-from gen.pod_patterns import Unsupported, common_name
+from gen.spec.pod_patterns import Unsupported, common_name
 from tests.conftest import run_obsgen
 
 

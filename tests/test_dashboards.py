@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft7Validator
 
-from gen.layout import dashboard_uid
-from gen.lint import dashboard_exprs
+from gen.render.layout import dashboard_uid
+from gen.checks.lint import dashboard_exprs
 
 from .conftest import UPSTREAM
 from gen.pipeline import compile_specs

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gen.diff import MARKER, Change, Report, ServiceDiff, dashboard_changes, render_markdown
+from gen.tools.diff import MARKER, Change, Report, ServiceDiff, dashboard_changes, render_markdown
 from tests.conftest import run_obsgen
 
 ALERTS = "  alerts:\n    runbookBaseUrl: https://runbooks.example.com/assessments\n"

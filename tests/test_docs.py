@@ -1,8 +1,8 @@
 """The README documents every spec field, from the schema itself, so the two cannot drift."""
 from __future__ import annotations
 
-from gen.docs import replace_section
-from gen.schema import spec_schema, walk_fields
+from gen.spec.reference import replace_section
+from gen.spec.schema import spec_schema, walk_fields
 
 from .conftest import REPO, run_obsgen
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from gen import cli, emit
+from gen import cli, write as emit
 from gen.errors import OutputConflict, OutputError
 from gen.pipeline import compile_specs
 

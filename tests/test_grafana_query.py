@@ -4,9 +4,9 @@ from __future__ import annotations
 import promql_parser
 import pytest
 
-from gen.grafana_query import (QueryTemplateError, TimeWindow, Variable, build_request, dashboard_variables,
-                               interpolate, regex_escape, resolution, round_interval_ms, seconds_to_hms)
-from gen.probe import panels_with_queries
+from gen.tools.grafana_query import (QueryTemplateError, TimeWindow, Variable, build_request, dashboard_variables,
+    interpolate, regex_escape, resolution, round_interval_ms, seconds_to_hms)
+from gen.tools.probe import panels_with_queries
 
 NOW = 1_700_000_000.0
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 
 from gen.errors import ObsgenError
-from gen.jsonnet_specs import JsonnetSettings
-from gen.load import load_specs
+from gen.spec.jsonnet import JsonnetSettings
+from gen.spec.load import load_specs
 from gen.pipeline import compile_specs
-from gen.project import default_project
-from gen.validate import validate
+from gen.spec.project import default_project
+from gen.spec.validate import validate
 from tests.conftest import run_obsgen
 
 SERVICE = """{

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from gen import probe
+from gen.tools import probe
 from tests.conftest import run_obsgen
 
 

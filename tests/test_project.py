@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from gen.errors import ObsgenError
-from gen.project import default_project, load_project, project_schema, reference_table
-from gen.schema import walk_fields
+from gen.spec.project import default_project, load_project, project_schema, reference_table
+from gen.spec.schema import walk_fields
 from tests.conftest import run_obsgen
 
 MINIMAL = "apiVersion: obsgen/v1\nkind: Project\n"

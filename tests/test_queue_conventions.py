@@ -17,9 +17,9 @@ import re
 
 import pytest
 
-from gen import lint
+from gen.checks import lint
 from gen.pipeline import compile_specs
-from gen.queue_conventions import BUILT_IN, CONCEPT_BY_KEY, COUNTER
+from gen.spec.queue_conventions import BUILT_IN, CONCEPT_BY_KEY, COUNTER
 
 SPEC = """\
 apiVersion: obsgen/v1

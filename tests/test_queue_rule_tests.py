@@ -6,9 +6,9 @@ import subprocess
 import yaml
 
 from gen.pipeline import compile_specs
-from gen.alerting import TEST_EVALUATION_INTERVAL
-from gen.promql_reference import Clock, firing_value, over_range
-from gen.series import notation
+from gen.domains.alerts import TEST_EVALUATION_INTERVAL
+from gen.synth.promql_model import Clock, firing_value, over_range
+from gen.synth.notation import notation
 from gen.units import parse_duration
 
 BULL_PROM = """\

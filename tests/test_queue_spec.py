@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from gen.load import load_specs
-from gen.model import build_model
-from gen.queue_conventions import BULLMQ, BULL_EXPORTER
-from gen.schema import spec_schema, walk_fields
-from gen.validate import validate
+from gen.spec.load import load_specs
+from gen.spec.model import build_model
+from gen.spec.queue_conventions import BULLMQ, BULL_EXPORTER
+from gen.spec.schema import spec_schema, walk_fields
+from gen.spec.validate import validate
 
 from .conftest import run_obsgen
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from gen.lint import dashboard_exprs, parse_error, recorded_in, recorded_names, rule_exprs
-from gen.schema import SEVERITIES
+from gen.checks.lint import dashboard_exprs, parse_error, recorded_in, recorded_names, rule_exprs
+from gen.spec.schema import SEVERITIES
 
 from .conftest import REPO, UPSTREAM
 

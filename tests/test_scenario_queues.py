@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from gen.backtest import AlertOutcome, Replay, ReplayResult
+from gen.tools.backtest import AlertOutcome, Replay, ReplayResult
 from gen.errors import ObsgenError
-from gen.scenario import ALERTS, builtin_dir, generate, load_library, load_scenario, not_applicable
+from gen.synth.scenario import ALERTS, builtin_dir, generate, load_library, load_scenario, not_applicable
 
 from .conftest import run_obsgen
 

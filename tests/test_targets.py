@@ -13,10 +13,10 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from gen.emit import write_output
+from gen.write import write_output
 from gen.errors import ObsgenError
 from gen.pipeline import compile_specs
-from gen.project import default_project
+from gen.spec.project import default_project
 from gen.targets import configmap, mixin
 from gen.targets.configmap import MAX_CONFIGMAP_BYTES
 

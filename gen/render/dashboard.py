@@ -12,10 +12,10 @@ from typing import Any
 from grafanalib import core as g
 from grafanalib._gen import DashboardEncoder
 
-from ..layout import Placed, dashboard_uid, place
-from ..model import Service
-from ..promql import Scope, selector
-from ..signal import DomainOutput, Panel, Row, SeriesStyle
+from gen.render.layout import Placed, dashboard_uid, place
+from gen.spec.model import Service
+from gen.promql.selectors import Scope, selector
+from gen.ir import DomainOutput, Panel, Row, SeriesStyle
 
 SCHEMA_VERSION = 39
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}

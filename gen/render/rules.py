@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .. import templates
-from ..alerting import TEST_EVALUATION_INTERVAL
-from ..layout import dashboard_uid, panel_id, slug
-from ..model import Service
-from ..promql import layout
-from ..signal import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
+from gen.render import templates
+from gen.domains.alerts import TEST_EVALUATION_INTERVAL
+from gen.render.layout import dashboard_uid, panel_id, slug
+from gen.spec.model import Service
+from gen.promql.selectors import layout
+from gen.ir import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
 
-from . import configmap, dashboard_files, kustomization, mixin, prometheus_rule, provisioning, rule_files
-from .emitted import Emitted
+from gen.targets import configmap, dashboard_files, kustomization, mixin, prometheus_rule, provisioning, rule_files
+from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 
 # Each module: `emit(project, outputs) -> Emitted`, empty when the project switches it off.

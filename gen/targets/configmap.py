@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_json, to_yaml
-from ..errors import ObsgenError, Problem
-from .emitted import Emitted
-from .kubernetes import DIRECTORY, manifest
+from gen.write import to_json, to_yaml
+from gen.errors import ObsgenError, Problem
+from gen.targets.emitted import Emitted
+from gen.targets.kubernetes import DIRECTORY, manifest
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 SUBDIRECTORY = "grafana-dashboards"
 # Kubernetes refuses a ConfigMap whose data is larger than this (core.MaxSecretSize).

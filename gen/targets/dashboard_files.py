@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_json
-from ..errors import ObsgenError, Problem
-from ..layout import slug
-from .emitted import Emitted
+from gen.write import to_json
+from gen.errors import ObsgenError, Problem
+from gen.render.layout import slug
+from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
-    from ..model import Service
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.spec.model import Service
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 DIRECTORY = "dashboards"
 

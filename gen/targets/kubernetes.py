@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model import Service
-from ..project import KubernetesMeta
+from gen.spec.model import Service
+from gen.spec.project import KubernetesMeta
 
 DIRECTORY = "kubernetes"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "obsgen"}

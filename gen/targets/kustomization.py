@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_yaml
-from . import configmap, prometheus_rule
-from .emitted import Emitted
-from .kubernetes import DIRECTORY
+from gen.write import to_yaml
+from gen.targets import configmap, prometheus_rule
+from gen.targets.emitted import Emitted
+from gen.targets.kubernetes import DIRECTORY
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 PATH = f"{DIRECTORY}/kustomization.yaml"
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import header, to_yaml
-from .emitted import Emitted
+from gen.write import header, to_yaml
+from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 DIRECTORY = "mixin"
 INDEX = f"{DIRECTORY}/mixin.libsonnet"

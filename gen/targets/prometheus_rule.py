@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_yaml
-from .emitted import Emitted
-from .kubernetes import DIRECTORY, manifest
+from gen.write import to_yaml
+from gen.targets.emitted import Emitted
+from gen.targets.kubernetes import DIRECTORY, manifest
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 API_VERSION = "monitoring.coreos.com/v1"
 KIND = "PrometheusRule"

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_yaml
-from ..layout import dashboard_uid
-from .dashboard_files import folder_directories
-from .emitted import Emitted
+from gen.write import to_yaml
+from gen.render.layout import dashboard_uid
+from gen.targets.dashboard_files import folder_directories
+from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 PATH = "grafana/provisioning/dashboards/obsgen.yaml"
 

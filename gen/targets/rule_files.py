@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from ..emit import to_yaml
-from .emitted import Emitted
+from gen.write import to_yaml
+from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
-    from ..pipeline import ServiceOutput
-    from ..project import Project
+    from gen.ir import ServiceOutput
+    from gen.spec.project import Project
 
 
 def rules_path(service_name: str) -> str:

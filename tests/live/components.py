@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from gen.prometheus_api import Prometheus
+from gen.tools.prometheus_api import Prometheus
 
 from .processes import Managed, StartupFailed, Supervisor, free_port, wait_until
 

@@ -16,8 +16,8 @@ import pytest
 
 from gen.errors import ObsgenError
 from gen.pipeline import Compiled, ServiceOutput, compile_specs, paths_for
-from gen.project import default_project
-from gen.prometheus_api import Prometheus, PrometheusError
+from gen.spec.project import default_project
+from gen.tools.prometheus_api import Prometheus, PrometheusError
 
 from .components import (INSTANCES, REPO, SERVICE, SPEC_DIR, AppInstance, InstallFailed, ensure_debian_packages,
                          ensure_npm_packages, start_apps, start_prometheus, start_redis)

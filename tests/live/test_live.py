@@ -16,9 +16,9 @@ from typing import Callable
 
 import pytest
 
-from gen import probe
-from gen.grafana_query import TimeWindow
-from gen.prometheus_api import Prometheus
+from gen.tools import probe
+from gen.tools.grafana_query import TimeWindow
+from gen.tools.prometheus_api import Prometheus
 from tests.conftest import run_obsgen
 
 from .components import SCRAPE_INTERVAL_SECONDS, app_mode, set_app_mode

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Callable, TypeVar
 
-from gen.prometheus_api import Prometheus
+from gen.tools.prometheus_api import Prometheus
 
 T = TypeVar("T")
 NEVER_EVALUATED = "0001-01-01T00:00:00Z"

@@ -1,0 +1,1 @@
+"""Checks on generated output before anything is written, and checks across services."""

@@ -1,0 +1,215 @@
+"""Checks across all services, at build time: what no single spec can see on its own.
+
+- two dashboards with the same uid or title, two rule groups with the same name;
+- two services whose selectors overlap, so one pod would be alerted on twice (and
+  both services' recording rules would write the same series);
+- a dashboard query reading a recorded series that no rule file records;
+- an alert whose dashboard link points at a dashboard or panel that does not exist.
+
+One alert name shared by many services is normal: the `service` label tells them apart.
+Each problem names both services and where their specs say so.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Sequence
+from urllib.parse import parse_qs, urlsplit
+
+from gen.checks import lint
+from gen.errors import Problem
+from gen.spec.documents import Document, Path_
+from gen.spec.model import Service
+from gen.spec.pod_patterns import Unsupported, common_name
+from gen.spec.example_pods import example_pods
+
+if TYPE_CHECKING:
+    from gen.ir import ServiceOutput
+
+NAME: Path_ = ("metadata", "name")
+
+
+@dataclass(frozen=True)
+class SpecIndex:
+    """The document each service came from, to point problems at the line that causes them."""
+
+    documents: dict[str, Document]
+
+    @classmethod
+    def of(cls, documents: Iterable[Document]) -> "SpecIndex":
+        return cls({doc.data["metadata"]["name"]: doc for doc in documents})
+
+    def problem(self, service: Service, paths: Sequence[Path_], message: str, hint: str = "") -> Problem:
+        """At the first of `paths` the spec writes out (a default has no line), else at the service's name."""
+        doc = self.documents.get(service.name)
+        if doc is None:
+            return Problem(service.source, message, hint=hint)
+        path = next((p for p in paths if _written(doc.data, p)), NAME)
+        return doc.problem(path, message, hint)
+
+    def where(self, service: Service, paths: Sequence[Path_] = ()) -> str:
+        found = self.problem(service, paths, "")
+        return f"{found.file}:{found.line}" if found.line else found.file
+
+
+def _written(data, path: Path_) -> bool:
+    for part in path:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and part < len(data):
+            data = data[part]
+        else:
+            return False
+    return True
+
+
+def _duplicates(outputs: Sequence[ServiceOutput], index: SpecIndex, what: str, values, path: Path_,
+                hint: str) -> list[Problem]:
+    """`values(out)` per service; a value seen before is a problem of the later service."""
+    first: dict[str, Service] = {}
+    problems = []
+    for out in outputs:
+        for value in values(out):
+            owner = first.setdefault(value, out.service)
+            if owner is out.service and values(out).count(value) == 1:
+                continue
+            other = ("twice in the service" if owner is out.service
+                     else f"also by service {owner.name} ({index.where(owner, [path])})")
+            problems.append(index.problem(out.service, [path], f"{what} '{value}' of service {out.service.name} "
+                                          f"is used {other}", hint))
+            if owner is out.service:
+                break
+    return problems
+
+
+def duplicate_names(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    return [
+        *_duplicates(outputs, index, "dashboard uid", lambda o: [o.dashboard["uid"]], NAME,
+                     "dashboard uids derive from service names; rename one of the services"),
+        *_duplicates(outputs, index, "dashboard title", lambda o: [o.dashboard["title"]],
+                     ("spec", "dashboard", "title"),
+                     "Grafana search, links and folders need distinct titles; set spec.dashboard.title"),
+        *_duplicates(outputs, index, "rule group", lambda o: [g["name"] for g in o.rule_file["groups"]], NAME,
+                     "Prometheus reports rule groups by name; two groups of one name cannot be told apart"),
+    ]
+
+
+def _shared_pod(a: Service, b: Service) -> str | None:
+    """A pod name both services' pod patterns match, preferring one shaped like a real pod's."""
+    for service in (a, b):
+        try:
+            names = [p.name for p in example_pods(service, 2)]
+        except ValueError:
+            names = []
+        for name in names:
+            if re.fullmatch(a.selector.pod_regex, name) and re.fullmatch(b.selector.pod_regex, name):
+                return name
+    try:
+        return common_name(a.selector.pod_regex, b.selector.pod_regex)
+    except Unsupported:
+        return None
+
+
+def _compatible(a: Service, b: Service) -> bool:
+    """Could one series carry both services' extra matchers?"""
+    mine = dict(a.selector.matchers)
+    return all(mine.get(k, v) == v for k, v in b.selector.matchers)
+
+
+def _overlap(a: Service, b: Service) -> tuple[str, str, Path_] | None:
+    """(pod both select, what they share, spec path to change) when the services select a common pod."""
+    if a.namespace != b.namespace:
+        return None
+    pod = _shared_pod(a, b)
+    if pod is None:
+        return None
+    if a.container == b.container:
+        return pod, f"container '{a.container}' in namespace {a.namespace}", ("spec", "selector", "pod")
+    same_app = (a.selector.job == b.selector.job and _compatible(a, b)
+                and a.selector.namespace_label == b.selector.namespace_label)
+    if same_app:
+        return pod, f"job '{a.selector.job}' in namespace {a.namespace}", ("spec", "selector", "pod")
+    return None
+
+
+def _disjoint_suggestion(a: Service, b: Service) -> str:
+    """Deployment-shaped patterns for both, when they are in fact disjoint. (Service names are DNS labels:
+    nothing in them needs escaping.)"""
+    shaped = {s.name: f"{s.name}-[a-z0-9]+-[a-z0-9]{{5}}" for s in (a, b)}
+    try:
+        if common_name(shaped[a.name], shaped[b.name]) is None:
+            return (f"; for Deployments, '{shaped[a.name]}' and '{shaped[b.name]}' are disjoint")
+    except Unsupported:
+        pass
+    return ""
+
+
+def overlapping_selectors(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    services = [o.service for o in outputs]
+    problems = []
+    for i, a in enumerate(services):
+        for b in services[i + 1:]:
+            found = _overlap(a, b)
+            if found is None:
+                continue
+            pod, shared, path = found
+            problems.append(index.problem(
+                b, [path, ("spec", "namespace")],
+                f"services {a.name} ({index.where(a, [path])}) and {b.name} select the same pods: both match pod "
+                f"'{pod}' with {shared}, so its alerts would fire twice and both would record the same series",
+                "make their spec.selector.pod patterns disjoint" + _disjoint_suggestion(a, b)))
+    return problems
+
+
+def undefined_recordings(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    defined = {name for o in outputs for name in lint.recorded_in(o.rule_file)}
+    problems = []
+    for out in outputs:
+        for where, expr in lint.dashboard_exprs(out.dashboard):
+            for missing in sorted(lint.recorded_names(expr) - defined):
+                problems.append(index.problem(out.service, [NAME], f"dashboard of {out.service.name}: {where} reads "
+                                              f"recorded series {missing}, which no rule file defines"))
+    return problems
+
+
+def _panel_ids(dashboard: dict) -> set[int]:
+    return {p["id"] for p in dashboard.get("panels", []) if p.get("type") != "row"}
+
+
+def broken_links(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    dashboards = {o.dashboard["uid"]: o.dashboard for o in outputs}
+    problems = []
+    for out in outputs:
+        prefix = out.service.dashboard.grafana_url
+        for group in out.rule_file["groups"]:
+            for rule in group["rules"]:
+                url = rule.get("annotations", {}).get("dashboard_url")
+                if "alert" not in rule or url is None:
+                    continue
+                problem = _link_problem(url.removeprefix(prefix), dashboards)
+                if problem:
+                    problems.append(index.problem(out.service, [NAME],
+                                                  f"alert {rule['alert']} of {out.service.name}: {problem}"))
+    return problems
+
+
+def _link_problem(link: str, dashboards: dict[str, dict]) -> str | None:
+    parts = urlsplit(link)
+    segments = parts.path.split("/")
+    if len(segments) < 3 or segments[1] != "d":
+        return f"dashboard link '{link}' is not a Grafana dashboard link (/d/<uid>/...)"
+    uid = segments[2]
+    if uid not in dashboards:
+        return f"dashboard link points at dashboard uid '{uid}', which obsgen does not generate"
+    panel = parse_qs(parts.query).get("viewPanel", [None])[0]
+    if panel is not None and (not panel.isdigit() or int(panel) not in _panel_ids(dashboards[uid])):
+        return (f"dashboard link points at panel {panel} of dashboard '{dashboards[uid]['title']}', "
+                "which has no such panel")
+    return None
+
+
+CHECKS = (duplicate_names, overlapping_selectors, undefined_recordings, broken_links)
+
+
+def cross_check(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    return [problem for check in CHECKS for problem in check(outputs, index)]

@@ -1,0 +1,302 @@
+"""Leak watch: retained-memory floors, their trends and forecasts, the CPU trend, and their alerts.
+
+This domain reads series that the Node.js and pod domains define (prom-client
+heap metrics, the container's recorded working set and limit) and builds the
+trend machinery of gen/promql/trend.py on top of them. Its row comes right after the
+overview, so a reader sees a leak in the picture before any alert.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from gen.promql import trend
+from gen.domains.alerts import alert_rule
+from gen.spec.model import Service
+from gen.promql.selectors import Scope, eq, selector
+from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
+    RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
+from gen.units import number
+from gen.domains import nodejs, pod
+from gen.proofs.leak import leak_proofs
+
+FLOOR_PANEL = "leak.heap-floor"
+WS_PANEL = "leak.working-set-floor"
+GROWTH_PANEL = "leak.growth"
+FORECAST_PANEL = "leak.forecast"
+CPU_PANEL = "leak.cpu-trend"
+
+CPU_RECORD = "service:container_cpu_usage_seconds:avg_rate5m"
+CPU_GROWTH_RECORD = "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
+
+
+def applies(service: Service) -> bool:
+    return True
+
+
+def _windows(service: Service) -> trend.TrendWindows:
+    return trend.TrendWindows(service.leak.floor_window, service.leak.period, service.leak.average)
+
+
+@dataclass(frozen=True)
+class Signals:
+    heap: tuple[trend.RetainedSignal, ...]
+    working_set: trend.RetainedSignal
+
+
+def _select(matchers) -> str:
+    return selector("", matchers)
+
+
+def retained_signals(service: Service, dashboard: bool = False) -> Signals:
+    s = Scope(service, dashboard=dashboard)
+    heap: tuple[trend.RetainedSignal, ...] = ()
+    if nodejs.applies(service):
+        m = nodejs.Metrics(service.nodejs_metric_prefix)
+        app = _select(s.app_matchers())
+        uptime = f"time() - {s.app(m.start_time)}"
+        heap = (
+            trend.RetainedSignal("old_space", "heap old space", s.app(m.space_used, eq("space", "old")),
+                                 "instance:nodejs_heap_old_space_used_bytes", "job, instance", uptime, app),
+            trend.RetainedSignal("heap_used", "heap used", s.app(m.heap_used),
+                                 "instance:nodejs_heap_used_bytes", "job, instance", uptime, app),
+        )
+    ws = trend.RetainedSignal("working_set", "container working set", s.container(pod.RECORDS.working_set),
+                              "namespace_pod_container:container_memory_working_set_bytes",
+                              "namespace, pod, container", None,
+                              _select(s.container_matchers()),
+                              restarts=s.container("kube_pod_container_status_restarts_total"))
+    return Signals(heap, ws)
+
+
+def _recording_rules(service: Service, sig: Signals) -> tuple[RecordingRule, ...]:
+    w = _windows(service)
+    exhaustion = service.alerts["memoryExhaustion"]
+    rules: list[RecordingRule] = []
+    for signal in (*sig.heap, sig.working_set):
+        rules.append(trend.floor_rule(signal, w))
+        rules.extend(trend.growth_rules(signal, w))
+    ws = sig.working_set
+    s = Scope(service, dashboard=False)
+    rules += [
+        trend.peak_rule(ws, w),
+        trend.sawtooth_rule(ws),
+        *(trend.seconds_to_limit_rule(ws, s.container(pod.RECORDS.memory_limit), f) for f in forecasts(service)),
+        RecordingRule(CPU_RECORD, _cpu_per_pod(service), (("service", service.name),)),
+        RecordingRule(CPU_GROWTH_RECORD, _cpu_growth(service), (("service", service.name),)),
+    ]
+    return tuple(rules)
+
+
+def forecasts(service: Service) -> tuple[trend.Forecast, ...]:
+    """The slow and the fast exhaustion forecast of the working set."""
+    s = service.alerts["memoryExhaustion"]
+    return (trend.Forecast("seconds_to_limit", s.param("window"), s.param("horizon")),
+            trend.Forecast("seconds_to_limit_fast", s.param("fastWindow"), s.param("fastHorizon")))
+
+
+def _cpu_per_pod(service: Service) -> str:
+    """Average CPU per pod, or CPU seconds per request when the spec names a request counter."""
+    s = Scope(service, dashboard=False)
+    cpu = f"avg by (namespace, container) ({s.container(pod.RECORDS.cpu)})"
+    counter = service.alerts["cpuTrend"].param("requestCounter")
+    if not counter:
+        return cpu
+    requests = f"sum(rate({s.app(counter)}[5m]))"
+    return f"sum by (namespace, container) ({s.container(pod.RECORDS.cpu)}) / scalar({requests})"
+
+
+def _cpu_growth(service: Service) -> str:
+    period = service.leak.period.text
+    x = f'{CPU_RECORD}{{service="{service.name}"}}'
+    return f"avg_over_time({x}[{period}]) / avg_over_time({x}[{period}] offset {period}) - 1"
+
+
+def _heap_alerts(service: Service, sig: Signals) -> list[AlertRule]:
+    w = _windows(service)
+    across, within = service.alerts["heapLeak"], service.alerts["heapLeakWithinProcess"]
+    pod_label = service.selector.pod_label or "instance"
+    who = "{{ $labels.%s }}" % pod_label
+    out = []
+    for signal in sig.heap:
+        labels = (("signal", signal.key),)
+        if across.enabled:
+            out.append(_with_labels(alert_rule(
+                across, "NodejsHeapLeak",
+                trend.across_days_expr(signal, w, across.param("growthPerPeriod").value,
+                                       across.param("minBytesPerPeriod").value),
+                summary=f"{who}: {signal.title} keeps growing day after day",
+                description=(f"The {signal.title} floor of {who} (what is left after garbage collection) grew by "
+                             "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
+                             "Objects survive collection and are never freed: a leak. Take two heap snapshots a "
+                             "few hours apart and compare what is retained."
+                             % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
+                panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label), labels))
+        if within.enabled:
+            window = within.param("window")
+            out.append(_with_labels(alert_rule(
+                within, "NodejsHeapLeakWithinProcess",
+                trend.within_lifetime_expr(signal, w, window, within.param("warmup"),
+                                           within.param("minGrowth").value, within.param("minBytes").value),
+                summary=f"{who}: {signal.title} has grown all through this process' life",
+                description=(f"The {signal.title} floor of {who} grows by {{{{ $value | humanize1024 }}}}B per hour "
+                             f"and has risen steadily for the last {window.text} without levelling off. Restarts "
+                             "and deploys hide a leak like this; it comes back after each one."),
+                panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label), labels))
+    return out
+
+
+def _with_labels(rule: AlertRule, labels) -> AlertRule:
+    return replace(rule, labels=tuple(sorted(dict(rule.labels + tuple(labels)).items())))
+
+
+def _pod_alerts(service: Service, sig: Signals) -> list[AlertRule]:
+    w = _windows(service)
+    ws = sig.working_set
+    out = []
+    across, within = service.alerts["memoryLeak"], service.alerts["memoryLeakWithinPod"]
+    exhaustion, cpu = service.alerts["memoryExhaustion"], service.alerts["cpuTrend"]
+    if across.enabled:
+        out.append(alert_rule(
+            across, "PodMemoryLeak",
+            trend.across_days_expr(ws, w, across.param("growthPerPeriod").value,
+                                   across.param("minBytesPerPeriod").value),
+            summary="{{ $labels.pod }}: memory keeps growing day after day",
+            description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by "
+                         "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
+                         "Memory is retained and never released: a leak in the heap, in Buffers or in native code."
+                         % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
+            panel_key=WS_PANEL))
+    if within.enabled:
+        window = within.param("window")
+        out.append(alert_rule(
+            within, "PodMemoryLeakWithinPod",
+            trend.within_lifetime_expr(ws, w, window, within.param("warmup"), within.param("minGrowth").value,
+                                       within.param("minBytes").value),
+            summary="{{ $labels.pod }}: memory has grown all through this pod's life",
+            description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grows by "
+                         "{{ $value | humanize1024 }}B per hour and has risen steadily for the last %s without "
+                         "levelling off. Deploys hide a leak like this; it comes back after each one."
+                         % window.text),
+            panel_key=WS_PANEL))
+    if exhaustion.enabled:
+        out.append(alert_rule(
+            exhaustion, "PodMemoryExhaustionForecast",
+            trend.exhaustion_expr(ws, w, forecasts(service), exhaustion.param("warmup")),
+            summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
+            description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
+                         "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
+                         "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
+                         "find the leak." % exhaustion.param("window").text),
+            panel_key=FORECAST_PANEL))
+    if cpu.enabled:
+        growth = cpu.param("growthPerPeriod")
+        per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
+        out.append(alert_rule(
+            cpu, "PodCpuUsageRising",
+            f'{CPU_GROWTH_RECORD}{{service="{service.name}"}} > {number(growth.value)} '
+            f'and ({CPU_GROWTH_RECORD}{{service="{service.name}"}} offset {w.period.text}) > {number(growth.value)}',
+            summary="%s: CPU use keeps rising day after day" % service.name,
+            description=("The %s of %s rose by {{ $value | humanizePercentage }} over the last %s, and by more than "
+                         "%s the %s before. Work per request is growing: look for a leak (GC works harder as the "
+                         "heap grows) or a job that does more each run." % (per, service.name, w.period.text,
+                                                                          growth.text, w.period.text)),
+            panel_key=CPU_PANEL, pod_label=""))
+    return out
+
+
+def _panels(service: Service) -> tuple[Panel, ...]:
+    sig = retained_signals(service, dashboard=True)
+    s = Scope(service, dashboard=True)
+    exhaustion = service.alerts["memoryExhaustion"]
+    window, horizon = exhaustion.param("window"), exhaustion.param("horizon")
+    p = service.leak.period.text
+    raw_style = (SeriesStyle(".* raw", regex=True, width=1, fill=0),)
+    panels = []
+    pod_legend = "{{%s}}" % s.app_pod_label
+    if sig.heap:
+        old = sig.heap[0]
+        panels.append(Panel(
+            FLOOR_PANEL, "Retained heap: old-space floor",
+            "Old space per pod (thin) and its floor, the lowest point within %s (thick): what survives garbage "
+            "collection. The sawtooth is normal; a floor that climbs and only falls at restarts is a leak."
+            % service.leak.floor_window.text,
+            UNIT_BYTES, (Query(old.raw, f"{pod_legend} raw"), Query(old.recorded("floor"), f"{pod_legend} floor")),
+            min=0, styles=raw_style))
+    ws = sig.working_set
+    panels.append(Panel(
+        WS_PANEL, "Retained memory: working-set floor",
+        "Container working set per pod (thin), its floor over %s (thick) and the memory limit. Steps down at "
+        "deploys with a climb in between is a leak that restarts hide." % service.leak.floor_window.text,
+        UNIT_BYTES,
+        (Query(ws.raw, "{{pod}} raw"), Query(ws.recorded("floor"), "{{pod}} floor"),
+         Query(f"max({s.container(pod.RECORDS.memory_limit)})", "limit")),
+        min=0, styles=raw_style + (SeriesStyle("limit", color="red", dashed=True, width=2),)))
+    growth_queries = [Query(sig_.recorded("floor_growth_ratio"), f"{pod_legend} {sig_.title}") for sig_ in sig.heap]
+    growth_queries.append(Query(ws.recorded("floor_growth_ratio"), "{{pod}} working set"))
+    threshold = service.alerts["heapLeak"].param("growthPerPeriod").value
+    panels.append(Panel(
+        GROWTH_PANEL, f"Floor growth over {p}",
+        f"How much each floor grew compared with the same hours {p} earlier (averaged over "
+        f"{service.leak.average.text}). A daily traffic cycle cancels out; a leak stays above zero day after "
+        "day. The red line is the alert threshold; it must be crossed on two consecutive days.",
+        UNIT_RATIO, tuple(growth_queries), thresholds=(Threshold(None, "green"), Threshold(threshold, "red")),
+        show_thresholds=True))
+    floor = ws.recorded("floor")
+    panels.append(Panel(
+        FORECAST_PANEL, "Memory forecast vs limit",
+        f"The working-set floor, the predict_linear() forecast {horizon.text} ahead from the last {window.text} "
+        f"of it, and the limit. When the forecast line crosses the limit and the rise is steady, "
+        "PodMemoryExhaustionForecast fires.",
+        UNIT_BYTES,
+        (Query(floor, "{{pod}} floor"), Query(f"predict_linear({floor}[{window.text}], {number(horizon.seconds)})",
+                                              f"{{{{pod}}}} forecast in {horizon.text}"),
+         Query(f"max({s.container(pod.RECORDS.memory_limit)})", "limit")),
+        min=0, styles=(SeriesStyle(".* forecast .*", regex=True, dashed=True),
+                       SeriesStyle("limit", color="red", dashed=True, width=2))))
+    panels.append(Panel(
+        "leak.time-to-limit", "Time to memory limit",
+        "Shortest time until any pod's memory reaches its limit at its current steady growth. Empty means no "
+        "pod is growing.",
+        UNIT_SECONDS, (Query(f"min({ws.recorded('seconds_to_limit')})", "time to limit"),), kind="stat",
+        width=6, height=8, decimals=0,
+        thresholds=(Threshold(None, "red"), Threshold(horizon.seconds, "orange"),
+                    Threshold(4 * horizon.seconds, "green")), no_value="not growing"))
+    cpu = f'{CPU_RECORD}{{service="{service.name}"}}'
+    panels.append(Panel(
+        CPU_PANEL, f"CPU trend: average per pod, this {p} vs the one before",
+        f"Average CPU per pod over the last {p} and the {p} before. At a flat request rate the two lines stay "
+        "together; a gap that widens every day is work per request growing (the seed article's CPU doubled in "
+        "five days).",
+        UNIT_CORES,
+        (Query(f"avg_over_time({cpu}[{p}])", f"last {p}"), Query(f"avg_over_time({cpu}[{p}] offset {p})",
+                                                                 f"{p} before")), min=0, width=9))
+    if nodejs.applies(service):
+        m = nodejs.Metrics(service.nodejs_metric_prefix)
+        lag = s.app(m.lag_p99)
+        panels.append(Panel(
+            "leak.lag-trend", "Event-loop p99 lag trend",
+            f"Worst event-loop p99 per hour, now and {p} earlier. Lag that creeps up day after day means more "
+            "synchronous work per request; it usually comes with rising CPU or heap.",
+            UNIT_SECONDS,
+            (Query(f"max(max_over_time({lag}[1h]))", "now"),
+             Query(f"max(max_over_time({lag}[1h] offset {p}))", f"{p} earlier")), min=0, width=9))
+    return tuple(panels)
+
+
+def annotations(service: Service) -> list[dict]:
+    return [{"datasource": {"type": "prometheus", "uid": "${datasource}"}, "enable": True, "hide": False,
+             "iconColor": "red", "name": "Firing alerts",
+             "expr": f'ALERTS{{alertstate="firing", service="{service.name}"}}', "step": "1m",
+             "titleFormat": "{{alertname}}", "textFormat": "{{pod}} {{signal}}"}]
+
+
+def signals(service: Service) -> DomainOutput:
+    sig = retained_signals(service)
+    alerts = _heap_alerts(service, sig) + _pod_alerts(service, sig)
+    return DomainOutput(
+        # Right after the overview: the picture of a leak comes before any alert about it.
+        rows=(Row("leak", "Leak watch", _panels(service), rank=0),),
+        groups=(RuleGroup(f"{service.name}.leak", _recording_rules(service, sig) + tuple(alerts)),),
+        tests=leak_proofs(service, alerts),
+        annotations=tuple(annotations(service)),
+    )

@@ -1,0 +1,308 @@
+"""Pod resources: cAdvisor and kube-state-metrics series of the app container, panels and alerts.
+
+Requests and limits come from kube-state-metrics unless the spec sets them; either
+way they are recorded under the same names, so panels and alerts read one series.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gen.domains.alerts import alert_rule, fires, rule_test, silent
+from gen.spec.model import Service
+from gen.promql.selectors import Scope, eq
+from gen.synth.notation import notation
+from gen.ir import (UNIT_BYTES, UNIT_BYTES_PER_SECOND, UNIT_CORES, UNIT_COUNT, UNIT_PACKETS_PER_SECOND, UNIT_RATIO,
+    AlertRule, DomainOutput, Panel, Query, RecordingRule, Row, RuleGroup, RuleTest, SeriesStyle, Threshold)
+from gen.spec.example_pods import ExamplePod, example_pods
+from gen.units import Quantity, number
+
+MEMORY_PANEL = "pod.memory"
+RESTARTS_PANEL = "pod.restarts"
+BY_CONTAINER = "namespace, pod, container"
+
+
+@dataclass(frozen=True)
+class Records:
+    """Names of the recording rules this domain defines; other domains (leak watch) read them too."""
+
+    working_set: str = "namespace_pod_container:container_memory_working_set_bytes:max"
+    cpu: str = "namespace_pod_container:container_cpu_usage_seconds:rate5m"
+    memory_limit: str = "namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max"
+    memory_request: str = "namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max"
+    cpu_limit: str = "namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max"
+    cpu_request: str = "namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max"
+    memory_of_limit: str = "namespace_pod_container:container_memory_working_set_bytes:ratio_limit"
+    memory_of_request: str = "namespace_pod_container:container_memory_working_set_bytes:ratio_request"
+    cpu_of_request: str = "namespace_pod_container:container_cpu_usage_seconds:ratio_request"
+
+
+RECORDS = Records()
+
+
+def applies(service: Service) -> bool:
+    return True
+
+
+def _resource_rule(s: Scope, record: str, base: str, kind: str, resource: str, fixed: Quantity | None) -> RecordingRule:
+    if fixed is not None:
+        # The spec states the value: give it the same labels as the usage series, so it joins like the real one.
+        return RecordingRule(record, f"{s.container(base)} * 0 + {number(fixed.value)}")
+    source = s.container(f"kube_pod_container_resource_{kind}", eq("resource", resource))
+    return RecordingRule(record, f"max by ({BY_CONTAINER}) ({source})")
+
+
+def _recording_rules(service: Service) -> tuple[RecordingRule, ...]:
+    s = Scope(service, dashboard=False)
+    r = service.resources
+    ws = s.container(RECORDS.working_set)
+    cpu = s.container(RECORDS.cpu)
+    return (
+        # cAdvisor can briefly export two series for one container (old and new cgroup); max de-duplicates.
+        RecordingRule(RECORDS.working_set,
+                      f"max by ({BY_CONTAINER}) ({s.container('container_memory_working_set_bytes')})"),
+        RecordingRule(RECORDS.cpu,
+                      f"sum by ({BY_CONTAINER}) (rate({s.container('container_cpu_usage_seconds_total')}[5m]))"),
+        _resource_rule(s, RECORDS.memory_limit, RECORDS.working_set, "limits", "memory", r.memory_limit),
+        _resource_rule(s, RECORDS.memory_request, RECORDS.working_set, "requests", "memory", r.memory_request),
+        _resource_rule(s, RECORDS.cpu_limit, RECORDS.cpu, "limits", "cpu", r.cpu_limit),
+        _resource_rule(s, RECORDS.cpu_request, RECORDS.cpu, "requests", "cpu", r.cpu_request),
+        RecordingRule(RECORDS.memory_of_limit, f"{ws} / {s.container(RECORDS.memory_limit)}"),
+        RecordingRule(RECORDS.memory_of_request, f"{ws} / {s.container(RECORDS.memory_request)}"),
+        RecordingRule(RECORDS.cpu_of_request, f"{cpu} / {s.container(RECORDS.cpu_request)}"),
+    )
+
+
+_REFERENCE_LINES = (
+    SeriesStyle("average", color="blue", dashed=False, width=2),
+    SeriesStyle("maximum", color="purple", width=2),
+    SeriesStyle("request", color="orange", dashed=True, width=2),
+    SeriesStyle("limit", color="red", dashed=True, width=2),
+)
+
+
+def _usage_queries(s: Scope, usage: str, request: str, limit: str) -> tuple[Query, ...]:
+    return (
+        Query(s.container(usage), "{{pod}}"),
+        Query(f"avg({s.container(usage)})", "average"),
+        Query(f"max({s.container(usage)})", "maximum"),
+        Query(f"max({s.container(request)})", "request"),
+        Query(f"max({s.container(limit)})", "limit"),
+    )
+
+
+def _panels(service: Service) -> tuple[Panel, ...]:
+    s = Scope(service, dashboard=True)
+    rate = s.rate_window
+    throttled = s.container("container_cpu_cfs_throttled_periods_total")
+    periods = s.container("container_cpu_cfs_periods_total")
+
+    def network(metric: str) -> str:
+        return f"sum by (pod) (rate({s.pod(metric)}[{rate}]))"
+
+    return (
+        Panel(MEMORY_PANEL, "Memory working set",
+              "Working set of each pod's app container (what the kernel counts against the limit), with the "
+              "average and maximum across pods and the container's request and limit. Lines that step down at "
+              "each deploy and climb again in between are a leak that restarts hide.",
+              UNIT_BYTES, _usage_queries(s, RECORDS.working_set, RECORDS.memory_request, RECORDS.memory_limit),
+              min=0, styles=_REFERENCE_LINES),
+        Panel("pod.cpu", "CPU usage",
+              "CPU cores used by each pod's app container, with the average and maximum across pods and the "
+              "request and limit. All pods rising together at a flat request rate points at the application, "
+              "not at one noisy node.",
+              UNIT_CORES, _usage_queries(s, RECORDS.cpu, RECORDS.cpu_request, RECORDS.cpu_limit), min=0,
+              styles=_REFERENCE_LINES),
+        Panel("pod.throttling", "CPU throttling",
+              "Share of CFS periods in which the container was throttled because it hit its CPU limit. Any "
+              "sustained throttling adds latency and event-loop lag even when average CPU looks low.",
+              UNIT_RATIO,
+              (Query(f"sum by (pod) (rate({throttled}[{rate}])) / sum by (pod) (rate({periods}[{rate}]))",
+                     "{{pod}}"),), min=0, max=1),
+        Panel("pod.right-sizing", "Usage / request",
+              "Memory and CPU use as a share of the request: the right-sizing view. Far below 100% means the "
+              "pods reserve capacity they never use; above 100% means they rely on spare node capacity. "
+              "Rule of thumb from the seed article: CPU request about 3x average use, memory request about "
+              "1.2x current use.",
+              UNIT_RATIO,
+              (Query(f"max({s.container(RECORDS.memory_of_request)})", "memory, max pod"),
+               Query(f"avg({s.container(RECORDS.memory_of_request)})", "memory, average"),
+               Query(f"max({s.container(RECORDS.cpu_of_request)})", "cpu, max pod"),
+               Query(f"avg({s.container(RECORDS.cpu_of_request)})", "cpu, average")), min=0),
+        Panel("pod.network-bytes", "Network bytes",
+              "Bytes per second received and transmitted by each pod. Traffic that climbs between deploys at "
+              "a flat request rate is work the service starts itself (jobs, retries, polling).",
+              UNIT_BYTES_PER_SECOND,
+              (Query(network("container_network_receive_bytes_total"), "{{pod}} receive"),
+               Query(network("container_network_transmit_bytes_total"), "{{pod}} transmit")), min=0),
+        Panel("pod.network-packets", "Network packets",
+              "Packets per second received and transmitted by each pod.",
+              UNIT_PACKETS_PER_SECOND,
+              (Query(network("container_network_receive_packets_total"), "{{pod}} receive"),
+               Query(network("container_network_transmit_packets_total"), "{{pod}} transmit")), min=0),
+        Panel("pod.network-drops", "Dropped packets",
+              "Packets dropped on receive and transmit per pod. Drops that appear when the receive rate rises "
+              "mean the pod or node cannot keep up.",
+              UNIT_PACKETS_PER_SECOND,
+              (Query(network("container_network_receive_packets_dropped_total"), "{{pod}} receive dropped"),
+               Query(network("container_network_transmit_packets_dropped_total"), "{{pod}} transmit dropped")),
+              min=0),
+        Panel(RESTARTS_PANEL, "Container restarts and OOM kills",
+              "Restarts of the app container in the last hour (kube-state-metrics), OOM kills counted by "
+              "cAdvisor, and whether the last exit was an OOM kill. Restarts outside deploys are crashes.",
+              UNIT_COUNT,
+              (Query(f"increase({s.container('kube_pod_container_status_restarts_total')}[1h])",
+                     "{{pod}} restarts (1h)"),
+               Query(f"increase({s.container('container_oom_events_total')}[1h])", "{{pod}} OOM kills (1h)"),
+               Query(s.container("kube_pod_container_status_last_terminated_reason", eq("reason", "OOMKilled")),
+                     "{{pod}} last exit was OOMKilled")),
+              min=0, bars=True),
+        Panel("pod.suggest-cpu-request", "Suggested CPU request",
+              "3x the average CPU use over the dashboard's time range (the seed article's rule of thumb).",
+              UNIT_CORES, (Query(f"3 * avg(avg_over_time({s.container(RECORDS.cpu)}[$__range]))", "request"),),
+              kind="stat", width=6, height=4, decimals=2),
+        Panel("pod.suggest-cpu-limit", "Suggested CPU limit",
+              "6x the peak CPU use of any pod over the dashboard's time range.",
+              UNIT_CORES, (Query(f"6 * max(max_over_time({s.container(RECORDS.cpu)}[$__range]))", "limit"),),
+              kind="stat", width=6, height=4, decimals=2),
+        Panel("pod.suggest-memory-request", "Suggested memory request",
+              "1.2x the largest working set of any pod now.",
+              UNIT_BYTES, (Query(f"1.2 * max({s.container(RECORDS.working_set)})", "request"),),
+              kind="stat", width=6, height=4),
+        Panel("pod.suggest-memory-limit", "Suggested memory limit",
+              "2x the largest working set of any pod now: room for a burst, not for a leak.",
+              UNIT_BYTES, (Query(f"2 * max({s.container(RECORDS.working_set)})", "limit"),),
+              kind="stat", width=6, height=4),
+    )
+
+
+def _headlines(service: Service) -> tuple[Panel, ...]:
+    s = Scope(service, dashboard=True)
+    near = service.alerts["memoryNearLimit"].param("threshold").value
+    return (
+        Panel("overview.memory-limit", "Worst memory / limit",
+              "Highest working set as a share of the memory limit across pods.",
+              UNIT_RATIO, (Query(f"max({s.container(RECORDS.memory_of_limit)})", "memory / limit"),), kind="stat",
+              width=6, height=4, min=0, max=1,
+              thresholds=(Threshold(None, "green"), Threshold(round(near - 0.1, 4), "orange"),
+                          Threshold(near, "red"))),
+        Panel("overview.restarts", "Restarts (24h)", "Container restarts across all pods in the last 24 hours.",
+              UNIT_COUNT,
+              (Query(f"sum(increase({s.container('kube_pod_container_status_restarts_total')}[24h]))",
+                     "restarts"),),
+              kind="stat", width=6, height=4, decimals=0,
+              thresholds=(Threshold(None, "green"), Threshold(1, "orange"), Threshold(5, "red"))),
+    )
+
+
+def _alerts(service: Service) -> list[tuple[AlertRule, tuple[RuleTest, ...]]]:
+    s = Scope(service, dashboard=False)
+    out = []
+    near = service.alerts["memoryNearLimit"]
+    if near.enabled:
+        threshold = near.param("threshold")
+        out.append((alert_rule(
+            near, "PodMemoryNearLimit",
+            f"{s.container(RECORDS.memory_of_limit)} > {number(threshold.value)}",
+            summary="{{ $labels.pod }} is close to its memory limit",
+            description=("Container {{ $labels.container }} of {{ $labels.pod }} uses {{ $value | humanizePercentage }}"
+                         " of its memory limit (alert above %s for %s). The kernel OOM-kills it when it reaches "
+                         "100%%." % (threshold.text, near.for_.text)),
+            panel_key=MEMORY_PANEL), _memory_tests(service, threshold.value, near.for_.seconds)))
+    crash = service.alerts["crashLooping"]
+    if crash.enabled:
+        out.append((alert_rule(
+            crash, "PodCrashLooping",
+            f"max_over_time({s.container('kube_pod_container_status_waiting_reason', eq('reason', 'CrashLoopBackOff'))}"
+            f"[5m]) >= 1",
+            summary="{{ $labels.pod }} is crash looping",
+            description=("Container {{ $labels.container }} of {{ $labels.pod }} has been in CrashLoopBackOff for "
+                         "%s: it fails right after starting. Check its last logs and exit reason." % crash.for_.text),
+            panel_key=RESTARTS_PANEL), _crash_tests(service, crash.for_.seconds)))
+    restarts = service.alerts["restarts"]
+    if restarts.enabled:
+        count, window = restarts.param("threshold"), restarts.param("window")
+        out.append((alert_rule(
+            restarts, "PodRestartsFrequent",
+            f"round(increase({s.container('kube_pod_container_status_restarts_total')}[{window.text}])) >= {count}",
+            summary="{{ $labels.pod }} restarts often",
+            description=("Container {{ $labels.container }} of {{ $labels.pod }} restarted {{ $value }} times in the "
+                         "last %s. Deploys restart a container once; more is crashes, OOM kills or failed "
+                         "liveness probes." % window.text),
+            panel_key=RESTARTS_PANEL), _restart_tests(service, count, window.seconds)))
+    return out
+
+
+def _limit_series(pod: ExamplePod, service: Service, limit: float) -> list[tuple[str, str]]:
+    """kube-state-metrics' limit series, unless the spec states the limit (then the rules need none)."""
+    if service.resources.memory_limit is not None:
+        return []
+    return [(pod.container("kube_pod_container_resource_limits", resource="memory", unit="byte",
+                           job="kube-state-metrics"), f"{number(limit)}x200")]
+
+
+def _memory_tests(service: Service, threshold: float, for_s: float) -> tuple[RuleTest, ...]:
+    pod = example_pods(service)[0]
+    limit = service.resources.memory_limit.value if service.resources.memory_limit else 4 * 2**30
+    minutes = int(for_s // 60)
+    high = min(0.99, round(threshold + (1 - threshold) / 2, 2))
+    total = minutes + 40
+    ws = pod.container("container_memory_working_set_bytes")
+    # GC sawtooth: from 55% up to just over the threshold for 5 minutes, then collected, every 30 minutes.
+    tooth = [0.55 + (threshold + 0.02 - 0.55) * i / 24 for i in range(25)] + [threshold + 0.02] * 4 + [0.55]
+    sawtooth = (tooth * (total // len(tooth) + 2))[: total + 60]
+    return (
+        rule_test("memory held near the limit fires", "1m",
+                  [(ws, notation([0.5 * limit] * 10 + [high * limit] * total)), *_limit_series(pod, service, limit)],
+                  silent("PodMemoryNearLimit", "5m"),
+                  fires("PodMemoryNearLimit", f"{minutes + 20}m", pod.container_labels(), high)),
+        rule_test("GC sawtooth touching the threshold stays silent", "1m",
+                  [(ws, notation([v * limit for v in sawtooth])), *_limit_series(pod, service, limit)],
+                  silent("PodMemoryNearLimit", *[f"{t}m" for t in range(10, total + 60, 10)])),
+    )
+
+
+def _crash_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
+    pod = example_pods(service)[0]
+    minutes = int(for_s // 60)
+    waiting = pod.container("kube_pod_container_status_waiting_reason", reason="CrashLoopBackOff",
+                            job="kube-state-metrics")
+    labels = {**pod.container_labels(), "reason": "CrashLoopBackOff", "job": "kube-state-metrics"}
+    return (
+        rule_test("a container stuck in CrashLoopBackOff fires", "1m",
+                  [(waiting, notation([0] * 5 + [1] * (minutes + 30)))],
+                  silent("PodCrashLooping", "4m"),
+                  fires("PodCrashLooping", f"{minutes + 15}m", labels, 1)),
+        rule_test("one failed start that recovers stays silent", "1m",
+                  [(waiting, notation([0] * 5 + [1] * 4 + [0] * (minutes + 30)))],
+                  silent("PodCrashLooping", *[f"{t}m" for t in range(5, minutes + 30, 5)])),
+    )
+
+
+def _restart_tests(service: Service, count: int, window_s: float) -> tuple[RuleTest, ...]:
+    pod = example_pods(service)[0]
+    minutes = int(window_s // 60)
+    series = pod.container("kube_pod_container_status_restarts_total", job="kube-state-metrics")
+    labels = {**pod.container_labels(), "job": "kube-state-metrics"}
+    gap = max(1, minutes // (count + 2))
+    crashes = [min(i // gap, count + 1) for i in range(minutes + 1)]
+    # One restart per window is a deploy; the count stays below the threshold.
+    deploys = [i // minutes for i in range(minutes * 4)]
+    return (
+        rule_test(f"{count + 1} restarts within {minutes}m fire", "1m",
+                  [(series, notation(crashes + [count + 1] * 10))],
+                  fires("PodRestartsFrequent", f"{minutes}m", labels, count + 1)),
+        rule_test("one restart per deploy stays silent", "1m",
+                  [(series, notation(deploys))],
+                  silent("PodRestartsFrequent", *[f"{t}m" for t in range(10, minutes * 4, 10)])),
+    )
+
+
+def signals(service: Service) -> DomainOutput:
+    alerts = _alerts(service)
+    rules = _recording_rules(service) + tuple(rule for rule, _ in alerts)
+    return DomainOutput(
+        rows=(Row("pod", "Pod resources", _panels(service)),),
+        headlines=_headlines(service),
+        groups=(RuleGroup(f"{service.name}.pod", rules),),
+        tests=tuple(t for _, tests in alerts for t in tests),
+    )

@@ -1,0 +1,1 @@
+"""PromQL text: selectors and scopes, and the trend builders (floors, steady rise, guards, forecasts)."""

@@ -1,0 +1,1 @@
+"""Rule-test generation: promtool tests that prove every alert fires and stays silent. Never imported by a build without proofs."""

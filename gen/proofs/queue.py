@@ -1,0 +1,634 @@
+"""Rule tests for queue alerts: simulated workloads, rendered in each exporter's series, with derived expectations.
+
+A scenario is a workload (arrivals, worker capacity, failures, workers up, down
+or hung) simulated minute by minute into the queue's concepts, then rendered as
+the series the queue's convention exports from two scrape targets (identical for
+shared Redis state, split for per-process counters), with restarts, gaps and
+zero readings where the scenario has them.
+
+Each scenario states what every alert must do. Whether an alert fires at a time
+and the `$value` it carries are then computed from the rendered series with the
+reference PromQL functions (`promql_reference`), which mirror the generated
+expressions; promtool checks that Prometheus agrees. When the spec's settings
+make a stated outcome false (a `for` of 0s makes a fresh batch look slow), the
+check is left out and the build says so, rather than asserting the opposite.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from gen.domains.alerts import TEST_EVALUATION_INTERVAL
+from gen.spec.model import Queue, Service
+from gen.promql.selectors import quote
+from gen.synth.promql_model import Clock, Samples, aggregate, firing_value, over_range
+from gen.spec.queue_conventions import CONCEPTS, COUNTER, QUEUED
+from gen.domains.queue.queries import ALERT_NAMES, RATE_WINDOW, QueueQueries
+from gen.synth.notation import notation
+from gen.ir import AlertCheck, ExpectedAlert, RuleTest, Series
+from gen.spec.example_pods import example_pods, labels
+from gen.units import Duration, duration, parse_duration
+
+# Workloads are simulated, and their series sampled, once a minute; the rules are evaluated as the generated
+# test file says, less often. Recorded series therefore hold one sample per evaluation, not per minute.
+STEP = 60.0
+CLOCK = Clock(STEP)
+EVALUATIONS = Clock(TEST_EVALUATION_INTERVAL.seconds)
+DEFAULT_PREFIX = "bull"  # Bull's and BullMQ's default key prefix
+# Silent checks written to the test (seconds): densely while windows fill, then sparsely, plus evaluations
+# where the condition holds but `for` has not passed. The reference model checks every evaluation regardless.
+SILENT_EARLY, SILENT_EARLY_UNTIL, SILENT_EVERY, PENDING_CHECKS = 300.0, 1800.0, 1200.0, 8
+# A firing check is made this far into the first run of firing that lasts as long (a flapping start is not
+# the point).
+SETTLED = 300.0
+FIRES, SILENT = "fires", "silent"
+
+
+# --- workload simulation ------------------------------------------------------------------------------
+
+UP, DOWN, HUNG = "up", "down", "hung"
+
+
+@dataclass(frozen=True)
+class Workload:
+    """Per-minute inputs of a simulated queue."""
+
+    minutes: int
+    arrivals: Callable[[int], int]
+    capacity: Callable[[int], int]  # jobs the workers finish in a minute when up
+    failure_share: Callable[[int], float] = lambda m: 0.0
+    workers: Callable[[int], str] = lambda m: UP
+    concurrency: int = 4
+    start_backlog: int = 0
+    delayed: int = 1  # a repeatable job's next run waits in delayed
+    completed_cap: int = 1000  # removeOnComplete: {count: 1000}
+    completed_kept: int = 1000  # completed jobs kept at the start: the cap is reached
+    failed_start: int = 40
+    completed_start: int = 120_000
+    failed_total_start: int = 300
+    # Extra failures (and arrivals) of bad jobs at these minutes, and minutes when someone cleans the failed set.
+    failed_bursts: tuple[tuple[int, int], ...] = ()
+    cleanups: tuple[int, ...] = ()
+    # False: the exporter's completion and failure counters stay at 0 (BullMQ workers without the `metrics`
+    # option, bull_exporter with removeOnComplete: true).
+    counters_seen: bool = True
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """What the queue holds at the end of each minute, concept by concept (counters are cumulative)."""
+
+    values: dict[str, list[int]]
+
+    def __getitem__(self, concept: str) -> list[int]:
+        return self.values[concept]
+
+    @property
+    def minutes(self) -> int:
+        return len(self.values["waiting"])
+
+
+def simulate(w: Workload) -> Timeline:
+    backlog = w.start_backlog
+    completed, failed, retried = w.completed_start, w.failed_total_start, 0
+    failed_set = w.failed_start
+    completed_set = w.completed_kept
+    fail_carry = 0.0
+    bursts = dict(w.failed_bursts)
+    out: dict[str, list[int]] = {c.key: [] for c in CONCEPTS}
+    for m in range(w.minutes):
+        backlog += w.arrivals(m)
+        state = w.workers(m)
+        finished = min(backlog, w.capacity(m)) if state == UP else 0
+        backlog -= finished
+        fail_carry += finished * w.failure_share(m)
+        fails = int(fail_carry + 1e-9)
+        fail_carry -= fails
+        fails += bursts.get(m, 0)
+        completed += finished - (fails - bursts.get(m, 0))
+        failed += fails
+        retried += fails  # each job that failed for good was retried once before
+        failed_set = 0 if m in w.cleanups else failed_set + fails
+        completed_set = min(w.completed_cap, completed_set + finished - (fails - bursts.get(m, 0)))
+        active = {UP: min(w.concurrency, backlog), DOWN: 0, HUNG: min(w.concurrency, backlog)}[state]
+        seen = 1 if w.counters_seen else 0
+        row = {
+            "waiting": backlog - active, "prioritized": 0, "active": active, "delayed": w.delayed,
+            "waitingChildren": 0, "completedSet": completed_set, "failedSet": failed_set,
+            "completed": completed * seen, "failed": failed * seen, "retried": retried * seen,
+        }
+        for key, value in row.items():
+            out[key].append(value)
+    return Timeline(out)
+
+
+# --- rendering into a convention's series -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Disturbance:
+    """What scrapes and restarts do to the series, on top of the workload."""
+
+    gaps: tuple[tuple[int, int, int], ...] = ()  # (target, first minute, minutes) without samples
+    counter_resets: tuple[tuple[int, int], ...] = ()  # (target, minute): its counters restart at 0
+    zero_readings: tuple[tuple[int, int], ...] = ()  # (first minute, minutes) every gauge reads 0 on every target
+
+
+@dataclass(frozen=True)
+class Target:
+    labels: dict[str, str]
+
+
+def targets(service: Service, queue: Queue) -> list[Target]:
+    """Two scrape targets exporting the queue: two app pods, or two replicas of a separate exporter."""
+    sel = service.selector
+    if queue.job == sel.job:
+        base = [pod.app_labels() for pod in example_pods(service, 2)]
+    else:
+        base = []
+        for i, suffix in enumerate(("6b7f9c4d8-h2x9q", "6b7f9c4d8-p4r7m")):
+            target = {"job": queue.job, "instance": f"10.1.9.{i + 1}:9538"}
+            if sel.namespace_label:
+                target[sel.namespace_label] = service.namespace
+            if sel.pod_label:
+                target[sel.pod_label] = f"{queue.job}-{suffix}"
+            base.append(target)
+    conv = queue.convention
+    fixed = {conv.queue_label: queue.name, **dict(queue.matchers)}
+    if conv.prefix_label:
+        fixed[conv.prefix_label] = queue.prefix or DEFAULT_PREFIX
+    return [Target({**b, **fixed}) for b in base]
+
+
+def _split(values: list[int], parts: int) -> list[list[int]]:
+    """A cumulative counter as `parts` per-process counters that add up to it."""
+    out = [[0] * len(values) for _ in range(parts)]
+    totals = [0] * parts
+    previous = 0
+    for i, value in enumerate(values):
+        step = value - previous if i else value
+        previous = value
+        for p in range(parts):
+            totals[p] += step // parts + (1 if p < step % parts else 0)
+            out[p][i] = totals[p]
+    return out
+
+
+def _reset(values: list[int], minute: int) -> list[int]:
+    base = values[minute]
+    return values[:minute] + [v - base for v in values[minute:]]
+
+
+def render(timeline: Timeline, queue: Queue, count: int, disturbance: Disturbance) -> dict[str, list[Samples]]:
+    """Per concept the convention has, the samples of each target."""
+    out: dict[str, list[Samples]] = {}
+    for concept in CONCEPTS:
+        source = queue.convention.source(concept.key)
+        if source is None:
+            continue
+        values = timeline[concept.key]
+        if concept.kind == COUNTER and source.aggregation == "sum":
+            per_target: list[list[float | None]] = [list(v) for v in _split(values, count)]
+        else:
+            per_target = [list(values) for _ in range(count)]
+        if concept.kind == COUNTER:
+            for target, minute in disturbance.counter_resets:
+                per_target[target] = list(_reset(per_target[target], minute))
+        if concept.kind != COUNTER:
+            for first, length in disturbance.zero_readings:
+                for series in per_target:
+                    series[first:first + length] = [0] * length
+        for target, first, length in disturbance.gaps:
+            per_target[target][first:first + length] = [None] * length
+        out[concept.key] = per_target
+    return out
+
+
+def _selector(metric: str, series_labels: dict[str, str]) -> str:
+    body = ", ".join(f"{k}={quote(v)}" for k, v in sorted(series_labels.items()))
+    return f"{metric}{{{body}}}"
+
+
+def rendered_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> list[tuple[str, Samples]]:
+    """Each rendered series as (selector, samples): the metric and labels the convention exports it under."""
+    out = []
+    for concept, per_target in rendered.items():
+        source = queue.convention.source(concept)
+        for target, samples in zip(where, per_target):
+            out.append((_selector(source.metric, {**target.labels, **dict(source.matchers)}), samples))
+    return out
+
+
+def input_series(queue: Queue, rendered: dict[str, list[Samples]], where: list[Target]) -> tuple[Series, ...]:
+    return tuple(Series(selector, notation(samples)) for selector, samples in rendered_series(queue, rendered, where))
+
+
+# --- reference evaluation of the generated alert expressions -------------------------------------------
+
+@dataclass
+class Reference:
+    """The queue's rule group evaluated on rendered series as promtool does it: at t = 0, E, 2E, ... (E the test
+    file's evaluation interval) up to the last sample, recording rules first, so that the alerts of an
+    evaluation read the samples recorded at that very evaluation. Lists indexed by evaluation."""
+
+    queue: Queue
+    series: dict[str, list[Samples]]
+    minutes: int
+    recorded: dict[str, list[float | None]] = field(default_factory=dict)
+    conditions: dict[str, list[float | None]] = field(default_factory=dict)
+
+    @property
+    def evaluations(self) -> int:
+        return EVALUATIONS.count((self.minutes - 1) * STEP)
+
+    @staticmethod
+    def at(evaluation: int) -> float:
+        return evaluation * EVALUATIONS.step
+
+    def __post_init__(self) -> None:
+        times = [self.at(k) for k in range(self.evaluations)]
+        self.recorded["queued"] = [self._queued(t) for t in times]
+        self.recorded["active"] = [self.state("active", t) for t in times]
+        if self.has("completed"):
+            window = parse_duration(RATE_WINDOW).seconds
+            self.recorded["rate"] = [self.over("rate", "completed", t, window) for t in times]
+
+    def has(self, concept: str) -> bool:
+        return concept in self.series
+
+    def _aggregation(self, concept: str) -> str:
+        return self.queue.convention.source(concept).aggregation
+
+    def state(self, concept: str, t: float) -> float | None:
+        return aggregate(self._aggregation(concept), [CLOCK.instant(s, t) for s in self.series[concept]])
+
+    def over(self, fn: str, concept: str, t: float, range_: float, offset: float = 0.0) -> float | None:
+        return aggregate(self._aggregation(concept),
+                         [over_range(fn, CLOCK, s, t, range_, offset) for s in self.series[concept]])
+
+    def _queued(self, t: float) -> float | None:
+        parts = [self.state(c, t) for c in QUEUED if self.has(c)]
+        return None if any(p is None for p in parts) else sum(parts)
+
+    def rec(self, name: str, t: float) -> float | None:
+        return EVALUATIONS.latest(self.recorded[name], t)
+
+    def rec_over(self, fn: str, name: str, t: float, range_: float, offset: float = 0.0) -> float | None:
+        return over_range(fn, EVALUATIONS, self.recorded[name], t, range_, offset)
+
+    # One method per alert, mirroring queue_queries' expressions; None where the expression has no result.
+
+    def backlogGrowing(self, t: float) -> float | None:
+        s = self.queue.alerts["backlogGrowing"]
+        w, g = s.param("window").seconds, s.param("minGrowth")
+        troughs = [self.rec_over("min_over_time", "queued", t, w, k * w) for k in range(3)]
+        if troughs[0] is None or troughs[1] is None:
+            return None
+        now = troughs[0] - troughs[1]
+        slope = self.rec_over("deriv", "queued", t, w)
+        climbing = ((troughs[2] is not None and troughs[1] - troughs[2] >= g)
+                    or (slope is not None and slope * w >= g))
+        return now if now >= g and climbing else None
+
+    def stuck(self, t: float) -> float | None:
+        w = self.queue.alerts["stuck"].param("window").seconds
+        queued, active = self.rec("queued", t), self.rec("active", t)
+        if queued is None or active is None or self.rec("queued", t - w) is None:
+            return None
+        lows = [self.rec_over("min_over_time", name, t, w) for name in ("queued", "active")]
+        if not any(low is not None and low > 0 for low in lows):
+            return None
+        evidence = [self.over("increase", c, t, w) for c in ("completed", "failed", "retried") if self.has(c)]
+        evidence += [self.over("changes", c, t, w) for c in ("completedSet", "failedSet") if self.has(c)]
+        evidence += [self.rec_over("resets", "queued", t, w), self.rec_over("changes", "active", t, w)]
+        if any(e is not None and e > 0 for e in evidence):
+            return None
+        return queued + active
+
+    def failureRatio(self, t: float) -> float | None:
+        s = self.queue.alerts["failureRatio"]
+        w = s.param("window").seconds
+        failed, completed = self.over("increase", "failed", t, w), self.over("increase", "completed", t, w)
+        if failed is None or completed is None:
+            return None
+        total = failed + completed
+        if total == 0 or total < s.param("minVolume"):
+            return None
+        ratio = failed / total
+        return ratio if ratio > s.param("threshold").value else None
+
+    def drainTime(self, t: float) -> float | None:
+        queued, rate = self.rec("queued", t), self.rec("rate", t)
+        if queued is None or rate is None or not rate > 0:
+            return None
+        value = queued / rate
+        return value if value > self.queue.alerts["drainTime"].param("threshold").seconds else None
+
+    def failedGrowing(self, t: float) -> float | None:
+        s = self.queue.alerts["failedGrowing"]
+        w, g = s.param("window").seconds, s.param("minGrowth")
+        full = self.over("delta", "failedSet", t, w)
+        halves = [self.over("delta", "failedSet", t, w / 2, offset) for offset in (0, w / 2)]
+        if full is None or any(h is None for h in halves):
+            return None
+        return full if full >= g and all(h >= g / 2 for h in halves) else None
+
+    def condition(self, key: str) -> list[float | None]:
+        """The alert expression's value at every evaluation (None: no result)."""
+        if key not in self.conditions:
+            evaluate = getattr(self, key)
+            self.conditions[key] = [evaluate(self.at(k)) for k in range(self.evaluations)]
+        return self.conditions[key]
+
+    def firing(self, key: str, evaluation: int) -> float | None:
+        """The alert's value at `evaluation` if it is firing then."""
+        return firing_value(self.condition(key), evaluation, self.queue.alerts[key].for_.seconds, EVALUATIONS)
+
+
+# --- scenarios ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    workload: Workload
+    expect: dict[str, str]  # alert key -> fires | silent
+    disturbance: Disturbance = Disturbance()
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Sizes of the scenarios, derived from the queue's alert settings so every claim tests the real setting."""
+
+    growth_window: int  # minutes
+    growth: int
+    growth_for: int
+    stuck_window: int
+    stuck_for: int
+    ratio_window: int
+    ratio_for: int
+    ratio_threshold: float
+    min_volume: int
+    drain: int  # minutes
+    drain_for: int
+    failed_window: int
+    failed_growth: int
+    failed_for: int
+
+    @classmethod
+    def of(cls, queue: Queue) -> "Scale":
+        a = queue.alerts
+
+        def minutes(key: str, name: str | None = None) -> int:
+            value = a[key].for_ if name is None else a[key].param(name)
+            return int(math.ceil(value.seconds / STEP))
+
+        return cls(
+            growth_window=minutes("backlogGrowing", "window"), growth=a["backlogGrowing"].param("minGrowth"),
+            growth_for=minutes("backlogGrowing"), stuck_window=minutes("stuck", "window"),
+            stuck_for=minutes("stuck"), ratio_window=minutes("failureRatio", "window"),
+            ratio_for=minutes("failureRatio"), ratio_threshold=a["failureRatio"].param("threshold").value,
+            min_volume=a["failureRatio"].param("minVolume"), drain=minutes("drainTime", "threshold"),
+            drain_for=minutes("drainTime"), failed_window=minutes("failedGrowing", "window"),
+            failed_growth=a["failedGrowing"].param("minGrowth"), failed_for=minutes("failedGrowing"),
+        )
+
+    @property
+    def trend_span(self) -> int:
+        """Minutes a scenario must run for the backlog-growth claim to be tested at all."""
+        return 3 * self.growth_window + self.growth_for + 20
+
+    @property
+    def short_span(self) -> int:
+        """Minutes that test every alert but backlog growth, which needs three windows of history."""
+        return max(90, 2 * self.stuck_window + self.stuck_for + 20, self.ratio_window + self.ratio_for + 30,
+                   self.drain_for + 30, 2 * self.failed_window + self.failed_for + 20)
+
+    @property
+    def capacity(self) -> int:
+        """Jobs per minute a healthy worker pool finishes; large enough that ratio windows see enough jobs."""
+        return max(10, math.ceil(2 * self.min_volume / max(self.ratio_window, 1)))
+
+
+ALL = ("backlogGrowing", "stuck", "failureRatio", "drainTime", "failedGrowing")
+
+
+def _every(period: int, amount: int, offset: int = 0) -> Callable[[int], int]:
+    return lambda m: amount if m >= offset and (m - offset) % period == 0 else 0
+
+
+def _healthy_arrivals(capacity: int) -> Callable[[int], int]:
+    # Twenty-minute waves around the capacity: the backlog rises 2/min for ten minutes, then drains.
+    return lambda m: capacity + 2 if (m // 10) % 2 == 0 else capacity - 2
+
+
+def scenarios(s: Scale) -> list[Scenario]:
+    c = s.capacity
+    # Background failures: some, yet below the failed-set growth floor at this capacity.
+    background = min(0.005, s.failed_growth / (4 * c * max(s.failed_window, 1)))
+
+    def work(minutes: int, arrivals: Callable[[int], int], capacity: Callable[[int], int], **more) -> Workload:
+        more.setdefault("failure_share", lambda m: background)
+        return Workload(minutes, arrivals, capacity, **more)
+
+    span, short = s.trend_span, s.short_span
+    no_trend = {k: SILENT for k in ALL if k != "backlogGrowing"}
+    out = [
+        Scenario("steady healthy throughput stays silent",
+                 work(span, _healthy_arrivals(c), lambda m: c, start_backlog=6),
+                 {k: SILENT for k in ALL}),
+    ]
+    # Batches every growth window that drain within half of it, and within half the drain threshold.
+    period = max(s.growth_window, 10)
+    drain_minutes = max(2, min(period // 2, s.drain // 2))
+    batch_capacity = max(c, 3 * c)
+    batch = batch_capacity * drain_minutes
+    out.append(Scenario(
+        f"batch bursts every {duration(period * STEP)} that drain stay silent",
+        work(max(span, 4 * period + 20), _every(period, batch, 5), lambda m: batch_capacity),
+        {k: SILENT for k in ALL}))
+    residue = 2 * s.growth
+    out.append(Scenario(
+        f"batches every {duration(period * STEP)} that leave {residue} jobs behind each time fire "
+        f"QueueBacklogGrowing",
+        # Workers busy all the time, but a period's work is more than they finish in a period.
+        work(max(span, 4 * period + 20), _every(period, c * period + residue, 5), lambda m: c),
+        {"backlogGrowing": FIRES, "stuck": SILENT}))
+    out.append(Scenario(
+        "idle queue stays silent",
+        work(span, lambda m: 0, lambda m: c),
+        {k: SILENT for k in ALL}))
+    restart = 60
+    out.append(Scenario(
+        "worker restart (2 minutes down, counters reset) stays silent",
+        work(short, _healthy_arrivals(c), lambda m: 2 * c if m > restart + 1 else c, start_backlog=6,
+                 workers=lambda m: DOWN if restart <= m <= restart + 1 else UP),
+        no_trend,
+        Disturbance(gaps=((1, restart, 2),), counter_resets=((1, restart + 2),))))
+    out.append(Scenario(
+        "every target's counters reset to 0 at once (all pods replaced) stays silent",
+        work(short, _healthy_arrivals(c), lambda m: c, start_backlog=6,
+                 # Some failures, below both the ratio threshold and the failed set's growth floor.
+                 failure_share=lambda m: min(s.ratio_threshold / 3, s.failed_growth / (4 * c * s.failed_window))),
+        no_trend,
+        Disturbance(counter_resets=((0, restart), (1, restart)))))
+    out.append(Scenario(
+        "exporter reads 0 for a minute stays silent",
+        work(short, _healthy_arrivals(c), lambda m: c, start_backlog=6),
+        no_trend,
+        Disturbance(zero_readings=((restart, 1),))))
+    out.append(Scenario(
+        f"jobs that take {duration(max(1, 2 * s.stuck_window // 3) * STEP)} each stay silent",
+        _long_jobs(s, short),
+        {"stuck": SILENT, "drainTime": SILENT, "failureRatio": SILENT}))
+    out.append(Scenario(
+        "no completion counts and completed jobs removed: jobs starting and ending keep it silent",
+        work(short, _every(4, 1), _every(4, 1, 2), concurrency=2, start_backlog=1, completed_cap=0,
+                 completed_kept=0, counters_seen=False),
+        {"stuck": SILENT}))
+    out.append(Scenario(
+        "no completion counts, a full backlog taken as fast as it arrives: the kept set growing keeps it silent",
+        work(short, lambda m: c, lambda m: c, start_backlog=20, completed_cap=10 ** 7, completed_kept=500,
+                 counters_seen=False),
+        {"stuck": SILENT}))
+    dead = 30
+    out.append(Scenario(
+        "workers gone while jobs keep arriving fires QueueStuck",
+        work(dead + s.stuck_window + s.stuck_for + 25, lambda m: c // 2, lambda m: c, start_backlog=6,
+                 workers=lambda m: DOWN if m >= dead else UP),
+        {"stuck": FIRES, "drainTime": SILENT, "failureRatio": SILENT}))
+    out.append(Scenario(
+        "workers hung on their jobs fires QueueStuck",
+        work(dead + s.stuck_window + s.stuck_for + 25, lambda m: c if m < dead else 0, lambda m: c,
+                 start_backlog=60, workers=lambda m: HUNG if m >= dead else UP),
+        {"stuck": FIRES, "drainTime": SILENT}))
+    growth_per_minute = math.ceil(2 * s.growth / max(s.growth_window, 1)) + 1
+    out.append(Scenario(
+        f"arrivals above completions (+{growth_per_minute}/min) fires QueueBacklogGrowing",
+        work(span, lambda m: c + growth_per_minute, lambda m: c, start_backlog=6),
+        {"backlogGrowing": FIRES, "stuck": SILENT, "failureRatio": SILENT}))
+    step = 3 * s.growth
+    step_capacity = max(c, math.ceil(2 * step / max(s.drain, 1)) + 1)
+    out.append(Scenario(
+        f"backlog steps up by {step} once and holds stays silent",
+        work(span, lambda m: step_capacity + (step if m == 30 else 0), lambda m: step_capacity,
+                 start_backlog=6),
+        {"backlogGrowing": SILENT, "stuck": SILENT, "drainTime": SILENT}))
+    slow_capacity = c
+    # Long enough that the estimate stays above the threshold for `for` and a margin after warming up.
+    needs = max(2 * s.drain, s.drain + s.drain_for + 15)
+    big = slow_capacity * needs
+    out.append(Scenario(
+        f"one batch of {big} jobs that needs {duration(needs * STEP)} fires QueueDrainTimeLong",
+        work(max(span, 10 + needs + 20), _every(10 ** 9, big, 10), lambda m: slow_capacity),
+        {"drainTime": FIRES, "backlogGrowing": SILENT, "stuck": SILENT}))
+    storm_share = min(0.9, max(0.35, 2 * s.ratio_threshold))
+    storm = 30
+    out.append(Scenario(
+        f"failure storm ({round(storm_share * 100)}% of jobs fail) fires QueueFailureRatioHigh",
+        work(storm + max(s.ratio_window + s.ratio_for, s.failed_window + s.failed_for) + 25,
+                 _healthy_arrivals(c), lambda m: c, start_backlog=6,
+                 failure_share=lambda m: storm_share if m >= storm else background),
+        {"failureRatio": FIRES, "failedGrowing": FIRES, "stuck": SILENT}))
+    trickle = max(2, math.ceil(2 * s.ratio_window / max(s.min_volume, 1)))
+    out.append(Scenario(
+        f"one job every {trickle} minutes, half failing, stays below the volume floor",
+        work(short, _every(trickle, 1), lambda m: 1, failure_share=lambda m: 0.5),
+        {"failureRatio": SILENT, "stuck": SILENT}))
+    burst = 3 * s.failed_growth
+    out.append(Scenario(
+        f"one burst of {burst} failed jobs, later cleaned up, stays silent",
+        work(40 + 2 * s.failed_window + s.failed_for + 20, _healthy_arrivals(c), lambda m: c,
+                 start_backlog=6, failed_bursts=((40, burst),), cleanups=(40 + s.failed_window + 10,)),
+        {"failedGrowing": SILENT, "stuck": SILENT, "failureRatio": SILENT}))
+    return out
+
+
+def _long_jobs(s: Scale, minutes: int) -> Workload:
+    length = max(1, 2 * s.stuck_window // 3)
+    # Two workers, each busy for `length` minutes per job; two new jobs arrive halfway through each run.
+    return Workload(minutes, _every(length, 2, length // 2), _every(length, 2, length), concurrency=2,
+                    start_backlog=6)
+
+
+# --- checks ------------------------------------------------------------------------------------------
+
+def _group_values(service: Service, queue: Queue, target: Target) -> dict[str, str]:
+    q = QueueQueries(service, queue, dashboard=False)
+    return {label: target.labels[label] for label in q.group_labels}
+
+
+def _evaluations_at(seconds: set[float], last: int) -> list[int]:
+    """The evaluations at or just after these times, up to the last one: promtool only checks evaluations."""
+    step = EVALUATIONS.step
+    return sorted({min(last, math.ceil(t / step)) for t in seconds if t >= 0})
+
+
+def _checks(reference: Reference, key: str, outcome: str, expected_labels: dict[str, str],
+            rule_labels: tuple[tuple[str, str], ...]) -> tuple[list[AlertCheck], str]:
+    """Checks that pin down the outcome, or none and the reason the settings contradict it."""
+    name = ALERT_NAMES[key]
+    count = reference.evaluations
+    last = count - 1
+
+    def at(evaluation: int) -> Duration:
+        return duration(reference.at(evaluation))
+
+    firing = [k for k in range(count) if reference.firing(key, k) is not None]
+    if outcome == SILENT:
+        if firing:
+            return [], f"{name} fires at {at(firing[0])}"
+        pending = [k for k, value in enumerate(reference.condition(key)) if value is not None]
+        pending = pending[:: max(1, len(pending) // PENDING_CHECKS)][:PENDING_CHECKS]
+        end = reference.at(last)
+        wanted = {*_range(SILENT_EARLY, min(SILENT_EARLY_UNTIL, end + 1), SILENT_EARLY),
+                  *_range(SILENT_EVERY, end + 1, SILENT_EVERY), end}
+        times = sorted({*_evaluations_at(wanted, last), *pending})
+        return [AlertCheck(at(k), name, (), rule_labels) for k in times], ""
+    if not firing:
+        return [], f"{name} does not fire"
+    runs, start = [], firing[0]
+    for previous, k in zip(firing, firing[1:] + [None]):
+        if k != previous + 1:
+            runs.append((start, previous))
+            start = k
+    settled = math.ceil(SETTLED / EVALUATIONS.step)
+    first, end_of_run = next(((a, b) for a, b in runs if b - a >= settled), max(runs, key=lambda r: r[1] - r[0]))
+    check = min(first + settled, end_of_run)
+    value = reference.firing(key, check)
+    checks = [AlertCheck(at(check), name, (ExpectedAlert(labels(expected_labels), value),), rule_labels)]
+    if first > 0:  # the evaluation before the run it is not firing (pending or quiet): `for` is part of the test
+        checks.insert(0, AlertCheck(at(first - 1), name, (), rule_labels))
+    return checks, ""
+
+
+def _range(start: float, stop: float, step: float) -> list[float]:
+    return [start + i * step for i in range(max(0, math.ceil((stop - start) / step)))]
+
+
+def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) -> tuple[list[RuleTest], list[str]]:
+    """Rule tests for the queue's generated alerts, and a note for each check its settings rule out."""
+    if not alerts:
+        return [], []
+    scale = Scale.of(queue)
+    where = targets(service, queue)
+    expected_labels = _group_values(service, queue, where[0])
+    rule_labels = (("queue", queue.name),)
+    tests, notes = [], []
+    for scenario in scenarios(scale):
+        claimed = [k for k in alerts if k in scenario.expect]
+        if not claimed:
+            continue
+        timeline = simulate(scenario.workload)
+        rendered = render(timeline, queue, len(where), scenario.disturbance)
+        reference = Reference(queue, rendered, timeline.minutes)
+        checks: list[AlertCheck] = []
+        for key in claimed:
+            found, problem = _checks(reference, key, scenario.expect[key], expected_labels, rule_labels)
+            checks.extend(found)
+            if problem:
+                notes.append(f"queue {queue.name}: rule test '{scenario.name}' leaves out its "
+                             f"{ALERT_NAMES[key]} check: with this queue's signals and settings {problem}")
+        if checks:
+            tests.append(RuleTest(f"queue {queue.name} ({queue.convention.title}): {scenario.name}",
+                                  parse_duration("1m"), input_series(queue, rendered, where), tuple(checks)))
+    return tests, notes

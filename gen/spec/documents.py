@@ -1,0 +1,327 @@
+"""Stage 1: read spec files into plain documents that remember where every node came from.
+
+YAML is parsed by PyYAML's composer, then turned into plain Python values here,
+so that we control what is accepted: duplicate keys, alias expansion and nesting
+depth are checked, and every key and value keeps its line and column.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from gen.errors import ObsgenError, Problem
+
+
+MAX_FILE_BYTES = 1024 * 1024
+# Specs are a few hundred nodes; these limits only stop hostile or broken input.
+MAX_NODES = 50_000
+MAX_DEPTH = 40
+SPEC_SUFFIXES = (".yaml", ".yml", ".jsonnet")
+
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Position:
+    line: int
+    column: int
+
+
+@dataclass
+class Document:
+    """One YAML document of a spec file, with a position for each value and key."""
+
+    file: str  # as named in errors: relative to where obsgen runs
+    index: int
+    data: Any
+    source: str = ""  # as named in generated headers: the same from any working directory
+    values: dict[Path_, Position] = field(default_factory=dict)
+    keys: dict[Path_, Position] = field(default_factory=dict)
+
+    def position(self, path: Path_, *, key: bool = False) -> Position | None:
+        """The closest known position of `path`, walking up to its parents."""
+        table = self.keys if key else self.values
+        probe = tuple(path)
+        while True:
+            if probe in table:
+                return table[probe]
+            if key and probe in self.values:
+                return self.values[probe]
+            if not probe:
+                return None
+            probe = probe[:-1]
+
+    def problem(self, path: Path_, message: str, hint: str = "", *, key: bool = False) -> Problem:
+        pos = self.position(path, key=key)
+        return Problem(
+            file=self.file,
+            line=pos.line if pos else None,
+            column=pos.column if pos else None,
+            path=tuple(path),
+            message=message,
+            hint=hint,
+        )
+
+
+def _position(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _fail(file: str, node: yaml.Node | None, message: str, hint: str = "", path: Path_ = ()) -> ObsgenError:
+    pos = _position(node) if node is not None else None
+    return ObsgenError([Problem(file, message, pos.line if pos else None, pos.column if pos else None, path, hint)])
+
+
+_PLAIN_COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
+# What plain YAML values resolve to; explicit tags (!!binary, !!python/..., !custom) have no place in a spec.
+_TEXT_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in ("timestamp", "value", "merge"))
+_PLAIN_SCALAR_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int", "float", "bool", "null"))
+
+
+def _unused_tag(file: str, node: yaml.Node, path: Path_) -> ObsgenError:
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return _fail(file, node, f"YAML tag '{tag}' is not used in specs",
+                 "remove the tag; specs are plain mappings, lists and values", path)
+
+
+class _SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, stopped at MAX_DEPTH so that deep nesting is an error, not a RecursionError."""
+
+    def __init__(self, file: str, text: str) -> None:
+        super().__init__(text)
+        self.file = file
+        self.depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ObsgenError([Problem(self.file, f"nested more than {MAX_DEPTH} levels deep", mark.line + 1,
+                                           mark.column + 1, hint="a spec is only a few levels deep; check for "
+                                           "unclosed brackets or misplaced indentation")])
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+class _DocumentReader:
+    """Turns one composed YAML node tree into plain values, recording positions and enforcing limits."""
+
+    def __init__(self, doc: Document) -> None:
+        self.doc = doc
+        self.file = doc.file
+        self.nodes = 0
+        # Collections being read right now: meeting one again means an alias refers to its own ancestor.
+        self.open: set[int] = set()
+        # PyYAML's own scalar rules (int, float, bool, null), used for scalars only.
+        self.scalars = yaml.SafeLoader("")
+
+    def read(self, node: yaml.Node, path: Path_ = (), depth: int = 0) -> Any:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            raise self._too_many(path)
+        if id(node) in self.open:
+            raise _fail(self.file, node, "recursive alias: this anchored value contains an alias to itself",
+                        "an alias (*name) may only refer to a value outside the anchored one", path)
+        if depth > MAX_DEPTH:
+            raise _fail(self.file, node, f"nested more than {MAX_DEPTH} levels deep",
+                        "a spec is only a few levels deep; check for misplaced indentation", path)
+        self.doc.values.setdefault(path, _position(node))
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node, path)
+        if node.tag not in _PLAIN_COLLECTION_TAGS:
+            raise _unused_tag(self.file, node, path)
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.read(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
+            return self._mapping(node, path, depth)
+        finally:
+            self.open.discard(id(node))
+
+    def _too_many(self, path: Path_) -> ObsgenError:
+        # Aliased nodes carry their anchor's position; the key being expanded says where the bomb is.
+        keyed = path
+        while keyed and keyed not in self.doc.keys:
+            keyed = keyed[:-1]
+        pos = self.doc.keys.get(keyed)
+        return ObsgenError([Problem(self.file, f"document expands to more than {MAX_NODES} values",
+                                    pos.line if pos else None, pos.column if pos else None, keyed,
+                                    "YAML aliases that multiply each other (an alias bomb) are not accepted; "
+                                    "write the values out")])
+
+    def _scalar(self, node: yaml.ScalarNode, path: Path_) -> Any:
+        if node.tag in _TEXT_TAGS:
+            # Plain text that YAML 1.1 reads as something else ('2024-01-01', '=', '<<'): keep the text,
+            # so that the schema reports a clear error or accepts it as written.
+            return node.value
+        if node.tag not in _PLAIN_SCALAR_TAGS:
+            raise _unused_tag(self.file, node, path)
+        try:
+            value = self.scalars.construct_object(node, deep=True)
+        except yaml.YAMLError as err:
+            raise _fail(self.file, node, f"cannot read value: {getattr(err, 'problem', err)}", path=path) from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise _fail(self.file, node, f"'{node.value}' is not a number a spec can use", "write a finite number",
+                        path=path)
+        return value
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
+        seen: dict[str, yaml.Node] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self._key(key_node, path)
+            if key in seen:
+                first = _position(seen[key])
+                raise _fail(self.file, key_node, f"duplicate key '{key}' (first defined at line {first.line})",
+                            "remove one of them; YAML keeps only the last, which hides mistakes", path + (key,))
+            seen[key] = key_node
+        try:
+            self.scalars.flatten_mapping(node)  # resolves '<<' merge keys; explicit keys win, as YAML says
+        except yaml.YAMLError as err:
+            raise _fail(self.file, node, f"bad merge key: {getattr(err, 'problem', err)}", path=path) from None
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            key = self._key(key_node, path)
+            child = path + (key,)
+            self.doc.keys.setdefault(child, _position(key_node))
+            result[key] = self.read(value_node, child, depth + 1)
+        return result
+
+    def _key(self, key_node: yaml.Node, path: Path_) -> str:
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _fail(self.file, key_node, "a key must be a plain string, not a list or mapping", path=path)
+        # The written text, not YAML 1.1's reading of it: a key 'on' stays 'on', not True.
+        return str(key_node.value)
+
+
+# Text in an encoding YAML specs do not use; named so the fix is obvious.
+_OTHER_ENCODINGS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"),
+                    (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def decode_text(file: str, raw: bytes) -> str:
+    for mark, encoding in _OTHER_ENCODINGS:
+        if raw.startswith(mark):
+            raise ObsgenError([Problem(file, f"saved as {encoding}, not UTF-8", hint="save the file as UTF-8")])
+    if b"\x00" in raw:
+        raise ObsgenError([Problem(file, "this is a binary file, not a YAML spec",
+                                   hint="keep only YAML specs under the specs directory")])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        column = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ObsgenError([Problem(file, f"not valid UTF-8 (byte 0x{raw[err.start]:02x})", line, column,
+                                   hint="save the file as UTF-8")]) from None
+    return text.removeprefix("\ufeff")
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    return line, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _unclosed_quote(text: str, at: yaml.Mark) -> yaml.Token | None:
+    """The quoted value just before `at` if it spans lines: the usual cause of a baffling parse error."""
+    before = None
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if token.end_mark.index > at.index:
+                break
+            before = token
+    except yaml.YAMLError:
+        pass
+    if (isinstance(before, yaml.ScalarToken) and before.style in ("'", '"')
+            and before.start_mark.line != before.end_mark.line):
+        return before
+    return None
+
+
+_FLOW_OPENERS = {"while parsing a flow mapping": "{", "while parsing a flow sequence": "["}
+
+
+def _syntax_problem(file: str, text: str, err: yaml.MarkedYAMLError) -> Problem:
+    """One actionable line for a YAML syntax error, placed where the fix goes when that is knowable."""
+    mark = err.problem_mark or err.context_mark
+    problem = (err.problem or err.context or "not valid YAML").strip()
+    line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
+    opener = _FLOW_OPENERS.get(err.context or "")
+    quote = _unclosed_quote(text, err.problem_mark) if err.problem_mark else None
+    if quote is not None:
+        start = quote.start_mark
+        return Problem(file, f"not valid YAML: the quoted value that starts here runs on to line {line}, "
+                             f"where reading fails ({problem})", start.line + 1, start.column + 1,
+                       hint=f"add the missing closing {quote.style}")
+    if opener and err.context_mark and mark and err.context_mark.line != mark.line:
+        start = err.context_mark
+        return Problem(file, f"not valid YAML: '{opener}' is not closed; at line {line}, column {column}: {problem}",
+                       start.line + 1, start.column + 1,
+                       hint=f"close it with '{'}' if opener == '{' else ']'}' or write the value in block style")
+    hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
+    return Problem(file, f"not valid YAML: {problem}", line, column, hint=hint)
+
+
+def parse_yaml(file: str, raw: bytes) -> list[Document]:
+    """Every non-empty YAML document in `raw`, in order."""
+    if len(raw) > MAX_FILE_BYTES:
+        raise ObsgenError([Problem(file, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}",
+                                   hint="split it into several spec files")])
+    text = decode_text(file, raw)
+    try:
+        loader = _SpecLoader(file, text)
+    except yaml.reader.ReaderError as err:
+        line, column = _line_column(text, err.position)
+        raise ObsgenError([Problem(file, f"control character U+{err.character:04X} is not allowed in YAML",
+                                   line, column, hint="remove it, or write it as an escape in a double-quoted "
+                                   "string")]) from None
+    documents: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None:
+                break
+            doc = Document(file=file, index=index, data=None)
+            doc.data = _DocumentReader(doc).read(node)
+            index += 1
+            if doc.data is not None:
+                documents.append(doc)
+    except yaml.MarkedYAMLError as err:
+        raise ObsgenError([_syntax_problem(file, text, err)]) from None
+    except yaml.YAMLError as err:
+        raise ObsgenError([Problem(file, f"not valid YAML: {err}")]) from None
+    except RecursionError:  # a last resort: _SpecLoader and _DocumentReader stop nesting well before this
+        raise ObsgenError([Problem(file, "nested too deeply to read",
+                                   hint=f"a spec is only a few levels deep; the limit is {MAX_DEPTH}")]) from None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def display_name(path: Path, base: Path) -> str:
+    """How a file is named in errors and headers: relative to where obsgen runs, when possible."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def load_file(path: Path, name: str, source: str | None = None) -> list[Document]:
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ObsgenError([Problem(name, f"cannot read: {err.strerror}")]) from None
+    documents = parse_yaml(name, raw)
+    for doc in documents:
+        doc.source = source or name
+    if not documents:
+        raise ObsgenError([Problem(name, "holds no spec documents",
+                                   hint="add a spec with apiVersion: obsgen/v1, or remove the file")])
+    return documents

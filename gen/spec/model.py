@@ -1,0 +1,239 @@
+"""Stage 3: validated documents become typed, frozen values with every default applied."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from gen.spec import schema as spec_schema
+from gen.spec.documents import Document
+from gen.spec.queue_conventions import Convention, convention_for
+from gen.units import Duration, Quantity, parse_cpu, parse_duration, parse_percent, parse_size
+
+Labels = tuple[tuple[str, str], ...]
+
+_CONVERTERS = {
+    "duration": parse_duration,
+    "duration-or-zero": parse_duration,
+    "size": parse_size,
+    "cpu": parse_cpu,
+    "percent": parse_percent,
+}
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """One alert's switches and thresholds, as the spec (or its defaults) set them."""
+
+    key: str
+    enabled: bool
+    severity: str
+    for_: Duration
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def param(self, name: str) -> Any:
+        for key, value in self.params:
+            if key == name:
+                return value
+        raise KeyError(f"alert {self.key} has no setting {name}")
+
+
+def _setting(settings: tuple[AlertSettings, ...], key: str) -> AlertSettings:
+    for item in settings:
+        if item.key == key:
+            return item
+    raise KeyError(key)
+
+
+@dataclass(frozen=True)
+class Alerting:
+    runbook_base_url: str
+    labels: Labels
+    settings: tuple[AlertSettings, ...]
+
+    def __getitem__(self, key: str) -> AlertSettings:
+        return _setting(self.settings, key)
+
+
+@dataclass(frozen=True)
+class AlertSet:
+    """Alert settings of one part of a service (a queue), looked up by key."""
+
+    settings: tuple[AlertSettings, ...]
+
+    def __getitem__(self, key: str) -> AlertSettings:
+        return _setting(self.settings, key)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A job queue, with its exporter convention resolved (built-in or the spec's custom mapping)."""
+
+    name: str
+    exporter: str
+    job: str  # the exporting target's job label, the service's own job unless set
+    prefix: str  # "" selects every prefix
+    matchers: Labels  # extra equality matchers
+    convention: Convention
+    alerts: AlertSet
+
+
+@dataclass(frozen=True)
+class Selector:
+    job: str
+    pod_regex: str
+    matchers: Labels
+    namespace_label: str
+    pod_label: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    cpu_request: Quantity | None
+    cpu_limit: Quantity | None
+    memory_request: Quantity | None
+    memory_limit: Quantity | None
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    title: str
+    tags: tuple[str, ...]
+    time_range: Duration
+    refresh: Duration
+    grafana_url: str
+
+
+@dataclass(frozen=True)
+class LeakDetection:
+    floor_window: Duration
+    period: Duration
+    average: Duration
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    team: str
+    description: str
+    namespace: str
+    runtime: str
+    container: str
+    selector: Selector
+    resources: Resources
+    nodejs_metric_prefix: str
+    dashboard: DashboardSettings
+    leak: LeakDetection
+    alerts: Alerting
+    source: str  # spec file, as named in headers and errors
+    queues: tuple[Queue, ...] = ()
+
+
+def apply_defaults(schema: dict, value: Any, context: dict[str, str]) -> Any:
+    """`value` with every missing field filled from the schema's defaults, recursively."""
+    if schema.get("type") == "object" and isinstance(value, dict):
+        out = dict(value)
+        for name, sub in schema.get("properties", {}).items():
+            if name not in out and "default" in sub:
+                out[name] = _substitute(copy.deepcopy(sub["default"]), context)
+            if name in out:
+                out[name] = apply_defaults(sub, out[name], context)
+        return out
+    if schema.get("type") == "array" and isinstance(value, list) and isinstance(schema.get("items"), dict):
+        return [apply_defaults(schema["items"], item, context) for item in value]
+    return value
+
+
+def _substitute(default: Any, context: dict[str, str]) -> Any:
+    if isinstance(default, str):
+        for key, replacement in context.items():
+            default = default.replace("{" + key + "}", replacement)
+    return default
+
+
+def _convert(field: dict, value: Any) -> Any:
+    converter = _CONVERTERS.get(field.get("format", ""))
+    if converter is None or value is None:
+        return value
+    return converter(value)
+
+
+def _labels(mapping: dict[str, str]) -> Labels:
+    return tuple(sorted(mapping.items()))
+
+
+def _alert_settings(schema: dict, data: dict) -> Alerting:
+    return Alerting(data["runbookBaseUrl"], _labels(data["labels"]), _alert_list(schema, data))
+
+
+def _alert_list(schema: dict, data: dict) -> tuple[AlertSettings, ...]:
+    settings = []
+    for key, field in schema["properties"].items():
+        if "enabled" not in field.get("properties", {}):
+            continue  # not an alert (runbookBaseUrl, labels)
+        raw = data[key]
+        params = tuple(
+            (name, _convert(field["properties"][name], raw[name]))
+            for name in field["properties"]
+            if name not in ("enabled", "severity", "for")
+        )
+        settings.append(AlertSettings(key, raw["enabled"], raw["severity"], parse_duration(raw["for"]), params))
+    return tuple(settings)
+
+
+def _queue(schema: dict, raw: dict, selector: Selector) -> Queue:
+    # The app's own extra matchers apply when the app exports the queue itself (same target, same labels).
+    own_target = not raw["job"]
+    matchers = {**(dict(selector.matchers) if own_target else {}), **raw["matchers"]}
+    return Queue(
+        name=raw["name"],
+        exporter=raw["exporter"],
+        job=raw["job"] or selector.job,
+        prefix=raw["prefix"],
+        matchers=_labels(matchers),
+        convention=convention_for(raw["exporter"], raw.get("mapping")),
+        alerts=AlertSet(_alert_list(schema["properties"]["alerts"], raw["alerts"])),
+    )
+
+
+def _quantity(parse, value: Any) -> Quantity | None:
+    return None if value is None else parse(value)
+
+
+def build_service(doc: Document) -> Service:
+    schema = spec_schema.spec_schema()
+    context = {"metadata.name": doc.data["metadata"]["name"]}
+    data = apply_defaults(schema, doc.data, context)
+    meta, spec = data["metadata"], data["spec"]
+    sel, res, dash = spec["selector"], spec["resources"], spec["dashboard"]
+    alerts_schema = schema["properties"]["spec"]["properties"]["alerts"]
+    queue_schema = schema["properties"]["spec"]["properties"]["queues"]["items"]
+    selector = Selector(sel["job"], sel["pod"], _labels(sel["matchers"]), sel["namespaceLabel"], sel["podLabel"])
+    return Service(
+        name=meta["name"],
+        team=meta["team"],
+        description=meta["description"],
+        namespace=spec["namespace"],
+        runtime=spec["runtime"],
+        container=spec["container"],
+        selector=selector,
+        resources=Resources(
+            cpu_request=_quantity(parse_cpu, res["requests"]["cpu"]),
+            cpu_limit=_quantity(parse_cpu, res["limits"]["cpu"]),
+            memory_request=_quantity(parse_size, res["requests"]["memory"]),
+            memory_limit=_quantity(parse_size, res["limits"]["memory"]),
+        ),
+        nodejs_metric_prefix=spec["nodejs"]["metricPrefix"],
+        dashboard=DashboardSettings(dash["title"], tuple(dash["tags"]), parse_duration(dash["timeRange"]),
+                                    parse_duration(dash["refresh"]), dash["grafanaUrl"].rstrip("/")),
+        leak=LeakDetection(*(parse_duration(spec["leakDetection"][k]) for k in ("floorWindow", "period",
+                                                                                   "average"))),
+        alerts=_alert_settings(alerts_schema, spec["alerts"]),
+        source=doc.source or doc.file,
+        queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),
+    )
+
+
+def build_model(documents: list[Document]) -> list[Service]:
+    services = [build_service(doc) for doc in documents]
+    return sorted(services, key=lambda s: s.name)

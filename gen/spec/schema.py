@@ -1,0 +1,537 @@
+"""The spec language, defined once as a JSON Schema (draft 2020-12).
+
+This schema is the single place where fields, their types, their defaults and
+the reason for each default live. Validation, default filling, `obsgen schema`
+and the README's spec reference are all read from it.
+
+Defaults that depend on other fields are written as `{metadata.name}`; the
+model stage substitutes them.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from gen.units import CPU_PATTERN, DURATION_PATTERN, PERCENT_PATTERN, SIZE_PATTERN
+
+SCHEMA_ID = "https://obsgen.dev/schema/obsgen-v1.json"
+API_VERSION = "obsgen/v1"
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+# Label values that are safe in PromQL strings, YAML and Grafana variables alike:
+# no quotes, backslashes, braces, '$' or white space.
+LABEL_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$"
+METRIC_PREFIX = r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"
+SEVERITIES = ("critical", "warning", "info")
+
+SEVERITY_MEANING = {
+    "critical": "pages someone now: an outage or exhaustion is imminent",
+    "warning": "opens a ticket: a trend or fault that needs a fix this week",
+    "info": "shows on dashboards only; routed nowhere by default",
+}
+
+
+REQUIRED = object()  # marks a field the user must write; it has no default
+
+
+def _field(kind: str | list[str], description: str, default: Any, **extra: Any) -> dict:
+    out = {"type": kind, "description": description, **extra}
+    if default is not REQUIRED:
+        out["default"] = default
+    return out
+
+
+def string(description: str, default: str, pattern: str | None = None, **extra: Any) -> dict:
+    out = _field("string", description, default, **extra)
+    if pattern:
+        out["pattern"] = pattern
+    return out
+
+
+def duration(description: str, default: str, *, zero: bool = False) -> dict:
+    return string(description, default, DURATION_PATTERN, format="duration-or-zero" if zero else "duration")
+
+
+def size(description: str, default: str | None) -> dict:
+    return {"type": ["string", "integer", "null"], "description": description, "default": default,
+            "pattern": SIZE_PATTERN, "format": "size", "minimum": 0}
+
+
+def cpu(description: str, default: str | None) -> dict:
+    return {"type": ["string", "number", "null"], "description": description, "default": default,
+            "pattern": CPU_PATTERN, "format": "cpu", "minimum": 0}
+
+
+def percent(description: str, default: str) -> dict:
+    return string(description, default, PERCENT_PATTERN, format="percent")
+
+
+def boolean(description: str, default: bool) -> dict:
+    return _field("boolean", description, default)
+
+
+def integer(description: str, default: int, minimum: int = 0, maximum: int | None = None) -> dict:
+    out = _field("integer", description, default, minimum=minimum)
+    if maximum is not None:
+        out["maximum"] = maximum
+    return out
+
+
+def obj(description: str, properties: dict, required: tuple[str, ...] = (), default: Any = None) -> dict:
+    out: dict[str, Any] = {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+    if required:
+        out["required"] = list(required)
+    else:
+        out["default"] = {} if default is None else default
+    return out
+
+
+def label_map(description: str) -> dict:
+    return {
+        "type": "object",
+        "description": description,
+        "default": {},
+        "propertyNames": {"pattern": LABEL_NAME, "not": {"pattern": "^__"}},
+        "additionalProperties": {"type": "string", "pattern": LABEL_VALUE, "maxLength": 128},
+    }
+
+
+def severity(default: str) -> dict:
+    return {"type": "string", "enum": list(SEVERITIES), "default": default,
+            "description": "Routing class: critical pages, warning opens a ticket, info stays on dashboards."}
+
+
+def alert(description: str, default_severity: str, for_: str, for_why: str, **params: dict) -> dict:
+    """An alert's settings: on/off, severity, `for` and its own thresholds."""
+    properties = {
+        "enabled": boolean("Generate this alert.", True),
+        "severity": severity(default_severity),
+        "for": duration(f"How long the condition must hold before the alert fires. Default {for_}: {for_why}",
+                        for_, zero=True),
+        **params,
+    }
+    return obj(description, properties)
+
+
+def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes: str, bytes_why: str) -> dict:
+    return alert(
+        description, "warning", "1h",
+        "the growth is already confirmed on two consecutive days; an hour more rules out a single odd evaluation.",
+        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on each "
+                                f"of the last two periods. Default {growth}: {growth_why}", growth),
+        minBytesPerPeriod=size(f"Minimum growth per period in bytes, so small floors that wobble by a few percent "
+                               f"stay quiet. Default {min_bytes}: {bytes_why}", min_bytes),
+    )
+
+
+def _within_lifetime_alert(description: str, subject: str, min_bytes: str, bytes_why: str) -> dict:
+    return alert(
+        description, "warning", "1h", "the rise must persist; a shorter rise is a cache filling.",
+        window=duration("How far back the rise is measured. Default 16h: well over half a day, so the rising "
+                        "half of a daily traffic cycle cannot pass as a leak, and short enough to fire before a "
+                        "daily restart.", "16h"),
+        warmup=duration("Time after a start that is never judged: caches and JIT warm up. Default 1h: typical "
+                        "cache fill time of a Node.js API.", "1h"),
+        minGrowth=percent("Minimum growth over the window, relative to the floor at its start. Default 3%: "
+                          f"above the wobble of {subject}'s floor (the shape checks, not this threshold, keep "
+                          "daily cycles and warm-up out).", "3%"),
+        minBytes=size(f"Minimum growth over the window in bytes. Default {min_bytes}: {bytes_why}", min_bytes),
+    )
+
+
+def _alerts() -> dict:
+    return obj(
+        "Alerts generated for the service. Each can be switched off or tuned; defaults follow the "
+        "severity rules in the README.",
+        {
+            "runbookBaseUrl": string(
+                "Base URL of your runbooks; each alert links to <base>/<AlertName>. Default is a placeholder: "
+                "set it to where your team keeps runbooks.",
+                "https://runbooks.example.com/obsgen", r"^https?://[^\s\"'{}$]+$", format="uri"),
+            "labels": label_map("Extra labels added to every alert of this service, for example for routing."),
+            "eventLoopLag": alert(
+                "Event-loop p99 lag stays high: the process is blocked by synchronous work and every request waits.",
+                "warning", "15m", "a single slow GC pause or batch job is not an incident, a quarter hour is.",
+                threshold=duration("p99 event-loop lag above which the alert counts. Default 200ms: users feel "
+                                   "a 200 ms stall on every request; healthy services stay under 50 ms.", "200ms"),
+            ),
+            "memoryNearLimit": alert(
+                "A container's working set is close to its memory limit: the kernel will OOM-kill it soon.",
+                "critical", "15m", "a short allocation burst that GC reclaims does not page anyone.",
+                threshold=percent("Share of the memory limit. Default 90%: the last 10% is gone in one burst "
+                                  "for a heap-heavy Node.js process.", "90%"),
+            ),
+            "crashLooping": alert(
+                "A container is in CrashLoopBackOff: it keeps failing right after it starts.",
+                "warning", "15m", "Kubernetes backs off for minutes between attempts; 15m rules out one bad start.",
+            ),
+            "restarts": alert(
+                "Containers restart more often than a deploy explains (crashes, OOM kills, failed probes).",
+                "warning", "0s", "the window already smooths it; firing at once points at the restarts.",
+                threshold=integer("Restarts of one container within the window. Default 3: one restart is an "
+                                  "accident, three in an hour is a pattern.", 3, minimum=1),
+                window=duration("Window in which restarts are counted. Default 1h: long enough to see a "
+                                "pattern, short enough to clear soon after it stops.", "1h"),
+            ),
+            "targetDown": alert(
+                "Some scrape targets of the service are down: those pods are unhealthy or unreachable.",
+                "warning", "15m", "a rolling deploy takes targets down for a minute or two; 15m does not.",
+            ),
+            "serviceDown": alert(
+                "Every scrape target of the service is down: the service is unavailable.",
+                "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
+            ),
+            "heapLeak": _across_days_alert(
+                "The V8 heap's floor (old space, and heap used) grows day after day: objects survive garbage "
+                "collection and are never freed. Needs processes that live longer than two periods.",
+                "3%", "the seed article's leak grew 6-7% a day; healthy heaps grow 0% once warm.",
+                "4Mi", "well below any leak worth a ticket, well above measurement noise."),
+            "heapLeakWithinProcess": _within_lifetime_alert(
+                "The V8 heap's floor rises steadily through a process' life: the leak that daily deploys and "
+                "restarts hide, caught before the next restart resets it.",
+                "a warm heap's floor", "4Mi", "ignores tiny heaps; the seed article's leak added 7-8 MiB in 16h."),
+            "memoryLeak": _across_days_alert(
+                "The container's working-set floor grows day after day (heap, Buffers or native memory). "
+                "Needs pods that live longer than two periods.",
+                "3%", "the seed article's pods grew about 5% a day.",
+                "8Mi", "a working set wobbles more than a heap."),
+            "memoryLeakWithinPod": _within_lifetime_alert(
+                "The container's working-set floor rises steadily through a pod's life: a leak that deploys "
+                "hide, in memory the heap metrics may not see (Buffers, native modules).",
+                "a warm container's working set", "8Mi", "a working set wobbles more than a heap."),
+            "memoryExhaustion": alert(
+                "At the current steady growth, the container's memory (floor plus its usual GC sawtooth) "
+                "reaches the limit within the horizon: an OOM kill is coming.",
+                "critical", "30m", "the forecast must hold for a while; one steep stretch is not a trend.",
+                window=duration("Window of the linear fit (predict_linear). Default 6h: long enough to average "
+                                "out GC, short enough to catch a fast leak hours before the OOM.", "6h"),
+                horizon=duration("Fire when the limit is this close. Default 12h: a working day to ship a "
+                                 "fix or schedule a restart before the kernel kills the pod.", "12h"),
+                fastWindow=duration("Window of the second, fast forecast, for leaks that kill a pod within the "
+                                    "day. Default 2h: enough GC cycles to fit a line, short enough to react "
+                                    "within hours of a leak starting.", "2h"),
+                fastHorizon=duration("Horizon of the fast forecast. Default 4h: a short fit is only trusted "
+                                     "close to the limit, where a daily traffic cycle cannot carry it.", "4h"),
+                warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
+                                "1h"),
+            ),
+            "cpuTrend": alert(
+                "The service's average CPU per pod keeps rising across days (the seed article's doubled in five "
+                "days): work per request is growing, often with a leak.",
+                "warning", "1h", "the rise is already confirmed on two consecutive periods.",
+                growthPerPeriod=percent("Minimum rise of the daily average per period, on each of the last "
+                                        "two periods. Default 10%: doubling in five days is 15% a day; "
+                                        "normal day-to-day variation stays within a few percent.", "10%"),
+                requestCounter=string("Counter of handled requests (for example `http_requests_total`) on the "
+                                      "app's metrics. When set, CPU seconds per request is compared, so "
+                                      "traffic growth is not mistaken for a regression. Default empty: CPU "
+                                      "alone.", "", r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"),
+            ),
+            "notScraped": alert(
+                "Prometheus has no target for the service at all: its monitoring is blind, so no other "
+                "alert can fire.",
+                "warning", "15m", "scrape config reloads and target discovery settle within minutes.",
+            ),
+        },
+    )
+
+
+def _resources() -> dict:
+    side = {
+        "cpu": cpu("CPU in cores (0.5) or millicores (500m). Default unset: read from kube-state-metrics.", None),
+        "memory": size("Memory as a size (2Gi). Default unset: read from kube-state-metrics.", None),
+    }
+    return obj(
+        "The container's requests and limits. Leave unset to read them from kube-state-metrics; set them "
+        "when kube-state-metrics is not available or the deployed values live elsewhere.",
+        {
+            "requests": obj("Requested resources.", copy.deepcopy(side)),
+            "limits": obj("Resource limits.", copy.deepcopy(side)),
+        },
+    )
+
+
+def _selector() -> dict:
+    return obj(
+        "How to find the service's series. Real clusters label things differently, so each part is "
+        "configurable.",
+        {
+            "job": string("Value of the `job` label of the app's scrape target. Default: the service name.",
+                          "{metadata.name}", LABEL_VALUE, maxLength=128),
+            "pod": string("Regular expression (RE2, anchored) matching the service's pod names. Default: "
+                          "`<name>-.*`, the names a Deployment gives its pods.",
+                          "{metadata.name}-.*", r"^[^\"`$\s]+$", format="regex", maxLength=256),
+            "matchers": label_map("Extra equality matchers for the app's own metrics, for example "
+                                  "`{env: prod}`. They are not applied to cAdvisor or kube-state-metrics."),
+            "namespaceLabel": string("Label that holds the Kubernetes namespace on the app's metrics. "
+                                     "Default `namespace`, as kube-prometheus and the Prometheus Operator "
+                                     "set it; older setups use `kubernetes_namespace`.",
+                                     "namespace", LABEL_NAME),
+            "podLabel": string("Label that holds the pod name on the app's metrics. Default `pod`; older "
+                               "setups use `kubernetes_pod_name`.", "pod", LABEL_NAME),
+        },
+    )
+
+
+def _dashboard() -> dict:
+    return obj(
+        "The generated Grafana dashboard.",
+        {
+            "title": string("Dashboard title. Default: the service name.", "{metadata.name}", maxLength=200),
+            "tags": {"type": "array", "description": "Extra dashboard tags; `obsgen` and the team are always "
+                     "added.", "default": [], "items": {"type": "string", "pattern": LABEL_VALUE},
+                     "uniqueItems": True},
+            "timeRange": duration("Time range shown when the dashboard opens. Default 7d: leaks and trends "
+                                  "show over days, not hours.", "7d"),
+            "refresh": duration("Auto-refresh interval. Default 1m: fresh enough for an incident, cheap for "
+                                "Prometheus.", "1m"),
+            "grafanaUrl": string("Base URL of Grafana, used for the dashboard links in alerts. Default empty: "
+                                 "links are relative (`/d/<uid>?viewPanel=<id>`).", "",
+                                 r"^(https?://[^\s\"'{}$]+)?$"),
+        },
+    )
+
+
+def _leak_detection() -> dict:
+    return obj(
+        "Windows shared by the leak and trend alerts and the dashboard's Leak watch row.",
+        {
+            "floorWindow": duration("Window of the floor, `min_over_time` of memory: the level left after "
+                                    "garbage collection. Default 1h: spans many GC cycles even in a quiet "
+                                    "service, and hides spikes shorter than an hour.", "1h"),
+            "period": duration("Length of the traffic cycle that day-over-day comparisons cancel. Default "
+                               "1d: traffic repeats daily.", "1d"),
+            "average": duration("How much of each period is averaged before two periods are compared. "
+                                "Default 6h: smooths noise in the floor yet still moves within a day.", "6h"),
+        },
+    )
+
+
+def _nodejs() -> dict:
+    return obj(
+        "Node.js runtime metrics from prom-client's collectDefaultMetrics().",
+        {
+            "metricPrefix": string("The `prefix` passed to collectDefaultMetrics(), if any. Default empty: "
+                                   "prom-client's own names.", "", METRIC_PREFIX),
+        },
+    )
+
+
+METRIC_NAME = r"^[a-zA-Z_:][a-zA-Z0-9_:]*$"
+OPTIONAL_LABEL_VALUE = r"^([A-Za-z0-9][A-Za-z0-9_.:/@+-]*)?$"
+OPTIONAL_LABEL_NAME = r"^([a-zA-Z_][a-zA-Z0-9_]*)?$"
+
+
+def _queue_alerts() -> dict:
+    return obj(
+        "Alerts for this queue. Each carries the label `queue`.",
+        {
+            "backlogGrowing": alert(
+                "Jobs keep arriving faster than workers complete them: the lowest point of the queued backlog "
+                "over the last window is minGrowth above the window before, and the backlog is still climbing "
+                "(its trend over the last window, or the rise of the floor in the window before, is minGrowth "
+                "too).",
+                "warning", "15m", "the windows already prove a trend; 15m more rules out a flapping edge.",
+                window=duration("Window whose lowest backlog is compared with the previous window's. Default 1h: "
+                                "set it to at least the period of your batch jobs, so a batch that drains within "
+                                "the period never counts.", "1h"),
+                minGrowth=integer("Jobs by which the lowest backlog must rise in each window. Default 50: a "
+                                  "smaller rise is noise for most queues; raise it for high-volume queues.",
+                                  50, minimum=1),
+            ),
+            "stuck": alert(
+                "Jobs wait or run while nothing completes, nothing fails and no worker takes a job: the "
+                "workers are gone or hung.",
+                "critical", "5m", "with the window, a dead queue pages within a quarter hour.",
+                window=duration("How long jobs must be present with no sign of progress. Default 10m: longer "
+                                "than a worker restart; set it above your longest normal job, or a long job "
+                                "looks stuck.", "10m"),
+            ),
+            "failureRatio": alert(
+                "The share of failed jobs (failed / (failed + completed)) stays high.",
+                "warning", "15m", "as long as the window, so one burst of failures leaves the window before it "
+                "fires, while a storm stays.",
+                threshold=percent("Failure share above which the alert counts. Default 10%: with retries, "
+                                  "transient errors mostly recover; one job in ten failing is systemic.", "10%"),
+                window=duration("Window over which failures and completions are counted. Default 15m: enough "
+                                "jobs for a ratio, short enough to catch a storm.", "15m"),
+                minVolume=integer("Finished jobs (failed + completed) the window must hold before the ratio "
+                                  "counts. Default 20: 1 failure in 2 jobs is not a storm.", 20, minimum=1),
+            ),
+            "drainTime": alert(
+                "At the current completion rate the queued backlog will not clear in time.",
+                "warning", "15m", "a fresh batch briefly looks slow until workers reach full speed.",
+                threshold=duration("Longest acceptable time to clear the queued jobs. Default 1h: work waiting "
+                                   "longer than an hour is late for most queues.", "1h"),
+            ),
+            "failedGrowing": alert(
+                "The set of failed jobs keeps growing: jobs fail for good, steadily. Works with exporters that "
+                "only have gauges.",
+                "warning", "15m", "the halves of the window already prove a trend.",
+                window=duration("Window over which the failed set must grow, in each of its halves. Default "
+                                "1h: one burst of failures falls in one half and does not count.", "1h"),
+                minGrowth=integer("Failed jobs the set must gain over the window. Default 10: fewer is a "
+                                  "ticket-sized problem only if it persists for days.", 10, minimum=1),
+            ),
+        },
+    )
+
+
+def _queue_source(concept: str, meaning: str, aggregation: str, aggregation_why: str) -> dict:
+    return obj(
+        f"Where `{concept}` is read: {meaning}",
+        {
+            "metric": string("Metric name. Required.", REQUIRED, METRIC_NAME, maxLength=200),
+            "matchers": label_map("Fixed label matchers that select this concept, for example `{state: waiting}`."),
+            "aggregation": {"type": "string", "enum": ["max", "sum"], "default": aggregation,
+                            "description": f"How series from several scrape targets combine. Default "
+                                           f"`{aggregation}`: {aggregation_why}"},
+        },
+        required=("metric",),
+    )
+
+
+def _queue_distribution(what: str, units: list[str] | None) -> dict:
+    properties = {
+        "metric": string("Base metric name (without _bucket, _sum or _count). Required.", REQUIRED, METRIC_NAME,
+                         maxLength=200),
+        "type": {"type": "string", "enum": ["summary", "histogram"], "default": "histogram",
+                 "description": "Summary (quantile label) or histogram (le buckets). Default histogram: "
+                                "prom-client's and most exporters' choice for durations."},
+        "matchers": label_map("Fixed label matchers, for example `{status: completed}`."),
+    }
+    if units:
+        properties["unit"] = {"type": "string", "enum": units, "default": "seconds",
+                              "description": "Unit of the observations. Default seconds: the Prometheus base unit."}
+    return obj(what, properties, required=("metric",))
+
+
+def _queue_mapping() -> dict:
+    gauge_why = "every target reads the same queue state from Redis, so adding them would count it twice."
+    counter_why = "in-house counters usually count in each worker process; use max if every target reports " \
+                  "one shared total."
+    concepts = {
+        "waiting": ("jobs waiting for a worker (gauge). Required.", "max", gauge_why),
+        "prioritized": ("jobs waiting with a priority (gauge).", "max", gauge_why),
+        "active": ("jobs being processed (gauge). Required.", "max", gauge_why),
+        "delayed": ("jobs scheduled for later, retries in back-off (gauge).", "max", gauge_why),
+        "waitingChildren": ("parent jobs waiting for children (gauge).", "max", gauge_why),
+        "completedSet": ("completed jobs kept in Redis (gauge, trimmed by removeOnComplete).", "max", gauge_why),
+        "failedSet": ("failed jobs kept in Redis (gauge, trimmed by removeOnFail).", "max", gauge_why),
+        "completed": ("completed jobs (counter).", "sum", counter_why),
+        "failed": ("failed jobs (counter).", "sum", counter_why),
+        "retried": ("retried attempts (counter).", "sum", counter_why),
+    }
+    properties: dict = {
+        "queueLabel": string("Label that holds the queue name. Default `queue`: what BullMQ and most exporters "
+                             "use.", "queue", LABEL_NAME),
+        "prefixLabel": string("Label that holds the Redis key prefix, if any. Default empty: no prefix label.",
+                              "", OPTIONAL_LABEL_NAME),
+    }
+    for key, (meaning, aggregation, why) in concepts.items():
+        properties[key] = _queue_source(key, meaning, aggregation, why)
+    properties["duration"] = _queue_distribution("Processing time of a job (summary or histogram).",
+                                                 ["seconds", "milliseconds"])
+    properties["wait"] = _queue_distribution("Time a job waited before a worker took it.", ["seconds", "milliseconds"])
+    properties["attempts"] = _queue_distribution("Attempts made per finished job.", None)
+    return obj("How an in-house exporter names each concept (only with `exporter: custom`). Concepts left out "
+               "are reported by the build, and the panels and alerts that need them are left out.",
+               properties, required=("waiting", "active"))
+
+
+def _queues() -> dict:
+    item = obj(
+        "One job queue the service produces to or consumes from.",
+        {
+            "name": string("Queue name, as the exporter's queue label holds it. Required.", REQUIRED, LABEL_VALUE,
+                           maxLength=128),
+            "exporter": {"type": "string", "enum": ["bullmq", "bull-exporter", "bull-prom", "custom"],
+                         "default": "bullmq",
+                         "description": "Metric convention: `bullmq` (Queue.exportPrometheusMetrics), "
+                                        "`bull-exporter` (UpHabit bull_exporter), `bull-prom`, or `custom` with a "
+                                        "`mapping`. Default bullmq: BullMQ exports it without another deployment."},
+            "job": string("`job` label of the target that exports the queue's metrics. Default empty: the "
+                          "service's own job (selector.job), as when the app exports its queues itself; set it "
+                          "for a separate exporter deployment.", "", OPTIONAL_LABEL_VALUE, maxLength=128),
+            "prefix": string("Redis key prefix to select, for exporters with a prefix label. Default empty: "
+                             "every prefix (each shows as its own series).", "", OPTIONAL_LABEL_VALUE,
+                             maxLength=128),
+            "matchers": label_map("Extra equality matchers for the queue's series, for example the labels passed "
+                                  "to exportPrometheusMetrics()."),
+            "mapping": _queue_mapping(),
+            "alerts": _queue_alerts(),
+        },
+        required=("name",),
+    )
+    item["if"] = {"properties": {"exporter": {"const": "custom"}}, "required": ["exporter"]}
+    item["then"] = {"required": ["mapping"], "properties": {"mapping": {
+        "description": "exporter: custom reads each concept's metric name from `mapping`"}}}
+    return {"type": "array", "description": "Job queues to watch; each gets a dashboard row and its alerts. "
+            "Default none.", "default": [], "items": item}
+
+
+def spec_schema() -> dict:
+    """The whole spec language. A fresh copy each call, so callers may not mutate a shared one."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "obsgen service spec",
+        "description": "A service to monitor: obsgen compiles it into a Grafana dashboard and Prometheus rules.",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "properties": {
+            "apiVersion": {"const": API_VERSION, "description": "Spec language version.", "default": API_VERSION},
+            "kind": {"const": "Service", "description": "What the document describes.", "default": "Service"},
+            "metadata": obj(
+                "Who the service is.",
+                {
+                    "name": string("Service name: a Kubernetes name (lowercase letters, digits, '-'), used for "
+                                   "file names, uids and the `service` label of alerts. Required.",
+                                   REQUIRED, DNS_LABEL, maxLength=63, minLength=1),
+                    "team": string("Owning team, added as the `team` label of alerts. Default empty: no label.",
+                                   "", r"^([A-Za-z0-9][A-Za-z0-9_.:/@+-]*)?$", maxLength=63),
+                    "description": string("One line about the service, shown on the dashboard.", "",
+                                          maxLength=500),
+                },
+                required=("name",),
+            ),
+            "spec": obj(
+                "What to monitor and how.",
+                {
+                    "namespace": string("Kubernetes namespace the service runs in. Required.", REQUIRED, DNS_LABEL,
+                                        maxLength=63, minLength=1),
+                    "runtime": {"type": "string", "enum": ["nodejs"],
+                                "description": "Runtime of the service's processes. Required; `nodejs` today."},
+                    "container": string("Name of the app container in the pod. Default: the service name.",
+                                        "{metadata.name}", DNS_LABEL, maxLength=63),
+                    "selector": _selector(),
+                    "resources": _resources(),
+                    "nodejs": _nodejs(),
+                    "dashboard": _dashboard(),
+                    "leakDetection": _leak_detection(),
+                    "alerts": _alerts(),
+                    "queues": _queues(),
+                },
+                required=("namespace", "runtime"),
+            ),
+        },
+    }
+
+
+def walk_fields(schema: dict, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], dict]]:
+    """Every documented field under an object schema, depth first, in declaration order."""
+    out: list[tuple[tuple[str, ...], dict]] = []
+    for name, sub in schema.get("properties", {}).items():
+        out.append((path + (name,), sub))
+        if sub.get("type") == "object" and "properties" in sub:
+            out.extend(walk_fields(sub, path + (name,)))
+        if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and "properties" in sub["items"]:
+            out.extend(walk_fields(sub["items"], path + (name, "[]")))
+    return out

@@ -1,0 +1,380 @@
+"""Stage 2: check documents against the spec schema and report problems a person can fix."""
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Iterable
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+
+from gen.spec import schema as spec_schema
+from gen.errors import ObsgenError, Problem
+from gen.spec.documents import Document
+from gen.spec.queue_conventions import BUILT_IN, PROGRESS_FOR_CUSTOM
+from gen.units import parse_cpu, parse_duration, parse_percent, parse_size
+
+_PATTERN_MEANING = {
+    spec_schema.DNS_LABEL: "must be a Kubernetes name: lowercase letters, digits and '-', "
+                           "starting and ending with a letter or digit",
+    spec_schema.LABEL_NAME: "must be a Prometheus label name: letters, digits and '_', not starting with a digit",
+    spec_schema.LABEL_VALUE: "may hold only letters, digits and _ . : / @ + - (no quotes, braces, '$' or spaces), "
+                             "so that it is safe inside PromQL and Grafana",
+    spec_schema.METRIC_PREFIX: "must be a valid start of a Prometheus metric name",
+    # selector.pod: the regex itself is checked as a format; this keeps it safe inside PromQL and Grafana.
+    r"^[^\"`$\s]+$": "may not hold quotes, backticks, '$' or white space, so that it is safe inside PromQL "
+                     "and Grafana",
+    spec_schema.METRIC_NAME: "must be a Prometheus metric name: letters, digits, '_' and ':', not starting with "
+                             "a digit",
+    spec_schema.OPTIONAL_LABEL_NAME: "must be empty or a Prometheus label name: letters, digits and '_', not "
+                                     "starting with a digit",
+    spec_schema.OPTIONAL_LABEL_VALUE: "must be empty or hold only letters, digits and _ . : / @ + - (no quotes, "
+                                      "braces, '$' or spaces), so that it is safe inside PromQL and Grafana",
+}
+_URL_MEANING = "must be an http:// or https:// URL without spaces, quotes, braces or '$'"
+
+_YAML_TYPE = {str: "a string", int: "a number", float: "a number", bool: "true/false",
+              dict: "a mapping", list: "a list", type(None): "empty (null)"}
+_SCHEMA_TYPE = {"string": "a string", "integer": "a whole number", "number": "a number", "boolean": "true/false",
+                "object": "a mapping", "array": "a list", "null": "empty"}
+
+# Quantities are strings with units; what to call each and an example to copy.
+_QUANTITY = {
+    "duration": ("a duration", "15m"),
+    "duration-or-zero": ("a duration", "15m"),
+    "size": ("a size", "2Gi"),
+    "cpu": ("a CPU amount", "500m"),
+    "percent": ("a percentage", "90%"),
+}
+
+
+def _positive_duration(value: Any) -> bool:
+    if isinstance(value, str) and parse_duration(value).seconds <= 0:
+        raise ValueError(f"'{value}' is zero; a window must be longer than 0s")
+    return True
+
+
+def _checked(parse):
+    # Only text is parsed here: numbers are the type and minimum checks' business, which say it better.
+    def check(value: Any) -> bool:
+        if isinstance(value, str):
+            parse(value)
+        return True
+    return check
+
+
+# RE2, which Prometheus uses, has no look-around or back-references.
+_NOT_RE2 = re.compile(r"\(\?[=!<]|\\[1-9]")
+
+
+def _regex(value: Any) -> bool:
+    if not isinstance(value, str):
+        return True
+    if _NOT_RE2.search(value):
+        raise ValueError(f"'{value}' uses look-around or back-references, which Prometheus' RE2 does not support")
+    try:
+        re.compile(value)
+    except re.error as err:
+        raise ValueError(f"'{value}' is not a valid regular expression: {err}") from None
+    return True
+
+
+def format_checker() -> FormatChecker:
+    checker = FormatChecker(formats=())
+    checker.checks("duration", raises=ValueError)(lambda v: _checked(parse_duration)(v) and _positive_duration(v))
+    checker.checks("duration-or-zero", raises=ValueError)(_checked(parse_duration))
+    checker.checks("size", raises=ValueError)(_checked(parse_size))
+    checker.checks("cpu", raises=ValueError)(_checked(parse_cpu))
+    checker.checks("percent", raises=ValueError)(_checked(parse_percent))
+    checker.checks("regex", raises=ValueError)(_regex)
+    checker.checks("uri", raises=ValueError)(lambda v: True)  # the pattern already says what is allowed
+    return checker
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if word.lower() in lowered:
+        return lowered[word.lower()]
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def _describe(value: Any) -> str:
+    kind = _YAML_TYPE.get(type(value), type(value).__name__)
+    if isinstance(value, (dict, list)) or value is None:
+        return kind
+    return f"{kind} ({value!r})" if not isinstance(value, bool) else f"{kind} ({str(value).lower()})"
+
+
+def _pattern_meaning(schema: dict) -> str:
+    """What a pattern asks for, in words: the spec language's own, or the schema's `x-meaning`."""
+    pattern = schema.get("pattern", "")
+    if "x-meaning" in schema:
+        return schema["x-meaning"]
+    if pattern in _PATTERN_MEANING:
+        return _PATTERN_MEANING[pattern]
+    optional = re.fullmatch(r"\^\((.*)\)\?\$", pattern)  # ^(X)?$: X or empty
+    if optional and f"^{optional.group(1)}$" in _PATTERN_MEANING:
+        return _PATTERN_MEANING[f"^{optional.group(1)}$"] + ", or be empty"
+    if "https?://" in pattern:
+        return _URL_MEANING
+    return f"must match the pattern {pattern}"
+
+
+def _not_allowed(pattern: str, value: str) -> str:
+    """The characters of `value` that `pattern` rejects wherever they stand, for patterns of allowed characters."""
+    probe = "a"
+    if not re.fullmatch(pattern, probe * 3):
+        return ""
+    bad: list[str] = []
+    for char in value:
+        if char not in bad and not re.fullmatch(pattern, probe + char + probe):
+            bad.append(char)
+    return ", ".join(repr(c) for c in bad[:8])
+
+
+def _quantity_type_hint(fmt: str, value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    if fmt.startswith("duration"):
+        return f"add a unit: {value}s, {value}m or {value}h"
+    if fmt == "percent":
+        share = value * 100 if 0 <= value <= 1 else value
+        return f"write it as '{share:g}%'"
+    if fmt == "size":
+        return "write a whole number of bytes or a size with a unit, like 1536Mi"
+    return ""
+
+
+def _type_problem(doc: Document, path: tuple, err: jsonschema.ValidationError) -> Problem:
+    wanted = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
+    value = err.instance
+    fmt = err.schema.get("format", "")
+    if fmt in _QUANTITY:
+        what, example = _QUANTITY[fmt]
+        return doc.problem(path, f"expected {what} such as {example}, got {_describe(value)}",
+                           _quantity_type_hint(fmt, value))
+    wanted_text = " or ".join(_SCHEMA_TYPE[w] for w in wanted if w != "null")
+    hint = ""
+    if isinstance(value, bool) and "string" in wanted:
+        hint = "quote it: YAML reads yes/no/on/off/true/false as booleans"
+    elif isinstance(value, (int, float)) and "string" in wanted:
+        hint = "quote it"
+    elif isinstance(value, str) and "boolean" in wanted and value.lower() in ("true", "false", "yes", "no"):
+        hint = "write true or false without quotes"
+    elif isinstance(value, str) and {"integer", "number"} & set(wanted) and re.fullmatch(r"-?[0-9]+", value.strip()):
+        hint = "remove the quotes"
+    elif isinstance(value, float) and "integer" in wanted:
+        hint = "use a whole number"
+    return doc.problem(path, f"expected {wanted_text}, got {_describe(value)}", hint)
+
+
+def _required_problem(doc: Document, path: tuple, err: jsonschema.ValidationError, missing: str) -> Problem:
+    field = err.schema.get("properties", {}).get(missing, {})
+    hint = f"add '{missing}: {field['const']}'" if "const" in field else field.get("description", "")
+    return doc.problem(path, f"missing required key '{missing}'", hint)
+
+
+def _missing_key(err: jsonschema.ValidationError) -> str:
+    # jsonschema reports one missing key per error, named in its message.
+    for key in err.validator_value:
+        if key not in err.instance and f"'{key}'" in err.message:
+            return key
+    return ""
+
+
+def _short(value: str, limit: int = 40) -> str:
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+
+
+def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Problem]:
+    path = tuple(err.absolute_path)
+    kind = err.validator
+    if kind == "additionalProperties":
+        allowed = list(err.schema.get("properties", {}))
+        problems = []
+        for key in sorted(k for k in err.instance if k not in allowed):
+            guess = _suggest(key, allowed)
+            hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
+            problems.append(doc.problem(path + (key,), f"unknown key '{key}'", hint, key=True))
+        return problems
+    if kind == "required":
+        return [_required_problem(doc, path, err, _missing_key(err) or err.message)]
+    if kind == "type":
+        return [_type_problem(doc, path, err)]
+    if kind == "enum":
+        options = [str(o) for o in err.validator_value]
+        guess = _suggest(str(err.instance), options)
+        hint = f"did you mean '{guess}'?" if guess else ""
+        return [doc.problem(path, f"{err.instance!r} is not one of: {', '.join(options)}", hint)]
+    if kind == "const":
+        return [doc.problem(path, f"must be '{err.validator_value}', got {_describe(err.instance)}")]
+    if kind == "format":
+        cause = str(err.cause) if err.cause else f"{err.instance!r} is not a valid {err.validator_value}"
+        return [doc.problem(path, cause)]
+    if kind == "pattern":
+        fmt = err.schema.get("format")
+        if fmt in _QUANTITY:
+            # The format check says the same, in words; report that one.
+            return []
+        if err.instance == "" and err.schema.get("minLength", 0) > 0:
+            return []  # minLength says it: empty
+        bad = _not_allowed(err.validator_value, err.instance)
+        return [doc.problem(path, f"{_short(err.instance)} {_pattern_meaning(err.schema)}",
+                            f"not allowed: {bad}" if bad else "")]
+    if kind == "minLength":
+        return [doc.problem(path, "must not be empty", err.schema.get("description", ""))]
+    if kind == "maxLength":
+        return [doc.problem(path, f"{_short(err.instance)} is {len(err.instance)} characters long; "
+                                  f"the limit is {err.validator_value}")]
+    if kind in ("minimum", "exclusiveMinimum"):
+        if err.validator_value == 0 and kind == "minimum":
+            return [doc.problem(path, f"{err.instance!r} is negative; it must be 0 or more")]
+        return [doc.problem(path, f"{err.instance!r} is too small; the minimum is {err.validator_value}")]
+    if kind in ("maximum", "exclusiveMaximum"):
+        return [doc.problem(path, f"{err.instance!r} is too large; the maximum is {err.validator_value}")]
+    if kind == "uniqueItems":
+        twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
+        return [doc.problem(path, f"lists {twice!r} more than once", "remove the repeated entry")]
+    return [doc.problem(path, err.message)]
+
+
+def _key_problem(doc: Document, path: tuple, key: Any, names: dict) -> Problem:
+    """A bad key in a map whose keys have rules (label names; Kubernetes label keys in the project file)."""
+    if "x-meaning" in names:
+        return doc.problem(path + (key,), f"{key!r} {names['x-meaning']}", key=True)
+    if str(key).startswith("__"):
+        return doc.problem(path + (key,), f"label name {key!r} is reserved: names starting with '__' are "
+                                          "Prometheus' own", "choose a name without the leading '__'", key=True)
+    return doc.problem(path + (key,), f"{key!r} {_PATTERN_MEANING[spec_schema.LABEL_NAME]}", key=True)
+
+
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(spec_schema.spec_schema(), format_checker=format_checker())
+
+
+def validate_document(doc: Document, validator: Draft202012Validator | None = None) -> list[Problem]:
+    validator = validator or _validator()
+    errors = sorted(validator.iter_errors(doc.data), key=lambda e: [str(p) for p in e.absolute_path])
+    # A value of the wrong type fails its pattern, format and enum too; the type error alone says what to fix.
+    mistyped = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    # A misspelt required key is reported once, as the typo, not again as missing.
+    misspelt = {(tuple(e.absolute_path), _suggest(key, e.schema.get("properties", {})))
+                for e in errors if e.validator == "additionalProperties"
+                for key in e.instance if key not in e.schema.get("properties", {})}
+    problems: list[Problem] = []
+    for err in errors:
+        path = tuple(err.absolute_path)
+        if "propertyNames" in list(err.schema_path)[-2:-1]:
+            problems.append(_key_problem(doc, path, err.instance, err.schema))
+            continue
+        if err.validator != "type" and path in mistyped:
+            continue
+        if err.validator == "required" and (path, _missing_key(err)) in misspelt:
+            continue
+        problems.extend(_problems_for(doc, err))
+    return _dedupe(problems)
+
+
+def _dedupe(problems: list[Problem]) -> list[Problem]:
+    seen: set[str] = set()
+    out = []
+    for p in problems:
+        text = p.format()
+        if text not in seen:
+            seen.add(text)
+            out.append(p)
+    return sorted(out, key=lambda p: (p.line or 0, p.column or 0))
+
+
+def _check_unique_names(documents: list[Document]) -> list[Problem]:
+    first: dict[str, Document] = {}
+    problems = []
+    for doc in documents:
+        name = doc.data["metadata"]["name"]
+        if name in first:
+            other = first[name]
+            pos = other.position(("metadata", "name"))
+            where = f"{other.file}:{pos.line}" if pos else other.file
+            problems.append(doc.problem(("metadata", "name"), f"duplicate service name '{name}' (also at {where})",
+                                        "service names must be unique; they name the output files"))
+        else:
+            first[name] = doc
+    return problems
+
+
+_RESOURCES = (("cpu", parse_cpu, "CPU"), ("memory", parse_size, "memory"))
+
+
+def _check_resources(doc: Document) -> list[Problem]:
+    """Requests and limits that Kubernetes would reject or that make every alert on them meaningless."""
+    resources = doc.data["spec"].get("resources", {})
+    requests, limits = resources.get("requests", {}), resources.get("limits", {})
+    problems = []
+    for key, parse, what in _RESOURCES:
+        request, limit = requests.get(key), limits.get(key)
+        if limit is not None and parse(limit).value == 0:
+            problems.append(doc.problem(("spec", "resources", "limits", key), f"a {what} limit of 0 leaves the "
+                                        "container nothing", "leave it unset to read the deployed limit from "
+                                        "kube-state-metrics"))
+        elif request is not None and limit is not None and parse(request).value > parse(limit).value:
+            problems.append(doc.problem(("spec", "resources", "requests", key),
+                                        f"{what} request {request} is more than the limit {limit}",
+                                        "Kubernetes rejects a request above its limit; lower the request or "
+                                        "raise the limit"))
+    return problems
+
+
+def _check_queues(doc: Document) -> list[Problem]:
+    """What the schema cannot say about queues: unique names, and settings the convention cannot use."""
+    problems = []
+    first: dict[str, int] = {}
+    for index, queue in enumerate(doc.data.get("spec", {}).get("queues", [])):
+        path = ("spec", "queues", index)
+        name, exporter = queue["name"], queue.get("exporter", "bullmq")
+        if name in first:
+            pos = doc.position(("spec", "queues", first[name], "name"))
+            where = f"{doc.file}:{pos.line}" if pos else doc.file
+            problems.append(doc.problem(path + ("name",), f"duplicate queue name '{name}' (also at {where})",
+                                        "each queue gets one dashboard row and one set of alerts"))
+        else:
+            first[name] = index
+        mapping = queue.get("mapping")
+        if exporter != "custom" and mapping is not None:
+            problems.append(doc.problem(path + ("mapping",), f"mapping is only read with exporter: custom, "
+                                        f"not {exporter}", "remove it, or set exporter: custom", key=True))
+        if exporter == "custom" and mapping is not None and not any(k in mapping for k in PROGRESS_FOR_CUSTOM):
+            problems.append(doc.problem(path + ("mapping",), "custom mapping needs 'completed' (a counter) or "
+                                        "'completedSet' (a gauge)", "without either, nothing shows that jobs "
+                                        "finish, and a stuck queue cannot be told from a busy one", key=True))
+        if queue.get("prefix"):
+            label = BUILT_IN[exporter].prefix_label if exporter in BUILT_IN else (mapping or {}).get("prefixLabel", "")
+            if not label:
+                hint = ("select with `matchers`, for example the labels given to exportPrometheusMetrics()"
+                        if exporter == "bullmq"
+                        else "set mapping.prefixLabel to the label that holds the prefix")
+                problems.append(doc.problem(path + ("prefix",), f"exporter {exporter} has no prefix label", hint,
+                                            key=True))
+    return problems
+
+
+def validate(documents: list[Document]) -> None:
+    """Raise ObsgenError with every problem in every document, or return quietly."""
+    validator = _validator()
+    problems: list[Problem] = []
+    for doc in documents:
+        if not isinstance(doc.data, dict):
+            problems.append(doc.problem((), f"a spec must be a mapping, got {_describe(doc.data)}",
+                                        "start the document with 'apiVersion: obsgen/v1'"))
+            continue
+        problems.extend(validate_document(doc, validator))
+    if not problems:
+        # These read values the schema has already checked, so they run only on valid documents.
+        for doc in documents:
+            problems.extend(_check_resources(doc))
+        problems.extend(_check_unique_names(documents))
+        for doc in documents:
+            problems.extend(_check_queues(doc))
+    if problems:
+        raise ObsgenError(problems)

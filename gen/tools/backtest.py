@@ -1,0 +1,218 @@
+"""Replay workloads through a service's generated rules with promtool's own evaluation engine.
+
+For each scenario (synthetic, from gen/scenarios or a user's directory, or a
+recorded Prometheus range export) we write the raw series and the service's rule
+file into a promtool test, evaluate every rule over the whole span, and read back,
+hour by hour, how many evaluations each alert was firing. That gives when it
+first fired and for how many hours.
+"""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from gen.write import to_yaml
+from gen.errors import ObsgenError, Problem
+from gen.checks.lint import promtool
+from gen.spec.model import Service
+from gen.ir import ServiceOutput
+from gen.synth.scenario import GeneratedSeries, Scenario, generate
+from gen.synth.notation import notation
+from gen.units import format_duration, parse_duration
+
+EVALUATION_INTERVAL = parse_duration("5m")
+BUCKET = 3600
+_ENTRY = re.compile(r'time: (\S+?),\s*\n\s*exp: .*?\n\s*got: (.*)')
+_SAMPLE = re.compile(r'\{([^{}]*)\} ([-+0-9.Ee]+)')
+_ALERTNAME = re.compile(r'alertname="([^"]+)"')
+
+
+@dataclass(frozen=True)
+class AlertOutcome:
+    alert: str
+    first_fired: float  # seconds from the start of the scenario
+    alert_hours: float
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A workload ready for promtool: raw series at a fixed interval."""
+
+    name: str
+    expect: str  # fire | quiet | unknown (recorded data)
+    description: str
+    duration: float
+    interval: float
+    series: list[GeneratedSeries]
+    alerts: tuple[str, ...] = ()  # for `fire`: the alerts meant to catch it (empty: any alert)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    replay: Replay
+    service: str
+    outcomes: tuple[AlertOutcome, ...]
+
+    @property
+    def verdict(self) -> str:
+        fired = [o for o in self.outcomes if o.alert_hours > 0]
+        if self.replay.expect == "fire":
+            caught = [o for o in fired if not self.replay.alerts or o.alert in self.replay.alerts]
+            return f"caught after {format_duration(min(o.first_fired for o in caught))}" if caught else "MISSED"
+        if self.replay.expect == "quiet":
+            return "quiet" if not fired else "FALSE ALERTS"
+        return "fired" if fired else "no alerts"
+
+    @property
+    def ok(self) -> bool:
+        return not self.verdict.isupper()
+
+    def as_dict(self) -> dict:
+        return {
+            "scenario": self.replay.name, "service": self.service, "expect": self.replay.expect,
+            "verdict": self.verdict, "ok": self.ok,
+            "alerts": [{"alert": o.alert, "first_fired_seconds": o.first_fired, "first_fired": format_duration(o.first_fired),
+                        "alert_hours": round(o.alert_hours, 2)} for o in self.outcomes],
+        }
+
+
+def replay_for(service: Service, scenario: Scenario) -> Replay:
+    limit = None if service.resources.memory_limit else 4 * 2**30
+    return Replay(scenario.name, scenario.expect, scenario.description, scenario.duration, scenario.step,
+                  generate(service, scenario, limit), scenario.alerts)
+
+
+def _test_file(replay: Replay, rule_file: str, groups: list[str]) -> dict:
+    buckets = int(replay.duration // BUCKET)
+    query = f'count_over_time(ALERTS{{alertstate="firing"}}[{BUCKET - 1}s])'
+    return {
+        "rule_files": [rule_file],
+        "evaluation_interval": EVALUATION_INTERVAL.text,
+        # As in the rule file: recorded series are written before the groups that read them.
+        "group_eval_order": groups,
+        "tests": [{
+            "name": replay.name,
+            "interval": format_duration(replay.interval),
+            "input_series": [{"series": s.selector, "values": notation(s.values)} for s in replay.series],
+            "promql_expr_test": [{"expr": query, "eval_time": format_duration((h + 1) * BUCKET), "exp_samples": []}
+                                 for h in range(buckets)],
+        }],
+    }
+
+
+Buckets = dict[str, dict[str, list[tuple[float, float]]]]
+
+
+def _parse(output: str) -> Buckets:
+    """alert -> alert instance (its labels) -> [(bucket end in seconds, evaluations firing in the bucket)]."""
+    buckets: Buckets = {}
+    for when, got in _ENTRY.findall(output):
+        end = parse_duration(when).seconds
+        for labels, count in _SAMPLE.findall(got):
+            alert = _ALERTNAME.search(labels)
+            if alert:
+                buckets.setdefault(alert.group(1), {}).setdefault(labels, []).append((end, float(count)))
+    return buckets
+
+
+def _outcomes(buckets: Buckets) -> tuple[AlertOutcome, ...]:
+    step = EVALUATION_INTERVAL.seconds
+    out = []
+    for alert, instances in sorted(buckets.items()):
+        firsts, total = [], 0.0
+        for counts in instances.values():
+            counts.sort()
+            end, first = counts[0]
+            # Firing evaluations in an instance's first bucket are the bucket's last ones.
+            firsts.append(end - (first - 1) * step)
+            total += sum(c for _, c in counts)
+        # Alert-hours: hours of firing summed over the alert's instances (pods, signals).
+        out.append(AlertOutcome(alert, min(firsts), total * step / 3600))
+    return tuple(out)
+
+
+def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes) -> ReplayResult:
+    tool = promtool()
+    if tool is None:
+        raise ObsgenError([Problem("backtest", "promtool not found; install Debian's `prometheus` package")])
+    with tempfile.TemporaryDirectory(prefix="obsgen-backtest-") as tmp:
+        Path(tmp, "rules.yml").write_bytes(rules_yaml)
+        groups = [g["name"] for g in output.rule_file["groups"]]
+        Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups), replay.name))
+        result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
+                                text=True)
+    text = result.stdout + result.stderr
+    if "FAILED" not in text and result.returncode != 0:
+        raise ObsgenError([Problem(replay.name, f"promtool could not replay it: {text.strip()[-500:]}")])
+    for line in text.splitlines():
+        if "err:" in line:
+            raise ObsgenError([Problem(replay.name, f"promtool: {line.strip()}")])
+    return ReplayResult(replay, output.service.name, _outcomes(_parse(text)))
+
+
+def run_all(jobs: list[tuple[Replay, ServiceOutput, bytes]], workers: int = 2) -> list[ReplayResult]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda job: run(*job), jobs))
+
+
+def range_export_replay(path: Path, name: str | None = None) -> Replay:
+    """Recorded data: a Prometheus /api/v1/query_range JSON response (one or more series)."""
+    display = name or path.as_posix()
+    try:
+        data = json.loads(path.read_text())
+        matrix = data["data"]["result"] if "data" in data else data["result"]
+        assert isinstance(matrix, list)
+    except (OSError, ValueError, KeyError, TypeError, AssertionError):
+        raise ObsgenError([Problem(display, "not a Prometheus query_range response",
+                                   hint="save the JSON of /api/v1/query_range?query=...&start=...&end=...&step=...")]) from None
+    stamps = sorted({float(ts) for series in matrix for ts, _ in series.get("values", [])})
+    if len(stamps) < 2:
+        raise ObsgenError([Problem(display, "the export holds fewer than two samples")])
+    interval = min(b - a for a, b in zip(stamps, stamps[1:]))
+    start = stamps[0]
+    count = int(round((stamps[-1] - start) / interval)) + 1
+    series = []
+    for item in matrix:
+        labels = dict(item.get("metric", {}))
+        metric = labels.pop("__name__", None)
+        if metric is None:
+            raise ObsgenError([Problem(display, "a series has no metric name; export raw series, not expressions")])
+        values: list[float | None] = [None] * count
+        for ts, value in item.get("values", []):
+            values[int(round((float(ts) - start) / interval))] = float(value)
+        body = ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+        series.append(GeneratedSeries(f"{metric}{{{body}}}", values))
+    return Replay(Path(display).stem, "unknown", f"recorded data from {display}", (count - 1) * interval,
+                  interval, series)
+
+
+def table(results: list[ReplayResult]) -> str:
+    rows = [("scenario", "expect", "service", "alert", "first fired", "alert-hours", "verdict")]
+    for result in results:
+        fired = [o for o in result.outcomes if o.alert_hours > 0] or [None]
+        for i, outcome in enumerate(fired):
+            rows.append((
+                result.replay.name if i == 0 else "", result.replay.expect if i == 0 else "",
+                result.service if i == 0 else "",
+                outcome.alert if outcome else "-",
+                format_duration(outcome.first_fired) if outcome else "-",
+                f"{outcome.alert_hours:.1f}" if outcome else "0",
+                result.verdict if i == 0 else "",
+            ))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows)
+
+
+def markdown(results: list[ReplayResult]) -> str:
+    """The results as a Markdown table, as the README shows them."""
+    lines = ["| scenario | expected | alerts that fired (first fired, alert-hours) | verdict |", "|---|---|---|---|"]
+    for result in results:
+        fired = [o for o in result.outcomes if o.alert_hours > 0]
+        alerts = ", ".join(f"{o.alert} ({format_duration(o.first_fired)}, {o.alert_hours:.1f})" for o in fired) or "none"
+        lines.append(f"| `{result.replay.name}` | {result.replay.expect} | {alerts} | {result.verdict} |")
+    return "\n".join(lines)
