@@ -136,7 +136,7 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")
     # What a queue convention cannot show, said once per build, after it succeeded.
     for out in compiled.services:
-        for note in (n for d in out.domains for n in d.notes):
+        for note in out.notes:
             click.echo(f"note: {out.service.name}: {note}")
 
 

@@ -154,7 +154,6 @@ class DomainOutput:
     rows: tuple[Row, ...] = ()
     headlines: tuple[Panel, ...] = ()  # stat panels for the dashboard's overview row
     groups: tuple[RuleGroup, ...] = ()
-    tests: tuple[RuleTest, ...] = ()
     annotations: tuple[dict, ...] = ()  # dashboard annotation queries (Grafana JSON)
     notes: tuple[str, ...] = field(default=())
 
@@ -165,7 +164,13 @@ class ServiceOutput:
     domains: tuple[DomainOutput, ...]
     dashboard: dict
     rule_file: dict
-    test_file: dict
+    test_file: dict | None = None  # None when the build makes no proofs
+    proof_notes: tuple[str, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the build says about this service: signals a convention lacks, checks its settings rule out."""
+        return tuple(n for d in self.domains for n in d.notes) + self.proof_notes
 
 
 @dataclass(frozen=True)

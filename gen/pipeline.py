@@ -17,7 +17,7 @@ from gen.spec.load import load_specs
 from gen.spec.model import Service, build_model
 from gen.spec.project import PROJECT_FILE, Project, default_project, load_project
 from gen.render.dashboard import build_dashboard
-from gen.render.rules import build_rule_file, build_test_file
+from gen.render.rules import build_rule_file, rule_groups
 from gen.ir import Compiled, ServiceOutput
 from gen.domains import service_signals
 from gen.targets import emit_targets
@@ -34,22 +34,32 @@ def paths_for(name: str) -> dict[str, str]:
     }
 
 
-def render_service(service: Service) -> ServiceOutput:
+def render_service(service: Service, proofs: bool = False) -> ServiceOutput:
+    """One service's dashboard and rule file; with `proofs`, also the promtool tests that prove its alerts."""
     try:
         domains = tuple(service_signals(service))
+        dashboard = build_dashboard(service, list(domains))
+        rule_file = build_rule_file(service, list(domains))
+        if not proofs:
+            return ServiceOutput(service, domains, dashboard, rule_file)
+        # Imported here: a build without proofs never loads the proof generator or the workload simulator.
+        from gen.proofs import service_proofs
+        found = service_proofs(service, rule_groups(service, list(domains)), f"../{rules_path(service.name)}")
     except ValueError as err:
         raise ObsgenError([Problem(service.source, str(err))]) from None
-    dashboard = build_dashboard(service, list(domains))
-    rule_file = build_rule_file(service, list(domains))
-    paths = paths_for(service.name)
-    test_file = build_test_file(service, list(domains), f"../{paths['rules']}")
-    return ServiceOutput(service, domains, dashboard, rule_file, test_file)
+    return ServiceOutput(service, domains, dashboard, rule_file, found.test_file, found.notes)
+
+
+def wants_proofs(project: Project) -> bool:
+    return project.targets.rules and project.targets.rule_tests
 
 
 def compile_services(services: list[Service], project: Project | None = None,
-                     documents: list[Document] | None = None) -> Compiled:
+                     documents: list[Document] | None = None, proofs: bool | None = None) -> Compiled:
+    """Compile typed services. `proofs` defaults to what the project's targets write."""
     project = project or default_project()
-    outputs = tuple(render_service(s) for s in services)
+    proofs = wants_proofs(project) if proofs is None else proofs
+    outputs = tuple(render_service(s, proofs) for s in services)
     problems: list[Problem] = []
     for out in outputs:
         problems += [Problem("generated output", p)
@@ -63,13 +73,14 @@ def compile_services(services: list[Service], project: Project | None = None,
     return Compiled(outputs, emitted.files, project, emitted.promtool)
 
 
-def compile_specs(spec_dir: Path, base: Path | None = None, project: Project | None = None) -> Compiled:
+def compile_specs(spec_dir: Path, base: Path | None = None, project: Project | None = None,
+                  proofs: bool | None = None) -> Compiled:
     """Compile the specs under `spec_dir`. Without `project`, the project file at `base` (if any) is used."""
     base = base or Path.cwd()
     project = project or load_project(base / PROJECT_FILE, base)
     documents = load_specs(spec_dir, base, project.jsonnet)
     validate(documents)
-    return compile_services(build_model(documents), project, documents)
+    return compile_services(build_model(documents), project, documents, proofs)
 
 
 __all__ = ["Compiled", "ServiceOutput", "compile_specs", "compile_services", "header", "paths_for"]

@@ -6,7 +6,7 @@ import subprocess
 import yaml
 
 from gen.pipeline import compile_specs
-from gen.domains.alerts import TEST_EVALUATION_INTERVAL
+from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL
 from gen.synth.promql_model import Clock, firing_value, over_range
 from gen.synth.notation import notation
 from gen.units import parse_duration
@@ -197,7 +197,7 @@ def test_unusual_settings_leave_out_contradicted_checks_and_say_so(tmp_path, pro
     (tmp_path / "specs" / "edge.yaml").write_text(UNUSUAL)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
-    notes = [n for d in out.domains for n in d.notes]
+    notes = list(out.notes)
     # With for: 0s a 5m drain threshold fires on a queue that two 6-minute jobs at a time keep busy: at 10m the
     # completed counter rose by 2 in the last 5m and 6 jobs wait, 6 / (2 / 300s) = 15m. The build says so
     # instead of asserting "silent" and instead of asserting whatever the engine happens to do.

@@ -1,37 +1,103 @@
-"""Shared mechanics for building alerts and their proofs in domain modules."""
+"""Every alert obsgen can generate, in one registry, and the one way a domain declares its alerts.
+
+An alert's name is written once, here. Domains, proofs, the backtest and the
+README tables refer to the registry entry, so renaming an alert is one edit and
+a new alert cannot be missing from any table that lists them.
+"""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Generic, Iterable, TypeVar
+
+from gen.ir import AlertRule
 from gen.spec.model import AlertSettings
-from gen.ir import AlertCheck, AlertRule, ExpectedAlert, RuleTest, Series
-from gen.spec.example_pods import labels
-from gen.units import parse_duration
-
-# Generated rule tests evaluate rules at this interval. Trend alerts need days of data, and
-# promtool at one minute spends minutes on them; 5m is a common production setting too.
-TEST_EVALUATION_INTERVAL = parse_duration("5m")
 
 
-def alert_rule(settings: AlertSettings, name: str, expr: str, summary: str, description: str, panel_key: str,
-               *, pod_label: str = "pod") -> AlertRule:
-    return AlertRule(name=name, expr=expr, for_=settings.for_, severity=settings.severity, summary=summary,
-                     description=description, panel_key=panel_key, pod_label=pod_label, setting=settings.key)
+@dataclass(frozen=True)
+class Alert:
+    """One alert of obsgen's alert pack: what it is called, which spec setting controls it, what it is about."""
+
+    name: str
+    setting: str  # key under spec.alerts (or a queue's alerts) that switches and tunes it
+    domain: str  # the domain module that builds it
+    subject: str  # what one firing alert is about: a process, a container, a service or a queue
+    about: str  # one line for tables
 
 
-def fires(alert: str, at: str, series_labels: dict[str, str], value: float) -> AlertCheck:
-    return AlertCheck(parse_duration(at), alert, (ExpectedAlert(labels(series_labels), value),))
+NODEJS_EVENT_LOOP_LAG_HIGH = Alert("NodejsEventLoopLagHigh", "eventLoopLag", "nodejs", "process",
+                                   "the event loop is blocked: p99 lag above the threshold")
+POD_MEMORY_NEAR_LIMIT = Alert("PodMemoryNearLimit", "memoryNearLimit", "pod", "container",
+                              "the working set is close to the memory limit")
+POD_CRASH_LOOPING = Alert("PodCrashLooping", "crashLooping", "pod", "container",
+                          "the container is in CrashLoopBackOff")
+POD_RESTARTS_FREQUENT = Alert("PodRestartsFrequent", "restarts", "pod", "container",
+                              "the container restarts more often than deploys explain")
+SERVICE_DOWN = Alert("ServiceDown", "serviceDown", "scrape", "service", "no scrape target of the service answers")
+SERVICE_TARGET_DOWN = Alert("ServiceTargetDown", "targetDown", "scrape", "process",
+                            "one scrape target does not answer while others do")
+SERVICE_NOT_SCRAPED = Alert("ServiceNotScraped", "notScraped", "scrape", "service",
+                            "Prometheus has no scrape target for the service at all")
+NODEJS_HEAP_LEAK = Alert("NodejsHeapLeak", "heapLeak", "leak", "process",
+                         "the retained heap grew on each of the last two days")
+NODEJS_HEAP_LEAK_WITHIN_PROCESS = Alert("NodejsHeapLeakWithinProcess", "heapLeakWithinProcess", "leak", "process",
+                                        "the retained heap has risen steadily all through this process' life")
+POD_MEMORY_LEAK = Alert("PodMemoryLeak", "memoryLeak", "leak", "container",
+                        "the working-set floor grew on each of the last two days")
+POD_MEMORY_LEAK_WITHIN_POD = Alert("PodMemoryLeakWithinPod", "memoryLeakWithinPod", "leak", "container",
+                                   "the working-set floor has risen steadily all through this pod's life")
+POD_MEMORY_EXHAUSTION_FORECAST = Alert("PodMemoryExhaustionForecast", "memoryExhaustion", "leak", "container",
+                                       "at its steady growth the container reaches its memory limit soon")
+POD_CPU_USAGE_RISING = Alert("PodCpuUsageRising", "cpuTrend", "leak", "service",
+                             "CPU per pod (or per request) rose on each of the last two days")
+QUEUE_BACKLOG_GROWING = Alert("QueueBacklogGrowing", "backlogGrowing", "queue", "queue",
+                              "jobs arrive faster than they complete")
+QUEUE_STUCK = Alert("QueueStuck", "stuck", "queue", "queue", "jobs wait or run and nothing completes")
+QUEUE_FAILURE_RATIO_HIGH = Alert("QueueFailureRatioHigh", "failureRatio", "queue", "queue",
+                                 "a high share of finished jobs failed")
+QUEUE_DRAIN_TIME_LONG = Alert("QueueDrainTimeLong", "drainTime", "queue", "queue",
+                              "the queued jobs need long to clear at the current completion rate")
+QUEUE_FAILED_SET_GROWING = Alert("QueueFailedSetGrowing", "failedGrowing", "queue", "queue",
+                                 "failed jobs keep piling up in the failed set")
+
+REGISTRY: tuple[Alert, ...] = (
+    NODEJS_EVENT_LOOP_LAG_HIGH, POD_MEMORY_NEAR_LIMIT, POD_CRASH_LOOPING, POD_RESTARTS_FREQUENT,
+    SERVICE_DOWN, SERVICE_TARGET_DOWN, SERVICE_NOT_SCRAPED,
+    NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD,
+    POD_MEMORY_EXHAUSTION_FORECAST, POD_CPU_USAGE_RISING,
+    QUEUE_BACKLOG_GROWING, QUEUE_STUCK, QUEUE_FAILURE_RATIO_HIGH, QUEUE_DRAIN_TIME_LONG, QUEUE_FAILED_SET_GROWING,
+)
+BY_NAME: dict[str, Alert] = {a.name: a for a in REGISTRY}
+QUEUE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain == "queue")
+SERVICE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain != "queue")
 
 
-def fires_many(alert: str, at: str, expected: list[tuple[dict[str, str], float]]) -> AlertCheck:
-    return AlertCheck(parse_duration(at), alert, tuple(ExpectedAlert(labels(l), v) for l, v in expected))
+def alert_rule(settings: AlertSettings, alert: Alert, expr: str, summary: str, description: str, panel_key: str,
+               *, pod_label: str = "pod", labels: tuple[tuple[str, str], ...] = ()) -> AlertRule:
+    return AlertRule(name=alert.name, expr=expr, for_=settings.for_, severity=settings.severity, summary=summary,
+                     description=description, panel_key=panel_key, pod_label=pod_label, setting=settings.key,
+                     labels=tuple(sorted(labels)))
 
 
-def silent(alert: str, *times: str) -> tuple[AlertCheck, ...]:
-    return tuple(AlertCheck(parse_duration(t), alert) for t in times)
+Subject = TypeVar("Subject")
 
 
-def rule_test(name: str, interval: str, series: list[tuple[str, str]], *checks: AlertCheck | tuple) -> RuleTest:
-    flat: list[AlertCheck] = []
-    for check in checks:
-        flat.extend(check if isinstance(check, tuple) else (check,))
-    return RuleTest(name, parse_duration(interval), tuple(Series(s, v) for s, v in series), tuple(flat))
+@dataclass(frozen=True)
+class AlertDefinition(Generic[Subject]):
+    """How a domain builds one registry alert for a subject (a service, or one queue of it).
 
+    `build` returns the rules for enabled settings; a domain lists its definitions in one table and
+    `build_alerts` does the rest, so no domain decides on its own how to skip a disabled alert.
+    """
+
+    alert: Alert
+    build: Callable[[Subject, AlertSettings], Iterable[AlertRule]]
+
+
+def build_alerts(subject: Subject, settings: Callable[[str], AlertSettings],
+                 definitions: Iterable[AlertDefinition[Subject]]) -> tuple[AlertRule, ...]:
+    rules: list[AlertRule] = []
+    for definition in definitions:
+        setting = settings(definition.alert.setting)
+        if setting.enabled:
+            rules.extend(definition.build(subject, setting))
+    return tuple(rules)

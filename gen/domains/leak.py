@@ -7,17 +7,19 @@ overview, so a reader sees a leak in the picture before any alert.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import partial
 
 from gen.promql import trend
-from gen.domains.alerts import alert_rule
-from gen.spec.model import Service
+from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
+    POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, AlertDefinition, alert_rule,
+    build_alerts)
+from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq, selector
 from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
     RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
 from gen.units import number
 from gen.domains import nodejs, pod
-from gen.proofs.leak import leak_proofs
 
 FLOOR_PANEL = "leak.heap-floor"
 WS_PANEL = "leak.working-set-floor"
@@ -111,97 +113,107 @@ def _cpu_growth(service: Service) -> str:
     return f"avg_over_time({x}[{period}]) / avg_over_time({x}[{period}] offset {period}) - 1"
 
 
-def _heap_alerts(service: Service, sig: Signals) -> list[AlertRule]:
+def _heap_across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
     w = _windows(service)
-    across, within = service.alerts["heapLeak"], service.alerts["heapLeakWithinProcess"]
-    pod_label = service.selector.pod_label or "instance"
-    who = "{{ $labels.%s }}" % pod_label
-    out = []
-    for signal in sig.heap:
-        labels = (("signal", signal.key),)
-        if across.enabled:
-            out.append(_with_labels(alert_rule(
-                across, "NodejsHeapLeak",
-                trend.across_days_expr(signal, w, across.param("growthPerPeriod").value,
-                                       across.param("minBytesPerPeriod").value),
-                summary=f"{who}: {signal.title} keeps growing day after day",
-                description=(f"The {signal.title} floor of {who} (what is left after garbage collection) grew by "
-                             "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
-                             "Objects survive collection and are never freed: a leak. Take two heap snapshots a "
-                             "few hours apart and compare what is retained."
-                             % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
-                panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label), labels))
-        if within.enabled:
-            window = within.param("window")
-            out.append(_with_labels(alert_rule(
-                within, "NodejsHeapLeakWithinProcess",
-                trend.within_lifetime_expr(signal, w, window, within.param("warmup"),
-                                           within.param("minGrowth").value, within.param("minBytes").value),
-                summary=f"{who}: {signal.title} has grown all through this process' life",
-                description=(f"The {signal.title} floor of {who} grows by {{{{ $value | humanize1024 }}}}B per hour "
-                             f"and has risen steadily for the last {window.text} without levelling off. Restarts "
-                             "and deploys hide a leak like this; it comes back after each one."),
-                panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label), labels))
-    return out
+    who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
+    return (alert_rule(
+        across, NODEJS_HEAP_LEAK,
+        trend.across_days_expr(signal, w, across.param("growthPerPeriod").value,
+                               across.param("minBytesPerPeriod").value),
+        summary=f"{who}: {signal.title} keeps growing day after day",
+        description=(f"The {signal.title} floor of {who} (what is left after garbage collection) grew by "
+                     "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
+                     "Objects survive collection and are never freed: a leak. Take two heap snapshots a "
+                     "few hours apart and compare what is retained."
+                     % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
+        panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
 
 
-def _with_labels(rule: AlertRule, labels) -> AlertRule:
-    return replace(rule, labels=tuple(sorted(dict(rule.labels + tuple(labels)).items())))
-
-
-def _pod_alerts(service: Service, sig: Signals) -> list[AlertRule]:
+def _heap_within_process(signal: trend.RetainedSignal, service: Service,
+                         within: AlertSettings) -> tuple[AlertRule, ...]:
     w = _windows(service)
-    ws = sig.working_set
-    out = []
-    across, within = service.alerts["memoryLeak"], service.alerts["memoryLeakWithinPod"]
-    exhaustion, cpu = service.alerts["memoryExhaustion"], service.alerts["cpuTrend"]
-    if across.enabled:
-        out.append(alert_rule(
-            across, "PodMemoryLeak",
-            trend.across_days_expr(ws, w, across.param("growthPerPeriod").value,
-                                   across.param("minBytesPerPeriod").value),
-            summary="{{ $labels.pod }}: memory keeps growing day after day",
-            description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by "
-                         "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
-                         "Memory is retained and never released: a leak in the heap, in Buffers or in native code."
-                         % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
-            panel_key=WS_PANEL))
-    if within.enabled:
-        window = within.param("window")
-        out.append(alert_rule(
-            within, "PodMemoryLeakWithinPod",
-            trend.within_lifetime_expr(ws, w, window, within.param("warmup"), within.param("minGrowth").value,
-                                       within.param("minBytes").value),
-            summary="{{ $labels.pod }}: memory has grown all through this pod's life",
-            description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grows by "
-                         "{{ $value | humanize1024 }}B per hour and has risen steadily for the last %s without "
-                         "levelling off. Deploys hide a leak like this; it comes back after each one."
-                         % window.text),
-            panel_key=WS_PANEL))
-    if exhaustion.enabled:
-        out.append(alert_rule(
-            exhaustion, "PodMemoryExhaustionForecast",
-            trend.exhaustion_expr(ws, w, forecasts(service), exhaustion.param("warmup")),
-            summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
-            description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
-                         "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
-                         "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
-                         "find the leak." % exhaustion.param("window").text),
-            panel_key=FORECAST_PANEL))
-    if cpu.enabled:
-        growth = cpu.param("growthPerPeriod")
-        per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
-        out.append(alert_rule(
-            cpu, "PodCpuUsageRising",
-            f'{CPU_GROWTH_RECORD}{{service="{service.name}"}} > {number(growth.value)} '
-            f'and ({CPU_GROWTH_RECORD}{{service="{service.name}"}} offset {w.period.text}) > {number(growth.value)}',
-            summary="%s: CPU use keeps rising day after day" % service.name,
-            description=("The %s of %s rose by {{ $value | humanizePercentage }} over the last %s, and by more than "
-                         "%s the %s before. Work per request is growing: look for a leak (GC works harder as the "
-                         "heap grows) or a job that does more each run." % (per, service.name, w.period.text,
-                                                                          growth.text, w.period.text)),
-            panel_key=CPU_PANEL, pod_label=""))
-    return out
+    who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
+    window = within.param("window")
+    return (alert_rule(
+        within, NODEJS_HEAP_LEAK_WITHIN_PROCESS,
+        trend.within_lifetime_expr(signal, w, window, within.param("warmup"),
+                                   within.param("minGrowth").value, within.param("minBytes").value),
+        summary=f"{who}: {signal.title} has grown all through this process' life",
+        description=(f"The {signal.title} floor of {who} grows by {{{{ $value | humanize1024 }}}}B per hour "
+                     f"and has risen steadily for the last {window.text} without levelling off. Restarts "
+                     "and deploys hide a leak like this; it comes back after each one."),
+        panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
+
+
+def _pod_across_days(service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
+    w = _windows(service)
+    return (alert_rule(
+        across, POD_MEMORY_LEAK,
+        trend.across_days_expr(retained_signals(service).working_set, w, across.param("growthPerPeriod").value,
+                               across.param("minBytesPerPeriod").value),
+        summary="{{ $labels.pod }}: memory keeps growing day after day",
+        description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by "
+                     "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
+                     "Memory is retained and never released: a leak in the heap, in Buffers or in native code."
+                     % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
+        panel_key=WS_PANEL),)
+
+
+def _pod_within_lifetime(service: Service, within: AlertSettings) -> tuple[AlertRule, ...]:
+    window = within.param("window")
+    return (alert_rule(
+        within, POD_MEMORY_LEAK_WITHIN_POD,
+        trend.within_lifetime_expr(retained_signals(service).working_set, _windows(service), window,
+                                   within.param("warmup"), within.param("minGrowth").value,
+                                   within.param("minBytes").value),
+        summary="{{ $labels.pod }}: memory has grown all through this pod's life",
+        description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grows by "
+                     "{{ $value | humanize1024 }}B per hour and has risen steadily for the last %s without "
+                     "levelling off. Deploys hide a leak like this; it comes back after each one."
+                     % window.text),
+        panel_key=WS_PANEL),)
+
+
+def _exhaustion(service: Service, exhaustion: AlertSettings) -> tuple[AlertRule, ...]:
+    return (alert_rule(
+        exhaustion, POD_MEMORY_EXHAUSTION_FORECAST,
+        trend.exhaustion_expr(retained_signals(service).working_set, _windows(service), forecasts(service),
+                              exhaustion.param("warmup")),
+        summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
+        description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
+                     "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
+                     "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
+                     "find the leak." % exhaustion.param("window").text),
+        panel_key=FORECAST_PANEL),)
+
+
+def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:
+    period = _windows(service).period.text
+    growth = cpu.param("growthPerPeriod")
+    per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
+    return (alert_rule(
+        cpu, POD_CPU_USAGE_RISING,
+        f'{CPU_GROWTH_RECORD}{{service="{service.name}"}} > {number(growth.value)} '
+        f'and ({CPU_GROWTH_RECORD}{{service="{service.name}"}} offset {period}) > {number(growth.value)}',
+        summary="%s: CPU use keeps rising day after day" % service.name,
+        description=("The %s of %s rose by {{ $value | humanizePercentage }} over the last %s, and by more than "
+                     "%s the %s before. Work per request is growing: look for a leak (GC works harder as the "
+                     "heap grows) or a job that does more each run." % (per, service.name, period,
+                                                                      growth.text, period)),
+        panel_key=CPU_PANEL, pod_label=""),)
+
+
+def alert_definitions(service: Service) -> tuple[AlertDefinition[Service], ...]:
+    """Per heap signal its two leak alerts, then the working-set and CPU alerts; rule order follows."""
+    heap = tuple(definition for signal in retained_signals(service).heap for definition in (
+        AlertDefinition(NODEJS_HEAP_LEAK, partial(_heap_across_days, signal)),
+        AlertDefinition(NODEJS_HEAP_LEAK_WITHIN_PROCESS, partial(_heap_within_process, signal))))
+    return heap + (
+        AlertDefinition(POD_MEMORY_LEAK, _pod_across_days),
+        AlertDefinition(POD_MEMORY_LEAK_WITHIN_POD, _pod_within_lifetime),
+        AlertDefinition(POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion),
+        AlertDefinition(POD_CPU_USAGE_RISING, _cpu_rising),
+    )
 
 
 def _panels(service: Service) -> tuple[Panel, ...]:
@@ -291,12 +303,10 @@ def annotations(service: Service) -> list[dict]:
 
 
 def signals(service: Service) -> DomainOutput:
-    sig = retained_signals(service)
-    alerts = _heap_alerts(service, sig) + _pod_alerts(service, sig)
+    alerts = build_alerts(service, service.alerts.__getitem__, alert_definitions(service))
     return DomainOutput(
         # Right after the overview: the picture of a leak comes before any alert about it.
         rows=(Row("leak", "Leak watch", _panels(service), rank=0),),
-        groups=(RuleGroup(f"{service.name}.leak", _recording_rules(service, sig) + tuple(alerts)),),
-        tests=leak_proofs(service, alerts),
+        groups=(RuleGroup(f"{service.name}.leak", _recording_rules(service, retained_signals(service)) + alerts),),
         annotations=tuple(annotations(service)),
     )

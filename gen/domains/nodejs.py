@@ -4,13 +4,11 @@ Metric names are prom-client's (collectDefaultMetrics), optionally prefixed.
 """
 from __future__ import annotations
 
-from gen.domains.alerts import alert_rule, fires, rule_test, silent
-from gen.spec.model import Service
+from gen.domains.alerts import NODEJS_EVENT_LOOP_LAG_HIGH, AlertDefinition, alert_rule, build_alerts
+from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, re_
-from gen.synth.notation import notation
-from gen.ir import (UNIT_BYTES, UNIT_COUNT, UNIT_CORES, UNIT_PER_SECOND, UNIT_RATIO, UNIT_SECONDS, DomainOutput,
-    Panel, Query, Row, RuleGroup, Threshold)
-from gen.spec.example_pods import example_pods
+from gen.ir import (UNIT_BYTES, UNIT_COUNT, UNIT_CORES, UNIT_PER_SECOND, UNIT_RATIO, UNIT_SECONDS, AlertRule,
+    DomainOutput, Panel, Query, Row, RuleGroup, Threshold)
 from gen.units import number
 
 ROW_KEY = "nodejs"
@@ -135,57 +133,29 @@ def _headlines(service: Service) -> tuple[Panel, ...]:
     )
 
 
-def _lag_alert(service: Service):
-    settings = service.alerts["eventLoopLag"]
-    if not settings.enabled:
-        return None, None
+def _lag_alert(service: Service, settings: AlertSettings) -> tuple[AlertRule, ...]:
     s = Scope(service, dashboard=False)
     m = Metrics(service.nodejs_metric_prefix)
     threshold = settings.param("threshold")
     # The median of 5 minutes of p99 readings: one slow GC or batch run cannot trip it, a loop that is
     # blocked most of the time does, and a brief dip does not reset the `for` timer.
     expr = f"quantile_over_time(0.5, {s.app(m.lag_p99)}[5m]) > {number(threshold.seconds)}"
-    rule = alert_rule(
-        settings, "NodejsEventLoopLagHigh", expr,
+    return (alert_rule(
+        settings, NODEJS_EVENT_LOOP_LAG_HIGH, expr,
         summary="Event loop of {{ $labels.%s }} is blocked" % s.app_pod_label,
         description=("Event-loop p99 lag of {{ $labels.%s }} is {{ $value | humanizeDuration }} (median over "
                      "5m), above %s for %s. Synchronous work is blocking the loop, so every request waits "
                      "at least that long." % (s.app_pod_label, threshold.text, settings.for_.text)),
-        panel_key=LAG_PANEL, pod_label=service.selector.pod_label)
-    return rule, _lag_tests(service, settings)
+        panel_key=LAG_PANEL, pod_label=service.selector.pod_label),)
 
 
-def _lag_tests(service: Service, settings):
-    pod = example_pods(service)[0]
-    m = Metrics(service.nodejs_metric_prefix)
-    threshold = settings.param("threshold").seconds
-    for_ = settings.for_.seconds
-    total = int(for_ // 60) + 30
-    blocked = round(threshold * 1.75, 3)
-    healthy = round(min(0.012, threshold / 4), 4)
-    # Healthy p99 with a blip above the threshold for 2 minutes in every 10: GC pauses, a cron job.
-    blips = ([healthy] * 8 + [threshold * 3] * 2) * (total // 10 + 1)
-    # A loop that degrades just under the threshold, then recovers.
-    near = [healthy + (threshold * 0.9 - healthy) * min(i, 30) / 30 for i in range(total)]
-    lag_series = pod.app(m.lag_p99)
-    return (
-        rule_test("event-loop lag sustained above the threshold fires", "1m",
-                  [(lag_series, notation([healthy] * 5 + [blocked] * total))],
-                  silent("NodejsEventLoopLagHigh", "10m"),
-                  fires("NodejsEventLoopLagHigh", f"{int(for_ // 60) + 15}m", pod.app_labels(), blocked)),
-        rule_test("event-loop lag blips and near-threshold lag stay silent", "1m",
-                  [(lag_series, notation(blips[:total])), (pod.app(m.lag_p99, instance="10.1.2.99:3000"),
-                                                           notation(near))],
-                  silent("NodejsEventLoopLagHigh", *[f"{t}m" for t in range(5, total, 5)])),
-    )
+ALERTS: tuple[AlertDefinition[Service], ...] = (AlertDefinition(NODEJS_EVENT_LOOP_LAG_HIGH, _lag_alert),)
 
 
 def signals(service: Service) -> DomainOutput:
-    rule, tests = _lag_alert(service)
-    rules = (rule,) if rule else ()
+    rules = build_alerts(service, service.alerts.__getitem__, ALERTS)
     return DomainOutput(
         rows=(Row(ROW_KEY, "Node.js runtime", _panels(service)),),
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.nodejs", rules),) if rules else (),
-        tests=tests or (),
     )

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gen.domains.alerts import alert_rule, fires, rule_test, silent
-from gen.spec.model import Service
+from gen.domains.alerts import (POD_CRASH_LOOPING, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT, AlertDefinition,
+    alert_rule, build_alerts)
+from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
-from gen.synth.notation import notation
 from gen.ir import (UNIT_BYTES, UNIT_BYTES_PER_SECOND, UNIT_CORES, UNIT_COUNT, UNIT_PACKETS_PER_SECOND, UNIT_RATIO,
-    AlertRule, DomainOutput, Panel, Query, RecordingRule, Row, RuleGroup, RuleTest, SeriesStyle, Threshold)
-from gen.spec.example_pods import ExamplePod, example_pods
+    AlertRule, DomainOutput, Panel, Query, RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
 from gen.units import Quantity, number
 
 MEMORY_PANEL = "pod.memory"
@@ -194,115 +193,55 @@ def _headlines(service: Service) -> tuple[Panel, ...]:
     )
 
 
-def _alerts(service: Service) -> list[tuple[AlertRule, tuple[RuleTest, ...]]]:
+def _near_limit(service: Service, near: AlertSettings) -> tuple[AlertRule, ...]:
     s = Scope(service, dashboard=False)
-    out = []
-    near = service.alerts["memoryNearLimit"]
-    if near.enabled:
-        threshold = near.param("threshold")
-        out.append((alert_rule(
-            near, "PodMemoryNearLimit",
-            f"{s.container(RECORDS.memory_of_limit)} > {number(threshold.value)}",
-            summary="{{ $labels.pod }} is close to its memory limit",
-            description=("Container {{ $labels.container }} of {{ $labels.pod }} uses {{ $value | humanizePercentage }}"
-                         " of its memory limit (alert above %s for %s). The kernel OOM-kills it when it reaches "
-                         "100%%." % (threshold.text, near.for_.text)),
-            panel_key=MEMORY_PANEL), _memory_tests(service, threshold.value, near.for_.seconds)))
-    crash = service.alerts["crashLooping"]
-    if crash.enabled:
-        out.append((alert_rule(
-            crash, "PodCrashLooping",
-            f"max_over_time({s.container('kube_pod_container_status_waiting_reason', eq('reason', 'CrashLoopBackOff'))}"
-            f"[5m]) >= 1",
-            summary="{{ $labels.pod }} is crash looping",
-            description=("Container {{ $labels.container }} of {{ $labels.pod }} has been in CrashLoopBackOff for "
-                         "%s: it fails right after starting. Check its last logs and exit reason." % crash.for_.text),
-            panel_key=RESTARTS_PANEL), _crash_tests(service, crash.for_.seconds)))
-    restarts = service.alerts["restarts"]
-    if restarts.enabled:
-        count, window = restarts.param("threshold"), restarts.param("window")
-        out.append((alert_rule(
-            restarts, "PodRestartsFrequent",
-            f"round(increase({s.container('kube_pod_container_status_restarts_total')}[{window.text}])) >= {count}",
-            summary="{{ $labels.pod }} restarts often",
-            description=("Container {{ $labels.container }} of {{ $labels.pod }} restarted {{ $value }} times in the "
-                         "last %s. Deploys restart a container once; more is crashes, OOM kills or failed "
-                         "liveness probes." % window.text),
-            panel_key=RESTARTS_PANEL), _restart_tests(service, count, window.seconds)))
-    return out
+    threshold = near.param("threshold")
+    return (alert_rule(
+        near, POD_MEMORY_NEAR_LIMIT,
+        f"{s.container(RECORDS.memory_of_limit)} > {number(threshold.value)}",
+        summary="{{ $labels.pod }} is close to its memory limit",
+        description=("Container {{ $labels.container }} of {{ $labels.pod }} uses {{ $value | humanizePercentage }}"
+                     " of its memory limit (alert above %s for %s). The kernel OOM-kills it when it reaches "
+                     "100%%." % (threshold.text, near.for_.text)),
+        panel_key=MEMORY_PANEL),)
 
 
-def _limit_series(pod: ExamplePod, service: Service, limit: float) -> list[tuple[str, str]]:
-    """kube-state-metrics' limit series, unless the spec states the limit (then the rules need none)."""
-    if service.resources.memory_limit is not None:
-        return []
-    return [(pod.container("kube_pod_container_resource_limits", resource="memory", unit="byte",
-                           job="kube-state-metrics"), f"{number(limit)}x200")]
+def _crash_looping(service: Service, crash: AlertSettings) -> tuple[AlertRule, ...]:
+    s = Scope(service, dashboard=False)
+    return (alert_rule(
+        crash, POD_CRASH_LOOPING,
+        f"max_over_time({s.container('kube_pod_container_status_waiting_reason', eq('reason', 'CrashLoopBackOff'))}"
+        f"[5m]) >= 1",
+        summary="{{ $labels.pod }} is crash looping",
+        description=("Container {{ $labels.container }} of {{ $labels.pod }} has been in CrashLoopBackOff for "
+                     "%s: it fails right after starting. Check its last logs and exit reason." % crash.for_.text),
+        panel_key=RESTARTS_PANEL),)
 
 
-def _memory_tests(service: Service, threshold: float, for_s: float) -> tuple[RuleTest, ...]:
-    pod = example_pods(service)[0]
-    limit = service.resources.memory_limit.value if service.resources.memory_limit else 4 * 2**30
-    minutes = int(for_s // 60)
-    high = min(0.99, round(threshold + (1 - threshold) / 2, 2))
-    total = minutes + 40
-    ws = pod.container("container_memory_working_set_bytes")
-    # GC sawtooth: from 55% up to just over the threshold for 5 minutes, then collected, every 30 minutes.
-    tooth = [0.55 + (threshold + 0.02 - 0.55) * i / 24 for i in range(25)] + [threshold + 0.02] * 4 + [0.55]
-    sawtooth = (tooth * (total // len(tooth) + 2))[: total + 60]
-    return (
-        rule_test("memory held near the limit fires", "1m",
-                  [(ws, notation([0.5 * limit] * 10 + [high * limit] * total)), *_limit_series(pod, service, limit)],
-                  silent("PodMemoryNearLimit", "5m"),
-                  fires("PodMemoryNearLimit", f"{minutes + 20}m", pod.container_labels(), high)),
-        rule_test("GC sawtooth touching the threshold stays silent", "1m",
-                  [(ws, notation([v * limit for v in sawtooth])), *_limit_series(pod, service, limit)],
-                  silent("PodMemoryNearLimit", *[f"{t}m" for t in range(10, total + 60, 10)])),
-    )
+def _restarts(service: Service, restarts: AlertSettings) -> tuple[AlertRule, ...]:
+    s = Scope(service, dashboard=False)
+    count, window = restarts.param("threshold"), restarts.param("window")
+    return (alert_rule(
+        restarts, POD_RESTARTS_FREQUENT,
+        f"round(increase({s.container('kube_pod_container_status_restarts_total')}[{window.text}])) >= {count}",
+        summary="{{ $labels.pod }} restarts often",
+        description=("Container {{ $labels.container }} of {{ $labels.pod }} restarted {{ $value }} times in the "
+                     "last %s. Deploys restart a container once; more is crashes, OOM kills or failed "
+                     "liveness probes." % window.text),
+        panel_key=RESTARTS_PANEL),)
 
 
-def _crash_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
-    pod = example_pods(service)[0]
-    minutes = int(for_s // 60)
-    waiting = pod.container("kube_pod_container_status_waiting_reason", reason="CrashLoopBackOff",
-                            job="kube-state-metrics")
-    labels = {**pod.container_labels(), "reason": "CrashLoopBackOff", "job": "kube-state-metrics"}
-    return (
-        rule_test("a container stuck in CrashLoopBackOff fires", "1m",
-                  [(waiting, notation([0] * 5 + [1] * (minutes + 30)))],
-                  silent("PodCrashLooping", "4m"),
-                  fires("PodCrashLooping", f"{minutes + 15}m", labels, 1)),
-        rule_test("one failed start that recovers stays silent", "1m",
-                  [(waiting, notation([0] * 5 + [1] * 4 + [0] * (minutes + 30)))],
-                  silent("PodCrashLooping", *[f"{t}m" for t in range(5, minutes + 30, 5)])),
-    )
-
-
-def _restart_tests(service: Service, count: int, window_s: float) -> tuple[RuleTest, ...]:
-    pod = example_pods(service)[0]
-    minutes = int(window_s // 60)
-    series = pod.container("kube_pod_container_status_restarts_total", job="kube-state-metrics")
-    labels = {**pod.container_labels(), "job": "kube-state-metrics"}
-    gap = max(1, minutes // (count + 2))
-    crashes = [min(i // gap, count + 1) for i in range(minutes + 1)]
-    # One restart per window is a deploy; the count stays below the threshold.
-    deploys = [i // minutes for i in range(minutes * 4)]
-    return (
-        rule_test(f"{count + 1} restarts within {minutes}m fire", "1m",
-                  [(series, notation(crashes + [count + 1] * 10))],
-                  fires("PodRestartsFrequent", f"{minutes}m", labels, count + 1)),
-        rule_test("one restart per deploy stays silent", "1m",
-                  [(series, notation(deploys))],
-                  silent("PodRestartsFrequent", *[f"{t}m" for t in range(10, minutes * 4, 10)])),
-    )
+ALERTS: tuple[AlertDefinition[Service], ...] = (
+    AlertDefinition(POD_MEMORY_NEAR_LIMIT, _near_limit),
+    AlertDefinition(POD_CRASH_LOOPING, _crash_looping),
+    AlertDefinition(POD_RESTARTS_FREQUENT, _restarts),
+)
 
 
 def signals(service: Service) -> DomainOutput:
-    alerts = _alerts(service)
-    rules = _recording_rules(service) + tuple(rule for rule, _ in alerts)
+    rules = _recording_rules(service) + build_alerts(service, service.alerts.__getitem__, ALERTS)
     return DomainOutput(
         rows=(Row("pod", "Pod resources", _panels(service)),),
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.pod", rules),),
-        tests=tuple(t for _, tests in alerts for t in tests),
     )

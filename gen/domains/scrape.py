@@ -1,12 +1,11 @@
 """Scrape health: is Prometheus getting the service's metrics at all? Without them no other alert works."""
 from __future__ import annotations
 
-from gen.domains.alerts import alert_rule, fires, rule_test, silent
-from gen.spec.model import Service
+from gen.domains.alerts import (SERVICE_DOWN, SERVICE_NOT_SCRAPED, SERVICE_TARGET_DOWN, AlertDefinition, alert_rule,
+    build_alerts)
+from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, selector
-from gen.synth.notation import notation
-from gen.ir import UNIT_COUNT, DomainOutput, Panel, Query, Row, RuleGroup, RuleTest, Threshold
-from gen.spec.example_pods import example_pods
+from gen.ir import UNIT_COUNT, AlertRule, DomainOutput, Panel, Query, Row, RuleGroup, Threshold
 
 TARGETS_PANEL = "scrape.targets"
 
@@ -50,89 +49,54 @@ def _absent_selector(service: Service) -> str:
     return selector("up", [m for m in s.app_matchers() if m.op == "="])
 
 
-def _alerts(service: Service) -> list[tuple]:
+def _all_down(s: Scope) -> str:
+    return f"max by ({_service_group(s)}) ({_up(s)}) == 0"
+
+
+def _service_down(service: Service, down: AlertSettings) -> tuple[AlertRule, ...]:
     s = Scope(service, dashboard=False)
-    by = _service_group(s)
-    all_down = f"max by ({by}) ({_up(s)}) == 0"
-    out = []
-    down = service.alerts["serviceDown"]
-    if down.enabled:
-        out.append((alert_rule(
-            down, "ServiceDown", all_down,
-            summary="%s is down: no target answers" % service.name,
-            description=("None of the scrape targets of %s (job {{ $labels.job }}) has answered for %s. The "
-                         "service is down or cannot be reached." % (service.name, down.for_.text)),
-            panel_key=TARGETS_PANEL, pod_label=""), _down_tests(service, down.for_.seconds)))
-    target = service.alerts["targetDown"]
-    if target.enabled:
-        out.append((alert_rule(
-            target, "ServiceTargetDown",
-            # When every target is down, ServiceDown says it once instead of one alert per pod.
-            f"{_up(s)} == 0 unless on ({by}) ({all_down})",
-            summary="{{ $labels.instance }} of %s is down" % service.name,
-            description=("Prometheus could not scrape {{ $labels.instance }} (%s) of %s for %s. The pod is "
-                         "unhealthy, overloaded or its /metrics endpoint fails."
-                         % ("{{ $labels.%s }}" % s.app_pod_label, service.name, target.for_.text)),
-            panel_key=TARGETS_PANEL, pod_label=service.selector.pod_label), _target_tests(service, target.for_.seconds)))
-    absent = service.alerts["notScraped"]
-    if absent.enabled:
-        out.append((alert_rule(
-            absent, "ServiceNotScraped", f"absent({_absent_selector(service)})",
-            summary="%s is not scraped" % service.name,
-            description=("Prometheus has had no scrape target for %s (job %s) for %s, so none of its alerts "
-                         "can fire. Check the ServiceMonitor or scrape config and the job label."
-                         % (service.name, service.selector.job, absent.for_.text)),
-            panel_key=TARGETS_PANEL, pod_label=""), _absent_tests(service, absent.for_.seconds)))
-    return out
+    return (alert_rule(
+        down, SERVICE_DOWN, _all_down(s),
+        summary="%s is down: no target answers" % service.name,
+        description=("None of the scrape targets of %s (job {{ $labels.job }}) has answered for %s. The "
+                     "service is down or cannot be reached." % (service.name, down.for_.text)),
+        panel_key=TARGETS_PANEL, pod_label=""),)
 
 
-def _down_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
-    a, b = example_pods(service, 2)
-    m = int(for_s // 60)
-    group = {k: v for k, v in a.app_labels().items() if k in ("job", service.selector.namespace_label)}
-    return (
-        rule_test("every target down fires", "1m",
-                  [(a.app("up"), notation([1] * 5 + [0] * (m + 20))), (b.app("up"), notation([1] * 5 + [0] * (m + 20)))],
-                  fires("ServiceDown", f"{m + 10}m", group, 0)),
-        rule_test("a rolling deploy (one target down at a time) stays silent", "1m",
-                  [(a.app("up"), notation([1] * 5 + [0] * 2 + [1] * (m + 20))),
-                   (b.app("up"), notation([1] * 8 + [0] * 2 + [1] * (m + 20)))],
-                  silent("ServiceDown", *[f"{t}m" for t in range(2, m + 20, 2)])),
-    )
+def _target_down(service: Service, target: AlertSettings) -> tuple[AlertRule, ...]:
+    s = Scope(service, dashboard=False)
+    return (alert_rule(
+        target, SERVICE_TARGET_DOWN,
+        # When every target is down, ServiceDown says it once instead of one alert per pod.
+        f"{_up(s)} == 0 unless on ({_service_group(s)}) ({_all_down(s)})",
+        summary="{{ $labels.instance }} of %s is down" % service.name,
+        description=("Prometheus could not scrape {{ $labels.instance }} (%s) of %s for %s. The pod is "
+                     "unhealthy, overloaded or its /metrics endpoint fails."
+                     % ("{{ $labels.%s }}" % s.app_pod_label, service.name, target.for_.text)),
+        panel_key=TARGETS_PANEL, pod_label=service.selector.pod_label),)
 
 
-def _target_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
-    a, b = example_pods(service, 2)
-    m = int(for_s // 60)
-    return (
-        rule_test("one target down for long fires for that target", "1m",
-                  [(a.app("up"), notation([1] * 5 + [0] * (m + 20))), (b.app("up"), notation([1] * (m + 25)))],
-                  fires("ServiceTargetDown", f"{m + 10}m", a.app_labels(), 0)),
-        rule_test("every target down leaves it to ServiceDown", "1m",
-                  [(a.app("up"), notation([1] * 5 + [0] * (m + 20))), (b.app("up"), notation([1] * 5 + [0] * (m + 20)))],
-                  silent("ServiceTargetDown", f"{m + 10}m", f"{m + 20}m")),
-    )
+def _not_scraped(service: Service, absent: AlertSettings) -> tuple[AlertRule, ...]:
+    return (alert_rule(
+        absent, SERVICE_NOT_SCRAPED, f"absent({_absent_selector(service)})",
+        summary="%s is not scraped" % service.name,
+        description=("Prometheus has had no scrape target for %s (job %s) for %s, so none of its alerts "
+                     "can fire. Check the ServiceMonitor or scrape config and the job label."
+                     % (service.name, service.selector.job, absent.for_.text)),
+        panel_key=TARGETS_PANEL, pod_label=""),)
 
 
-def _absent_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
-    a = example_pods(service)[0]
-    m = int(for_s // 60)
-    absent_labels = {mt.label: mt.value for mt in Scope(service, dashboard=False).app_matchers() if mt.op == "="}
-    return (
-        rule_test("no target at all fires", "1m",
-                  [(a.app("up"), notation([1] * 5 + [None] * (m + 30)))],
-                  fires("ServiceNotScraped", f"{m + 20}m", absent_labels, 1)),
-        rule_test("targets present, even down, stay silent", "1m",
-                  [(a.app("up"), notation([1] * 5 + [0] * (m + 30)))],
-                  silent("ServiceNotScraped", f"{m + 10}m", f"{m + 30}m")),
-    )
+ALERTS: tuple[AlertDefinition[Service], ...] = (
+    AlertDefinition(SERVICE_DOWN, _service_down),
+    AlertDefinition(SERVICE_TARGET_DOWN, _target_down),
+    AlertDefinition(SERVICE_NOT_SCRAPED, _not_scraped),
+)
 
 
 def signals(service: Service) -> DomainOutput:
-    alerts = _alerts(service)
+    rules = build_alerts(service, service.alerts.__getitem__, ALERTS)
     return DomainOutput(
         rows=(Row("scrape", "Scrape health", _panels(service)),),
         headlines=_headlines(service),
-        groups=(RuleGroup(f"{service.name}.scrape", tuple(rule for rule, _ in alerts)),) if alerts else (),
-        tests=tuple(t for _, tests in alerts for t in tests),
+        groups=(RuleGroup(f"{service.name}.scrape", rules),) if rules else (),
     )

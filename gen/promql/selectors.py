@@ -44,6 +44,11 @@ def selector(metric: str, matchers: Iterable[Matcher]) -> str:
     return f"{metric}{{{body}}}" if body else metric
 
 
+def series_selector(metric: str, series_labels: dict[str, str]) -> str:
+    """One concrete series (every label equal), labels sorted: how rule tests and backtests name input series."""
+    return selector(metric, [eq(k, v) for k, v in sorted(series_labels.items())])
+
+
 @dataclass(frozen=True)
 class Scope:
     """Where a query runs: a dashboard (template variables) or a rule file (the spec's fixed values).

@@ -8,11 +8,13 @@ cache warm-up, spikes and a daily traffic cycle, all checked for days.
 """
 from __future__ import annotations
 
-from gen.domains.alerts import TEST_EVALUATION_INTERVAL, fires_many, rule_test, silent
+from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
+    POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, Alert)
+from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet, fires_many, rule_test, silent
 from gen.spec.model import Service
 from gen.synth.scenario import example_pods_many, generate, pods_for, scenario_from_dict
 from gen.synth.notation import notation
-from gen.ir import AlertCheck, AlertRule, RuleTest
+from gen.ir import AlertCheck, RuleTest
 from gen.spec.example_pods import ExamplePod
 from gen.units import format_duration, parse_duration
 
@@ -20,8 +22,8 @@ MI = 2**20
 CLEAN = {"sawtooth": {"height": 0, "period": "5m"}, "noise": 0}
 STEADY_MEMORY = {"oldSpace": {**CLEAN, "base": "90Mi"}, "heapUsed": {**CLEAN, "base": "120Mi"},
                  "workingSet": {**CLEAN, "base": "360Mi"}}
-TREND_ALERTS = ("NodejsHeapLeak", "NodejsHeapLeakWithinProcess", "PodMemoryLeak", "PodMemoryLeakWithinPod",
-                "PodMemoryExhaustionForecast", "PodCpuUsageRising")
+TREND_ALERTS = (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD,
+                POD_MEMORY_EXHAUSTION_FORECAST, POD_CPU_USAGE_RISING)
 
 
 def _limit(service: Service) -> float:
@@ -57,23 +59,18 @@ def _aligned(seconds: float) -> float:
     return -(-seconds // step) * step
 
 
-def _enabled(alerts: list[AlertRule]) -> set[str]:
-    return {a.name for a in alerts}
-
-
-def leak_proofs(service: Service, alerts: list[AlertRule]) -> tuple[RuleTest, ...]:
-    enabled = _enabled(alerts)
+def proofs(service: Service, generated: frozenset[str]) -> ProofSet:
+    enabled = {a for a in TREND_ALERTS if a.name in generated}
     tests: list[RuleTest] = []
     across = _across_days_proof(service, enabled)
     if across:
         tests.append(across)
-    within = (("NodejsHeapLeakWithinProcess", "heapLeakWithinProcess", "heap"),
-              ("PodMemoryLeakWithinPod", "memoryLeakWithinPod", "workingSet"))
-    tests += [_within_lifetime_proof(service, name, key, kind) for name, key, kind in within if name in enabled]
-    if "PodMemoryExhaustionForecast" in enabled:
+    within = ((NODEJS_HEAP_LEAK_WITHIN_PROCESS, "heap"), (POD_MEMORY_LEAK_WITHIN_POD, "workingSet"))
+    tests += [_within_lifetime_proof(service, alert, kind) for alert, kind in within if alert in enabled]
+    if POD_MEMORY_EXHAUSTION_FORECAST in enabled:
         tests += [_exhaustion_proof(service), _fast_exhaustion_proof(service)]
     tests.extend(_quiet_proofs(service, enabled))
-    return tuple(tests)
+    return ProofSet(tuple(tests))
 
 
 def _fire_at(needed: float, for_: float) -> str:
@@ -81,7 +78,7 @@ def _fire_at(needed: float, for_: float) -> str:
     return format_duration(_aligned(needed + for_ + 1200))
 
 
-def _across_days_proof(service: Service, enabled: set[str]) -> RuleTest | None:
+def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None:
     """One pod whose heap, working set and CPU all grow for days; each across-days alert is checked
     when its own guard has opened. (One test: promtool spends its time evaluating days of rules.)"""
     w, settings = service.leak, service.alerts
@@ -89,18 +86,18 @@ def _across_days_proof(service: Service, enabled: set[str]) -> RuleTest | None:
     heap_per_day, ws_per_day, cpu_factor = 12 * MI, 16 * MI, 1.2
     pod = example_pods_many(service, 1)[0]  # the scenario's only pod
     checks: list[AlertCheck] = []
-    if "NodejsHeapLeak" in enabled:
+    if NODEJS_HEAP_LEAK in enabled:
         growth = heap_per_day * w.period.seconds / 86400
-        checks += [*silent("NodejsHeapLeak", _after(needed - 3600)),
-                   fires_many("NodejsHeapLeak", _fire_at(needed, settings["heapLeak"].for_.seconds),
+        checks += [*silent(NODEJS_HEAP_LEAK, _after(needed - 3600)),
+                   fires_many(NODEJS_HEAP_LEAK, _fire_at(needed, settings[NODEJS_HEAP_LEAK.setting].for_.seconds),
                               [(_heap_labels(pod, "old_space"), growth), (_heap_labels(pod, "heap_used"), growth)])]
-    if "PodMemoryLeak" in enabled:
-        checks.append(fires_many("PodMemoryLeak", _fire_at(needed, settings["memoryLeak"].for_.seconds),
+    if POD_MEMORY_LEAK in enabled:
+        checks.append(fires_many(POD_MEMORY_LEAK, _fire_at(needed, settings[POD_MEMORY_LEAK.setting].for_.seconds),
                                  [(pod.container_labels(), ws_per_day * w.period.seconds / 86400)]))
-    if "PodCpuUsageRising" in enabled:
+    if POD_CPU_USAGE_RISING in enabled:
         labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
-        checks += [*silent("PodCpuUsageRising", _after(2 * w.period.seconds)),
-                   fires_many("PodCpuUsageRising", _fire_at(3 * w.period.seconds, settings["cpuTrend"].for_.seconds),
+        checks += [*silent(POD_CPU_USAGE_RISING, _after(2 * w.period.seconds)),
+                   fires_many(POD_CPU_USAGE_RISING, _fire_at(3 * w.period.seconds, settings[POD_CPU_USAGE_RISING.setting].for_.seconds),
                               [(labels, cpu_factor ** (w.period.seconds / 86400) - 1)])]
     if not checks:
         return None
@@ -115,8 +112,8 @@ def _across_days_proof(service: Service, enabled: set[str]) -> RuleTest | None:
                      "2m", series, *checks)
 
 
-def _within_lifetime_proof(service: Service, alert: str, key: str, kind: str) -> RuleTest:
-    s, w = service.alerts[key], service.leak
+def _within_lifetime_proof(service: Service, alert: Alert, kind: str) -> RuleTest:
+    s, w = service.alerts[alert.setting], service.leak
     needed = s.param("window").seconds + s.param("warmup").seconds + w.floor_window.seconds
     at = _fire_at(needed, s.for_.seconds)
     if kind == "heap":
@@ -129,12 +126,12 @@ def _within_lifetime_proof(service: Service, alert: str, key: str, kind: str) ->
     expected = ([(_heap_labels(pod, "old_space"), per_day / 24), (_heap_labels(pod, "heap_used"), per_day / 24)]
                 if kind == "heap" else [(pod.container_labels(), per_day / 24)])
     return rule_test(f"{'heap' if kind == 'heap' else 'working-set'} floor rising steadily through a "
-                     f"{'process' if kind == 'heap' else 'pod'}'s life fires {alert}", "1m", series,
+                     f"{'process' if kind == 'heap' else 'pod'}'s life fires {alert.name}", "1m", series,
                      silent(alert, _after(needed - 3600)), fires_many(alert, at, expected))
 
 
 def _exhaustion_proof(service: Service) -> RuleTest:
-    s = service.alerts["memoryExhaustion"]
+    s = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting]
     w = service.leak
     needed = s.param("window").seconds + s.param("warmup").seconds + w.floor_window.seconds
     at = _aligned(needed + s.for_.seconds + 1200)
@@ -149,13 +146,13 @@ def _exhaustion_proof(service: Service) -> RuleTest:
                           "1m")
     return rule_test(
         "working set climbing towards the limit fires PodMemoryExhaustionForecast hours ahead", "1m", series,
-        silent("PodMemoryExhaustionForecast", format_duration(needed - 3600)),
-        fires_many("PodMemoryExhaustionForecast", format_duration(at), [(pod.container_labels(), time_to_limit)]))
+        silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(needed - 3600)),
+        fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at), [(pod.container_labels(), time_to_limit)]))
 
 
 def _fast_exhaustion_proof(service: Service) -> RuleTest:
     """A pod that has been up for a day starts leaking fast: the short forecast must page within hours."""
-    s, w = service.alerts["memoryExhaustion"], service.leak
+    s, w = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting], service.leak
     onset = 2 * 3600
     # The short fit needs its window of floors, each a floor window after the onset.
     at = _aligned(onset + s.param("fastWindow").seconds + w.floor_window.seconds + s.for_.seconds + 1200)
@@ -168,8 +165,8 @@ def _fast_exhaustion_proof(service: Service) -> RuleTest:
                                                                   "leakFrom": format_duration(onset)})}, "1m")
     return rule_test(
         "a pod that starts leaking fast after a day fires PodMemoryExhaustionForecast within hours", "1m", series,
-        silent("PodMemoryExhaustionForecast", format_duration(onset + 3600)),
-        fires_many("PodMemoryExhaustionForecast", format_duration(at), [(pod.container_labels(), time_to_limit)]))
+        silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(onset + 3600)),
+        fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at), [(pod.container_labels(), time_to_limit)]))
 
 
 QUIET_SCENARIOS = (
@@ -192,7 +189,7 @@ QUIET_SCENARIOS = (
 )
 
 
-def _quiet_proofs(service: Service, enabled: set[str]) -> list[RuleTest]:
+def _quiet_proofs(service: Service, enabled: set[Alert]) -> list[RuleTest]:
     """One test, one pod per shape: every trend alert stays silent for days on each of them."""
     w = service.leak
     duration = 3 * w.period.seconds + 6 * 3600

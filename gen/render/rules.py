@@ -1,4 +1,4 @@
-"""Render rule groups into a Prometheus rule file, and rule tests into a promtool test file.
+"""Render rule groups into a Prometheus rule file.
 
 Alerts get their routing labels, runbook and dashboard links here, in one place,
 so every domain's alerts look the same to the people they page.
@@ -8,11 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gen.render import templates
-from gen.domains.alerts import TEST_EVALUATION_INTERVAL
 from gen.render.layout import dashboard_uid, panel_id, slug
 from gen.spec.model import Service
 from gen.promql.selectors import layout
-from gen.ir import AlertCheck, AlertRule, DomainOutput, RecordingRule, RuleGroup, RuleTest
+from gen.ir import AlertRule, DomainOutput, RecordingRule, RuleGroup
 
 
 @dataclass(frozen=True)
@@ -80,52 +79,3 @@ def rule_groups(service: Service, domains: list[DomainOutput]) -> list[RuleGroup
 def build_rule_file(service: Service, domains: list[DomainOutput]) -> dict:
     ctx = AlertContext(service)
     return {"groups": [_group(g, ctx) for g in rule_groups(service, domains)]}
-
-
-def alert_rules(service: Service, domains: list[DomainOutput]) -> list[AlertRule]:
-    return [r for g in rule_groups(service, domains) for r in g.rules if isinstance(r, AlertRule)]
-
-
-def _rule_for(rules: list[AlertRule], check: AlertCheck, labels: dict[str, str]) -> AlertRule:
-    """The rule behind an expected alert. Several rules may share an alert name (one per queue, one per
-    heap signal); the check's rule labels and the expected alert's own labels pick one."""
-    wanted = set(check.rule_labels)
-    matching = [r for r in rules if r.name == check.alert and wanted <= set(r.labels)
-                and all(labels.get(k, v) == v for k, v in r.labels)]
-    if len(matching) != 1:
-        raise ValueError(f"rule test expects {check.alert} with labels {labels}, which matches "
-                         f"{len(matching)} rules; give the check rule_labels that pick one")
-    return matching[0]
-
-
-def _expected(alert: AlertRule, ctx: AlertContext, series_labels: dict[str, str], value: float) -> dict:
-    labels = {**series_labels, **ctx.labels(alert)}
-    annotations = {k: templates.render(v, labels, value) for k, v in ctx.annotations(alert).items()}
-    return {"exp_labels": dict(sorted(labels.items())), "exp_annotations": dict(sorted(annotations.items()))}
-
-
-def _test(test: RuleTest, alerts: list[AlertRule], ctx: AlertContext) -> dict:
-    checks = []
-    for check in test.checks:
-        expected = [_expected(_rule_for(alerts, check, dict(e.labels)), ctx, dict(e.labels), e.value)
-                    for e in check.firing]
-        checks.append({"eval_time": check.at.text, "alertname": check.alert, "exp_alerts": expected})
-    return {
-        "name": test.name,
-        "interval": test.interval.text,
-        "input_series": [{"series": s.selector, "values": s.values} for s in test.series],
-        "alert_rule_test": checks,
-    }
-
-
-def build_test_file(service: Service, domains: list[DomainOutput], rule_file: str) -> dict:
-    ctx = AlertContext(service)
-    alerts = alert_rules(service, domains)
-    tests = [t for d in domains for t in d.tests]
-    return {
-        "rule_files": [rule_file],
-        "evaluation_interval": TEST_EVALUATION_INTERVAL.text,
-        # promtool would otherwise order groups by name; recorded series must be written before they are read.
-        "group_eval_order": [g.name for g in rule_groups(service, domains)],
-        "tests": [_test(t, alerts, ctx) for t in tests],
-    }

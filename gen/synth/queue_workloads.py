@@ -16,7 +16,7 @@ from typing import Any
 from gen.errors import Problem
 from gen.spec.documents import Document
 from gen.spec.model import Service
-from gen.proofs.queue import DOWN, HUNG, UP, Disturbance, Workload, render, rendered_series, simulate, targets
+from gen.synth.queue_simulation import DOWN, HUNG, UP, Disturbance, Workload, render, rendered_series, simulate, targets
 from gen.units import DURATION_PATTERN, PERCENT_PATTERN, format_duration, parse_duration, parse_percent
 
 MINUTE = 60.0

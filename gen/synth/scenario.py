@@ -18,18 +18,15 @@ from jsonschema import Draft202012Validator
 from gen.errors import ObsgenError, Problem
 from gen.spec.documents import load_file
 from gen.spec.model import Service
-from gen.domains.queue.queries import ALERT_NAMES as QUEUE_ALERT_NAMES
+from gen.domains.alerts import REGISTRY
 from gen.synth.queue_workloads import QUEUES_SCHEMA, QueueLoad, check_queues, queue_series
 from gen.spec.example_pods import ExamplePod, example_pods
 from gen.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 from gen.spec.validate import format_checker, validate_document
 
 DAY = 86400.0
-# Every alert obsgen generates, for the `alerts` a scenario names (tests check the examples' rule files match).
-ALERTS = ("NodejsEventLoopLagHigh", "NodejsHeapLeak", "NodejsHeapLeakWithinProcess", "PodCpuUsageRising",
-          "PodCrashLooping", "PodMemoryExhaustionForecast", "PodMemoryLeak", "PodMemoryLeakWithinPod",
-          "PodMemoryNearLimit", "PodRestartsFrequent", *sorted(QUEUE_ALERT_NAMES.values()), "ServiceDown",
-          "ServiceNotScraped", "ServiceTargetDown")
+# Every alert obsgen generates, for the `alerts` a scenario names.
+ALERTS = tuple(sorted(a.name for a in REGISTRY))
 
 
 def _amount(description: str) -> dict:

@@ -26,6 +26,6 @@ def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
     for out in outputs:
         name, source = out.service.name, out.service.source
         files[rules_path(name)] = to_yaml(out.rule_file, source)
-        if project.targets.rule_tests and out.test_file["tests"]:
+        if project.targets.rule_tests and out.test_file and out.test_file["tests"]:
             files[tests_path(name)] = to_yaml(out.test_file, source)
     return Emitted(files, {p: c for p, c in files.items() if p.startswith("rules/")})

@@ -7,16 +7,16 @@ convention lacks are left out, and the build says so in one line each.
 """
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
-from gen.domains.alerts import alert_rule
+from gen.domains.alerts import (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG, QUEUE_FAILED_SET_GROWING,
+    QUEUE_FAILURE_RATIO_HIGH, QUEUE_STUCK, Alert, AlertDefinition, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Queue, Service
 from gen.spec.queue_conventions import BACKLOG_STATES, CONCEPT_BY_KEY, Convention
-from gen.domains.queue.queries import (ALERT_NAMES, EXPRESSIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED,
+from gen.domains.queue.queries import (EXPRESSIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED,
     QueueQueries)
-from gen.proofs.queue import queue_rule_tests
 from gen.ir import (UNIT_COUNT, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query, RecordingRule, Row,
     RuleGroup, Threshold)
 
@@ -218,7 +218,7 @@ def _recording_rules(q: QueueQueries) -> tuple[RecordingRule, ...]:
 
 @dataclass(frozen=True)
 class AlertSpec:
-    key: str
+    alert: Alert
     feature: str  # FEATURES entry whose panel shows the problem and whose signals it needs
     panel: str
     summary: str
@@ -227,7 +227,7 @@ class AlertSpec:
 
 ALERTS: tuple[AlertSpec, ...] = (
     AlertSpec(
-        "backlogGrowing", "backlog-trend panel", "backlog-trend",
+        QUEUE_BACKLOG_GROWING, "backlog-trend panel", "backlog-trend",
         "Queue %s: jobs arrive faster than they complete",
         lambda queue, s: (
             f"Over the last {s.param('window')} the lowest point of queue {queue.name}'s queued backlog was "
@@ -235,28 +235,28 @@ ALERTS: tuple[AlertSpec, ...] = (
             f"climbing: jobs keep arriving faster than workers complete them. Add workers or find what slowed "
             f"them down.")),
     AlertSpec(
-        "stuck", "backlog panel", "backlog",
+        QUEUE_STUCK, "backlog panel", "backlog",
         "Queue %s is stuck: jobs wait and nothing completes",
         lambda queue, s: (
             f"{{{{ $value }}}} jobs of queue {queue.name} are waiting or active, and for {s.param('window')} "
             f"no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis "
             f"or hung.")),
     AlertSpec(
-        "failureRatio", "failure-ratio panel and QueueFailureRatioHigh", "failure-ratio",
+        QUEUE_FAILURE_RATIO_HIGH, "failure-ratio panel and QueueFailureRatioHigh", "failure-ratio",
         "Queue %s: many jobs fail",
         lambda queue, s: (
             f"{{{{ $value | humanizePercentage }}}} of the jobs queue {queue.name} finished in the last "
             f"{s.param('window')} failed ({queue.convention.failed_means}); the alert counts above "
             f"{s.param('threshold')} with at least {s.param('minVolume')} finished jobs.")),
     AlertSpec(
-        "drainTime", "drain-time panel and QueueDrainTimeLong", "drain-time",
+        QUEUE_DRAIN_TIME_LONG, "drain-time panel and QueueDrainTimeLong", "drain-time",
         "Queue %s will take long to drain",
         lambda queue, s: (
             f"At the completion rate of the last {RATE_WINDOW}, the queued jobs of queue {queue.name} need "
             f"{{{{ $value | humanizeDuration }}}} to clear, more than {s.param('threshold')}. Work queued now "
             f"will be late.")),
     AlertSpec(
-        "failedGrowing", "failed-set panel and QueueFailedSetGrowing", "failed-set",
+        QUEUE_FAILED_SET_GROWING, "failed-set panel and QueueFailedSetGrowing", "failed-set",
         "Queue %s: failed jobs keep piling up",
         lambda queue, s: (
             f"The failed set of queue {queue.name} gained {{{{ $value }}}} jobs in the last {s.param('window')}, "
@@ -268,33 +268,30 @@ _FEATURE_BY_WHAT = {f.what: f for f in FEATURES}
 def generated_alerts(queue: Queue) -> tuple[AlertSpec, ...]:
     """The queue's alerts that are enabled and whose signals the convention has."""
     return tuple(a for a in ALERTS
-                 if queue.alerts[a.key].enabled and available(queue.convention, _FEATURE_BY_WHAT[a.feature]))
+                 if queue.alerts[a.alert.setting].enabled and available(queue.convention, _FEATURE_BY_WHAT[a.feature]))
 
 
-def _alert(q: QueueQueries, spec: AlertSpec) -> AlertRule:
-    settings = q.queue.alerts[spec.key]
-    rule = alert_rule(settings, ALERT_NAMES[spec.key], EXPRESSIONS[spec.key](q, settings),
-                      spec.summary % q.queue.name, spec.description(q.queue, settings),
-                      panel_key(q.queue, spec.panel), pod_label="")
-    return dataclasses.replace(rule, labels=(("queue", q.queue.name),))
+def _alert(spec: AlertSpec, q: QueueQueries, settings: AlertSettings) -> tuple[AlertRule, ...]:
+    return (alert_rule(settings, spec.alert, EXPRESSIONS[spec.alert.setting](q, settings),
+                       spec.summary % q.queue.name, spec.description(q.queue, settings),
+                       panel_key(q.queue, spec.panel), pod_label="", labels=(("queue", q.queue.name),)),)
+
+
+def alert_definitions(queue: Queue) -> tuple[AlertDefinition[QueueQueries], ...]:
+    """The queue's alerts whose signals its convention has; `build_alerts` skips the disabled ones."""
+    return tuple(AlertDefinition(spec.alert, partial(_alert, spec)) for spec in ALERTS
+                 if available(queue.convention, _FEATURE_BY_WHAT[spec.feature]))
 
 
 def _group(service: Service, queue: Queue) -> RuleGroup:
     q = QueueQueries(service, queue, dashboard=False)
     return RuleGroup(f"{service.name}.queue.{queue.name}",
-                     _recording_rules(q) + tuple(_alert(q, a) for a in generated_alerts(queue)))
+                     _recording_rules(q) + build_alerts(q, queue.alerts.__getitem__, alert_definitions(queue)))
 
 
 def signals(service: Service) -> DomainOutput:
-    tests, notes = [], []
-    for queue in service.queues:
-        notes.extend(_notes(queue))
-        queue_tests, queue_notes = queue_rule_tests(service, queue, tuple(a.key for a in generated_alerts(queue)))
-        tests.extend(queue_tests)
-        notes.extend(queue_notes)
     return DomainOutput(
         rows=tuple(_row(service, q) for q in service.queues),
         groups=tuple(_group(service, q) for q in service.queues),
-        tests=tuple(tests),
-        notes=tuple(notes),
+        notes=tuple(note for queue in service.queues for note in _notes(queue)),
     )

@@ -19,15 +19,6 @@ REC_ACTIVE = "queue:jobs_active:max"
 REC_COMPLETED = "queue:jobs_completed:rate5m"
 RATE_WINDOW = "5m"  # the completion rate drain time divides by: short, so it is the workers' current speed
 
-ALERT_NAMES = {
-    "backlogGrowing": "QueueBacklogGrowing",
-    "stuck": "QueueStuck",
-    "failureRatio": "QueueFailureRatioHigh",
-    "drainTime": "QueueDrainTimeLong",
-    "failedGrowing": "QueueFailedSetGrowing",
-}
-
-
 @dataclass(frozen=True)
 class QueueQueries:
     """PromQL for one queue, in dashboard form ($namespace) or rule form (the spec's namespace)."""
