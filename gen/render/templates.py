@@ -46,17 +46,23 @@ def go_float(value: float) -> str:
         else prefix + format(abs(shortest), "f")
 
 
+def _scale_up(value: float, prefixes: tuple[str, ...], base: float) -> tuple[float, str]:
+    """Divide by `base` while the value is at least that large, as Prometheus' humanize filters do."""
+    prefix = ""
+    for p in prefixes:
+        if abs(value) < base:
+            break
+        prefix = p
+        value /= base
+    return value, prefix
+
+
 def humanize(value: float) -> str:
     if value == 0 or math.isnan(value) or math.isinf(value):
         return _g4(value)
     if abs(value) >= 1:
-        prefix = ""
-        for p in ("k", "M", "G", "T", "P", "E", "Z", "Y"):
-            if abs(value) < 1000:
-                break
-            prefix = p
-            value /= 1000
-        return _g4(value) + prefix
+        scaled, prefix = _scale_up(value, ("k", "M", "G", "T", "P", "E", "Z", "Y"), 1000)
+        return _g4(scaled) + prefix
     prefix = ""
     for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
         if abs(value) >= 1:
@@ -69,13 +75,8 @@ def humanize(value: float) -> str:
 def humanize1024(value: float) -> str:
     if abs(value) <= 1 or math.isnan(value) or math.isinf(value):
         return _g4(value)
-    prefix = ""
-    for p in ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"):
-        if abs(value) < 1024:
-            break
-        prefix = p
-        value /= 1024
-    return _g4(value) + prefix
+    scaled, prefix = _scale_up(value, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"), 1024)
+    return _g4(scaled) + prefix
 
 
 def humanize_duration(value: float) -> str:
