@@ -96,6 +96,10 @@ def _min(points, start, end):
     return min(v for _, v in points) if points else None
 
 
+def _max(points, start, end):
+    return max(v for _, v in points) if points else None
+
+
 def _changes(points, start, end):
     if not points:
         return None
@@ -138,6 +142,7 @@ def _deriv(points, start, end):
 
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "min_over_time": _ranged(_min),
+    "max_over_time": _ranged(_max),
     "changes": _ranged(_changes),
     "resets": _ranged(_resets),
     "increase": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=False)),
