@@ -157,14 +157,6 @@ def over_range(name: str, clock: Clock, samples: Samples, t: float, range_: floa
     return RANGE_FUNCTIONS[name](clock, samples, t - offset, range_)
 
 
-def aggregate(how: str, values: list[float | None]) -> float | None:
-    """`max by (...)` / `sum by (...)` over the series of one group; None when no series has a value."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    return max(present) if how == "max" else sum(present)
-
-
 def firing_value(conditions: Sequence[float | None], evaluation: int, for_seconds: float,
                  evaluations: Clock) -> float | None:
     """An alert's value at `evaluation` if it is firing then, given its expression's value at every evaluation.
