@@ -5,11 +5,16 @@ import subprocess
 
 import yaml
 
+from gen.domains.queue.domain import rule_group
+from gen.ir import AlertRule, RecordingRule, RuleGroup
 from gen.pipeline import compile_specs
+from gen.proofs.queue import Scale, scenarios
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL
-from gen.synth.promql_model import Clock, firing_value, over_range
 from gen.synth.notation import notation
-from gen.units import parse_duration
+from gen.synth.promql_eval import Storage, evaluate, evaluate_group
+from gen.synth.promql_model import Clock, firing_value
+from gen.synth.queue_simulation import input_series, render, rendered_series, simulate, targets
+from gen.units import duration, parse_duration
 
 BULL_PROM = """\
 apiVersion: obsgen/v1
@@ -93,7 +98,7 @@ def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_pat
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
-# The reference functions the expectations are derived with, against Prometheus itself.
+# The evaluator the expectations are derived with, against Prometheus itself: range functions on scraped series.
 SERIES = {
     # A counter with a reset, a gap and a late start.
     "c": [None, None, 5, 9, 14, 20, 2, 6, None, 11, 15, 15, 15, 30, 31, 33],
@@ -106,16 +111,21 @@ CASES = [(fn, name, range_, offset) for fn, name in (("rate", "c"), ("increase",
          for range_, offset in ((300, 0), (240, 0), (600, 0), (300, 300))]
 
 
-def test_reference_functions_agree_with_promtool(tmp_path, promtool):
+def _samples(vector) -> list[dict]:
+    return [{"labels": "{" + ", ".join(f'{k}="{v}"' for k, v in labels) + "}", "value": value}
+            for labels, value in vector]
+
+
+def test_range_functions_of_the_evaluator_agree_with_promtool(tmp_path, promtool):
     clock = Clock(60.0)
+    storage = Storage.of(list(SERIES.items()), clock, clock)
     tests = []
     for fn, name, range_, offset in CASES:
         for minute in (5, 9, 12, 15):
-            value = over_range(fn, clock, SERIES[name], minute * 60.0, float(range_), float(offset))
             shift = f" offset {offset // 60}m" if offset else ""
             expr = f"{fn}({name}[{range_ // 60}m]{shift})"
-            samples = [] if value is None else [{"labels": "{}", "value": value}]
-            tests.append({"expr": expr, "eval_time": f"{minute}m", "exp_samples": samples})
+            tests.append({"expr": expr, "eval_time": f"{minute}m",
+                          "exp_samples": _samples(evaluate(expr, storage, minute * 60.0))})
     (tmp_path / "empty.rules.yml").write_text("groups: []\n")
     doc = {"rule_files": ["empty.rules.yml"], "evaluation_interval": "1m",
            "tests": [{"interval": "1m", "input_series": [{"series": n, "values": notation(v)}
@@ -125,7 +135,7 @@ def test_reference_functions_agree_with_promtool(tmp_path, promtool):
     result = subprocess.run([promtool, "test", "rules", "reference.test.yml"], cwd=tmp_path, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-4000:]
-    assert len(tests) == 128
+    assert len(tests) == 128 and sum(1 for t in tests if t["exp_samples"]) > 100
 
 
 # A gauge scraped every minute, with an 11-minute gap: the rule recording it has no result for a while.
@@ -137,25 +147,26 @@ ALERT_FOR = 420  # not a multiple of the evaluation interval: the alert needs ce
 
 
 def test_recorded_series_and_for_follow_the_evaluation_interval(tmp_path, promtool):
-    """The queue reference reads recorded series as one sample per evaluation and counts `for` in evaluations."""
+    """The evaluator records one sample per evaluation (stale when the rule has no result) and `for` counts
+    evaluations."""
     evaluations = Clock(TEST_EVALUATION_INTERVAL.seconds)
-    minute = Clock(60.0)
     count = evaluations.count((len(GAUGE) - 1) * 60.0)
-    recorded = [minute.instant(GAUGE, evaluations.step * k) for k in range(count)]
-    condition = [v if v is not None and v > 6 else None for v in recorded]
+    group = RuleGroup("ref", (RecordingRule("rec", "g"),
+                              AlertRule("High", "rec > 6", duration(ALERT_FOR), "warning", "", "", "")))
+    storage = Storage.of([("g", GAUGE)], Clock(60.0), evaluations)
+    condition = [v[0][1] if v else None for v in evaluate_group(group, storage, count)["High"]]
+    recorded = storage.recorded[(("__name__", "rec"),)]
     firing = [firing_value(condition, k, ALERT_FOR, evaluations) is not None for k in range(count)]
     # The case is only worth something if it has a missing result, pending evaluations and firing ones.
     assert None in recorded and any(firing) and not all(c is not None for c, f in zip(condition, firing) if not f)
     exprs, alerts = [], []
     for k in range(count):
         t = evaluations.step * k
-        cases = [("rec", evaluations.latest(recorded, t)), ("rec offset 7m", evaluations.latest(recorded, t - 420))]
-        cases += [(f"{fn}(rec[{range_ // 60}m]{f' offset {offset // 60}m' if offset else ''})",
-                   over_range(fn, evaluations, recorded, t, range_, offset)) for fn, range_, offset in RECORDED_CASES]
-        for expr, value in cases:
-            samples = [] if value is None else [{"labels": "{__name__=\"rec\"}" if expr.startswith("rec") else "{}",
-                                                 "value": value}]
-            exprs.append({"expr": expr, "eval_time": f"{int(t // 60)}m", "exp_samples": samples})
+        cases = ["rec", "rec offset 7m"] + [f"{fn}(rec[{range_ // 60}m]{f' offset {offset // 60}m' if offset else ''})"
+                                             for fn, range_, offset in RECORDED_CASES]
+        for expr in cases:
+            exprs.append({"expr": expr, "eval_time": f"{int(t // 60)}m",
+                          "exp_samples": _samples(evaluate(expr, storage, t))})
         alerts.append({"eval_time": f"{int(t // 60)}m", "alertname": "High",
                        "exp_alerts": [{"exp_labels": {}}] if firing[k] else []})
     (tmp_path / "rec.rules.yml").write_text(yaml.safe_dump({"groups": [{"name": "ref", "rules": [
@@ -165,6 +176,51 @@ def test_recorded_series_and_for_follow_the_evaluation_interval(tmp_path, promto
                       "promql_expr_test": exprs, "alert_rule_test": alerts}]}
     (tmp_path / "rec.test.yml").write_text(yaml.safe_dump(doc))
     result = subprocess.run([promtool, "test", "rules", "rec.test.yml"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-4000:]
+
+
+def test_the_real_queue_rules_evaluated_on_scenarios_agree_with_promtool(tmp_path, promtool):
+    """Every recorded series and every alert expression of a queue's real rule group, evaluated on scenario
+    series by the evaluator, at every evaluation of the test interval, labels and values as promtool has them."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "mailer.yaml").write_text(BULL_PROM)
+    compiled = compile_specs(tmp_path / "specs", tmp_path)
+    (out,) = compiled.services
+    _write(compiled, tmp_path / "out")
+    service = out.service
+    (queue,) = service.queues
+    group = rule_group(service, queue)
+    where = targets(service, queue)
+    evaluations = Clock(TEST_EVALUATION_INTERVAL.seconds)
+    wanted = ("worker restart", "workers hung", "failure storm")
+    tests, found = [], 0
+    for scenario in scenarios(Scale.of(queue)):
+        if not scenario.name.startswith(wanted):
+            continue
+        timeline = simulate(scenario.workload)
+        rendered = render(timeline, queue, len(where), scenario.disturbance)
+        series = rendered_series(queue, rendered, where)
+        storage = Storage.of(series, Clock(60.0), evaluations)
+        count = evaluations.count((timeline.minutes - 1) * 60.0)
+        evaluate_group(group, storage, count)
+        exprs = []
+        for k in range(count):
+            t = k * evaluations.step
+            for rule in group.rules:
+                expr = rule.record if isinstance(rule, RecordingRule) else rule.expr
+                samples = _samples(evaluate(expr, storage, t))
+                found += bool(samples) and isinstance(rule, AlertRule)
+                exprs.append({"expr": expr, "eval_time": f"{int(t)}s", "exp_samples": samples})
+        tests.append({"name": scenario.name, "interval": "1m",
+                      "input_series": [{"series": s.selector, "values": s.values}
+                                       for s in input_series(queue, rendered, where)],
+                      "promql_expr_test": exprs})
+    assert len(tests) == len(wanted) and found > 20
+    rule_file = next((tmp_path / "out" / "rules").glob("*.yml"))
+    doc = {"rule_files": [str(rule_file)], "evaluation_interval": TEST_EVALUATION_INTERVAL.text, "tests": tests}
+    (tmp_path / "queue.test.yml").write_text(yaml.safe_dump(doc))
+    result = subprocess.run([promtool, "test", "rules", "queue.test.yml"], cwd=tmp_path, capture_output=True,
+                            text=True)
     assert result.returncode == 0, result.stdout[-4000:]
 
 

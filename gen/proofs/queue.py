@@ -7,29 +7,31 @@ shared Redis state, split for per-process counters), with restarts, gaps and
 zero readings where the scenario has them.
 
 Each scenario states what every alert must do. Whether an alert fires at a time
-and the `$value` it carries are then computed from the rendered series with the
-reference PromQL functions (`promql_reference`), which mirror the generated
-expressions; promtool checks that Prometheus agrees. When the spec's settings
+and the `$value` it carries are then derived from the scenario by an independent
+model of PromQL semantics: the queue's real rule group (`domain.rule_group`, the
+very expressions the rule file holds) is evaluated on the rendered series by
+`synth.promql_eval`, and promtool checks that Prometheus agrees. There is no
+second, hand-written copy of the alerts to keep in step with the PromQL. When the spec's settings
 make a stated outcome false (a `for` of 0s makes a fresh batch look slow), the
 check is left out and the build says so, rather than asserting the opposite.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from gen.domains.alerts import QUEUE_ALERTS, Alert
-from gen.domains.queue.domain import generated_alerts
-from gen.domains.queue.queries import RATE_WINDOW, QueueQueries
+from gen.domains.queue.domain import generated_alerts, rule_group
+from gen.domains.queue.queries import QueueQueries
 from gen.ir import AlertCheck, ExpectedAlert, RuleTest
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet
 from gen.spec.example_pods import labels
 from gen.spec.model import Queue, Service
-from gen.spec.queue_conventions import QUEUED
-from gen.synth.promql_model import Clock, Samples, aggregate, firing_value, over_range
+from gen.synth.promql_eval import Storage, Vector, evaluate_group
+from gen.synth.promql_model import Clock, Samples, firing_value
 from gen.synth.queue_simulation import (DOWN, HUNG, UP, Disturbance, Target, Workload, input_series, render,
-                                        simulate, targets)
+                                        rendered_series, simulate, targets)
 from gen.units import Duration, duration, parse_duration
 
 ALERT_BY_SETTING: dict[str, Alert] = {a.setting: a for a in QUEUE_ALERTS}
@@ -40,7 +42,7 @@ STEP = 60.0
 CLOCK = Clock(STEP)
 EVALUATIONS = Clock(TEST_EVALUATION_INTERVAL.seconds)
 # Silent checks written to the test (seconds): densely while windows fill, then sparsely, plus evaluations
-# where the condition holds but `for` has not passed. The reference model checks every evaluation regardless.
+# where the condition holds but `for` has not passed. The evaluation checks every evaluation regardless.
 SILENT_EARLY, SILENT_EARLY_UNTIL, SILENT_EVERY, PENDING_CHECKS = 300.0, 1800.0, 1200.0, 8
 # A firing check is made this far into the first run of firing that lasts as long (a flapping start is not
 # the point).
@@ -48,126 +50,47 @@ SETTLED = 300.0
 FIRES, SILENT = "fires", "silent"
 
 
-# --- reference evaluation of the generated alert expressions -------------------------------------------
+# --- the generated rules, evaluated on the rendered series -----------------------------------------------
 
 @dataclass
-class Reference:
-    """The queue's rule group evaluated on rendered series as promtool does it: at t = 0, E, 2E, ... (E the test
-    file's evaluation interval) up to the last sample, recording rules first, so that the alerts of an
+class Evaluation:
+    """The queue's real rule group evaluated on rendered series as promtool does it: at t = 0, E, 2E, ... (E the
+    test file's evaluation interval) up to the last sample, recording rules first, so that the alerts of an
     evaluation read the samples recorded at that very evaluation. Lists indexed by evaluation."""
 
     queue: Queue
-    series: dict[str, list[Samples]]
-    minutes: int
-    recorded: dict[str, list[float | None]] = field(default_factory=dict)
-    conditions: dict[str, list[float | None]] = field(default_factory=dict)
+    evaluations: int
+    conditions: dict[str, list[float | None]]  # alert key -> the expression's value (None: no result)
 
-    @property
-    def evaluations(self) -> int:
-        return EVALUATIONS.count((self.minutes - 1) * STEP)
+    @classmethod
+    def of(cls, service: Service, queue: Queue, series: list[tuple[str, Samples]], minutes: int) -> "Evaluation":
+        count = EVALUATIONS.count((minutes - 1) * STEP)
+        results = evaluate_group(rule_group(service, queue), Storage.of(series, CLOCK, EVALUATIONS), count)
+        conditions = {}
+        for key, alert in ALERT_BY_SETTING.items():
+            if alert.name in results:
+                conditions[key] = _single_series(alert.name, results[alert.name])
+        return cls(queue, count, conditions)
 
     @staticmethod
     def at(evaluation: int) -> float:
         return evaluation * EVALUATIONS.step
 
-    def __post_init__(self) -> None:
-        times = [self.at(k) for k in range(self.evaluations)]
-        self.recorded["queued"] = [self._queued(t) for t in times]
-        self.recorded["active"] = [self.state("active", t) for t in times]
-        if self.has("completed"):
-            window = parse_duration(RATE_WINDOW).seconds
-            self.recorded["rate"] = [self.over("rate", "completed", t, window) for t in times]
-
-    def has(self, concept: str) -> bool:
-        return concept in self.series
-
-    def _aggregation(self, concept: str) -> str:
-        return self.queue.convention.source(concept).aggregation
-
-    def state(self, concept: str, t: float) -> float | None:
-        return aggregate(self._aggregation(concept), [CLOCK.instant(s, t) for s in self.series[concept]])
-
-    def over(self, fn: str, concept: str, t: float, range_: float, offset: float = 0.0) -> float | None:
-        return aggregate(self._aggregation(concept),
-                         [over_range(fn, CLOCK, s, t, range_, offset) for s in self.series[concept]])
-
-    def _queued(self, t: float) -> float | None:
-        parts = [self.state(c, t) for c in QUEUED if self.has(c)]
-        return None if any(p is None for p in parts) else sum(parts)
-
-    def rec(self, name: str, t: float) -> float | None:
-        return EVALUATIONS.latest(self.recorded[name], t)
-
-    def rec_over(self, fn: str, name: str, t: float, range_: float, offset: float = 0.0) -> float | None:
-        return over_range(fn, EVALUATIONS, self.recorded[name], t, range_, offset)
-
-    # One method per alert, mirroring queue_queries' expressions; None where the expression has no result.
-
-    def backlogGrowing(self, t: float) -> float | None:
-        s = self.queue.alerts["backlogGrowing"]
-        w, g = s.param("window").seconds, s.param("minGrowth")
-        troughs = [self.rec_over("min_over_time", "queued", t, w, k * w) for k in range(3)]
-        if troughs[0] is None or troughs[1] is None:
-            return None
-        now = troughs[0] - troughs[1]
-        slope = self.rec_over("deriv", "queued", t, w)
-        climbing = ((troughs[2] is not None and troughs[1] - troughs[2] >= g)
-                    or (slope is not None and slope * w >= g))
-        return now if now >= g and climbing else None
-
-    def stuck(self, t: float) -> float | None:
-        w = self.queue.alerts["stuck"].param("window").seconds
-        queued, active = self.rec("queued", t), self.rec("active", t)
-        if queued is None or active is None or self.rec("queued", t - w) is None:
-            return None
-        lows = [self.rec_over("min_over_time", name, t, w) for name in ("queued", "active")]
-        if not any(low is not None and low > 0 for low in lows):
-            return None
-        evidence = [self.over("increase", c, t, w) for c in ("completed", "failed", "retried") if self.has(c)]
-        evidence += [self.over("changes", c, t, w) for c in ("completedSet", "failedSet") if self.has(c)]
-        evidence += [self.rec_over("resets", "queued", t, w), self.rec_over("changes", "active", t, w)]
-        if any(e is not None and e > 0 for e in evidence):
-            return None
-        return queued + active
-
-    def failureRatio(self, t: float) -> float | None:
-        s = self.queue.alerts["failureRatio"]
-        w = s.param("window").seconds
-        failed, completed = self.over("increase", "failed", t, w), self.over("increase", "completed", t, w)
-        if failed is None or completed is None:
-            return None
-        total = failed + completed
-        if total == 0 or total < s.param("minVolume"):
-            return None
-        ratio = failed / total
-        return ratio if ratio > s.param("threshold").value else None
-
-    def drainTime(self, t: float) -> float | None:
-        queued, rate = self.rec("queued", t), self.rec("rate", t)
-        if queued is None or rate is None or not rate > 0:
-            return None
-        value = queued / rate
-        return value if value > self.queue.alerts["drainTime"].param("threshold").seconds else None
-
-    def failedGrowing(self, t: float) -> float | None:
-        s = self.queue.alerts["failedGrowing"]
-        w, g = s.param("window").seconds, s.param("minGrowth")
-        full = self.over("delta", "failedSet", t, w)
-        halves = [self.over("delta", "failedSet", t, w / 2, offset) for offset in (0, w / 2)]
-        if full is None or any(h is None for h in halves):
-            return None
-        return full if full >= g and all(h >= g / 2 for h in halves) else None
-
     def condition(self, key: str) -> list[float | None]:
         """The alert expression's value at every evaluation (None: no result)."""
-        if key not in self.conditions:
-            evaluate = getattr(self, key)
-            self.conditions[key] = [evaluate(self.at(k)) for k in range(self.evaluations)]
         return self.conditions[key]
 
     def firing(self, key: str, evaluation: int) -> float | None:
         """The alert's value at `evaluation` if it is firing then."""
         return firing_value(self.condition(key), evaluation, self.queue.alerts[key].for_.seconds, EVALUATIONS)
+
+
+def _single_series(name: str, results: list[Vector]) -> list[float | None]:
+    """An alert's value per evaluation; the checks speak of one alert per queue, so more series is an error."""
+    found = {labels for vector in results for labels, _ in vector}
+    if len(found) > 1:
+        raise ValueError(f"{name} yields {len(found)} series in a queue scenario, the checks expect one: {found}")
+    return [vector[0][1] if vector else None for vector in results]
 
 
 # --- scenarios ---------------------------------------------------------------------------------------
@@ -388,23 +311,23 @@ def _evaluations_at(seconds: set[float], last: int) -> list[int]:
     return sorted({min(last, math.ceil(t / step)) for t in seconds if t >= 0})
 
 
-def _checks(reference: Reference, key: str, outcome: str, expected_labels: dict[str, str],
+def _checks(evaluation: Evaluation, key: str, outcome: str, expected_labels: dict[str, str],
             rule_labels: tuple[tuple[str, str], ...]) -> tuple[list[AlertCheck], str]:
     """Checks that pin down the outcome, or none and the reason the settings contradict it."""
     name = ALERT_BY_SETTING[key].name
-    count = reference.evaluations
+    count = evaluation.evaluations
     last = count - 1
 
-    def at(evaluation: int) -> Duration:
-        return duration(reference.at(evaluation))
+    def at(k: int) -> Duration:
+        return duration(evaluation.at(k))
 
-    firing = [k for k in range(count) if reference.firing(key, k) is not None]
+    firing = [k for k in range(count) if evaluation.firing(key, k) is not None]
     if outcome == SILENT:
         if firing:
             return [], f"{name} fires at {at(firing[0])}"
-        pending = [k for k, value in enumerate(reference.condition(key)) if value is not None]
+        pending = [k for k, value in enumerate(evaluation.condition(key)) if value is not None]
         pending = pending[:: max(1, len(pending) // PENDING_CHECKS)][:PENDING_CHECKS]
-        end = reference.at(last)
+        end = evaluation.at(last)
         wanted = {*_range(SILENT_EARLY, min(SILENT_EARLY_UNTIL, end + 1), SILENT_EARLY),
                   *_range(SILENT_EVERY, end + 1, SILENT_EVERY), end}
         times = sorted({*_evaluations_at(wanted, last), *pending})
@@ -419,7 +342,7 @@ def _checks(reference: Reference, key: str, outcome: str, expected_labels: dict[
     settled = math.ceil(SETTLED / EVALUATIONS.step)
     first, end_of_run = next(((a, b) for a, b in runs if b - a >= settled), max(runs, key=lambda r: r[1] - r[0]))
     check = min(first + settled, end_of_run)
-    value = reference.firing(key, check)
+    value = evaluation.firing(key, check)
     checks = [AlertCheck(at(check), name, (ExpectedAlert(labels(expected_labels), value),), rule_labels)]
     if first > 0:  # the evaluation before the run it is not firing (pending or quiet): `for` is part of the test
         checks.insert(0, AlertCheck(at(first - 1), name, (), rule_labels))
@@ -445,10 +368,10 @@ def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) ->
             continue
         timeline = simulate(scenario.workload)
         rendered = render(timeline, queue, len(where), scenario.disturbance)
-        reference = Reference(queue, rendered, timeline.minutes)
+        evaluation = Evaluation.of(service, queue, rendered_series(queue, rendered, where), timeline.minutes)
         checks: list[AlertCheck] = []
         for key in claimed:
-            found, problem = _checks(reference, key, scenario.expect[key], expected_labels, rule_labels)
+            found, problem = _checks(evaluation, key, scenario.expect[key], expected_labels, rule_labels)
             checks.extend(found)
             if problem:
                 notes.append(f"queue {queue.name}: rule test '{scenario.name}' leaves out its "

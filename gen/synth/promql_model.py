@@ -1,12 +1,14 @@
-"""The PromQL range functions queue alerts use, re-implemented after Prometheus 2.x (promql/functions.go).
+"""The PromQL range functions and lookups, re-implemented after Prometheus 2.x (promql/functions.go).
 
 Generated rule tests state whether an alert fires at a time and the `$value` it
-carries. Those expectations are derived from the scenario's samples with these
-functions, not copied from promtool; promtool then checks that the real engine
-agrees with this independent reading. Only the semantics the generated rules
-rely on are modelled: samples on a fixed step, ranges closed at both ends
-(Prometheus 2.x), instant lookups that see the latest sample within 5 minutes,
-and recorded series that hold one sample per rule evaluation.
+carries. Those expectations are derived from the scenario by an independent
+model of PromQL semantics, not copied from promtool; promtool then checks that
+the real engine agrees with this reading. This module is that model's lowest
+layer: samples on a fixed step (a Clock, for scraped samples and for rule
+evaluations alike), ranges closed at both ends (Prometheus 2.x), instant lookups
+that see the latest sample within 5 minutes, recorded series that hold one
+sample per rule evaluation, the range functions with the engine's float
+operations, and `for`. `promql_eval` evaluates whole expressions with it.
 """
 from __future__ import annotations
 
@@ -96,6 +98,10 @@ def _min(points, start, end):
     return min(v for _, v in points) if points else None
 
 
+def _max(points, start, end):
+    return max(v for _, v in points) if points else None
+
+
 def _changes(points, start, end):
     if not points:
         return None
@@ -138,6 +144,7 @@ def _deriv(points, start, end):
 
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "min_over_time": _ranged(_min),
+    "max_over_time": _ranged(_max),
     "changes": _ranged(_changes),
     "resets": _ranged(_resets),
     "increase": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=False)),
@@ -145,19 +152,6 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "delta": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=False, per_second=False)),
     "deriv": _ranged(_deriv),
 }
-
-
-def over_range(name: str, clock: Clock, samples: Samples, t: float, range_: float, offset: float = 0.0) -> float | None:
-    """`name(series[range_] offset offset)` evaluated at t."""
-    return RANGE_FUNCTIONS[name](clock, samples, t - offset, range_)
-
-
-def aggregate(how: str, values: list[float | None]) -> float | None:
-    """`max by (...)` / `sum by (...)` over the series of one group; None when no series has a value."""
-    present = [v for v in values if v is not None]
-    if not present:
-        return None
-    return max(present) if how == "max" else sum(present)
 
 
 def firing_value(conditions: Sequence[float | None], evaluation: int, for_seconds: float,

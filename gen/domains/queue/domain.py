@@ -295,3 +295,8 @@ def signals(service: Service) -> DomainOutput:
         groups=tuple(_group(service, q) for q in service.queues),
         notes=tuple(note for queue in service.queues for note in _notes(queue)),
     )
+
+
+def rule_group(service: Service, queue: Queue) -> RuleGroup:
+    """The queue's rule group as the rule file holds it: its recording rules, then its alerts."""
+    return _group(service, queue)
