@@ -91,7 +91,7 @@ def test_all_without_all_value_asks_for_the_options():
 
 
 def test_overrides_replace_saved_values(compiled):
-    dashboard = next(o.dashboard for o in compiled.services if o.service.name == "submission-api")
+    dashboard = next(o.dashboard.to_json_data() for o in compiled.services if o.service.name == "submission-api")
     variables = dashboard_variables(dashboard, {"namespace": "prod"})
     assert variables["namespace"].value == ("prod",)
     assert variables["pod"].is_all and variables["pod"].all_value == "submission-api-.*"
