@@ -9,7 +9,7 @@ from typing import Any, Iterator
 
 from gen.spec.model import Labels, Service
 from gen.spec.project import Project, default_project
-from gen.units import Duration
+from gen.units import Duration, parse_duration
 
 # Grafana unit ids used by obsgen, named for what they measure.
 UNIT_SECONDS = "s"
@@ -223,8 +223,6 @@ class RuleFile:
     @classmethod
     def from_dict(cls, data: dict) -> "RuleFile":
         """A rule file as YAML holds it (every rule a recording rule or an alert)."""
-        from gen.units import parse_duration
-
         def rule(r: dict) -> RecordingRule | RenderedAlert:
             if "record" in r:
                 return RecordingRule(r["record"], r["expr"], tuple(r.get("labels", {}).items()))
