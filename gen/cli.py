@@ -306,8 +306,8 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     replays = [engine.range_export_replay(path) for path in exports]
     jobs_list, skipped = [], []
     for output in outputs:
-        rules = to_yaml(output.rule_file, output.service.source)
-        alerts = {r["alert"] for g in output.rule_file["groups"] for r in g["rules"] if "alert" in r}
+        rules = to_yaml(output.rule_file.to_dict(), output.service.source)
+        alerts = {a.name for a in output.rule_file.alerts}
         for s in scenarios:
             reason = not_applicable(s, output.service, alerts)
             if reason:

@@ -5,10 +5,11 @@ Nothing here knows Grafana JSON or YAML layout; that is the render stage's job.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 from gen.spec.model import Labels, Service
 from gen.spec.project import Project, default_project
-from gen.units import Duration
+from gen.units import Duration, parse_duration
 
 # Grafana unit ids used by obsgen, named for what they measure.
 UNIT_SECONDS = "s"
@@ -107,9 +108,18 @@ Rule = RecordingRule | AlertRule
 
 @dataclass(frozen=True)
 class RuleGroup:
+    """A domain's group of rules; in a rendered `RuleFile`, its alerts are `RenderedAlert`s."""
+
     name: str
-    rules: tuple[Rule, ...]
+    rules: tuple[Rule | RenderedAlert, ...]
     interval: Duration | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name}
+        if self.interval is not None:
+            out["interval"] = self.interval.text
+        out["rules"] = [rule_dict(r) for r in self.rules]
+        return out
 
 
 @dataclass(frozen=True)
@@ -158,12 +168,137 @@ class DomainOutput:
     notes: tuple[str, ...] = field(default=())
 
 
+# ---- rendered output: what targets and tools receive; only serialization turns it into dicts ----
+
+@dataclass(frozen=True)
+class RenderedAlert:
+    """An alert as Prometheus loads it: routing labels, runbook and dashboard links added, expression laid out."""
+
+    name: str
+    expr: str
+    for_: str
+    labels: Labels
+    annotations: Labels
+
+    def to_dict(self) -> dict:
+        return {"alert": self.name, "expr": self.expr, "for": self.for_, "labels": dict(self.labels),
+                "annotations": dict(self.annotations)}
+
+
+def rule_dict(rule: Rule | RenderedAlert) -> dict:
+    """A rendered rule as a rule file holds it."""
+    if isinstance(rule, RecordingRule):
+        out: dict = {"record": rule.record, "expr": rule.expr}
+        if rule.labels:
+            out["labels"] = dict(rule.labels)
+        return out
+    if isinstance(rule, RenderedAlert):
+        return rule.to_dict()
+    raise TypeError(f"alert {rule.name} is not rendered")
+
+
+@dataclass(frozen=True)
+class RuleFile:
+    """A Prometheus rule file: recording rules and rendered alerts, one group per domain."""
+
+    groups: tuple[RuleGroup, ...]
+
+    def rules(self) -> Iterator[tuple[RuleGroup, RecordingRule | RenderedAlert]]:
+        for group in self.groups:
+            for rule in group.rules:
+                yield group, rule  # type: ignore[misc]
+
+    @property
+    def alerts(self) -> tuple[RenderedAlert, ...]:
+        return tuple(r for _, r in self.rules() if isinstance(r, RenderedAlert))
+
+    @property
+    def records(self) -> tuple[RecordingRule, ...]:
+        return tuple(r for _, r in self.rules() if isinstance(r, RecordingRule))
+
+    def to_dict(self) -> dict:
+        return {"groups": [g.to_dict() for g in self.groups]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RuleFile":
+        """A rule file as YAML holds it (every rule a recording rule or an alert)."""
+        def rule(r: dict) -> RecordingRule | RenderedAlert:
+            if "record" in r:
+                return RecordingRule(r["record"], r["expr"], tuple(r.get("labels", {}).items()))
+            return RenderedAlert(r["alert"], r["expr"], r.get("for", ""), tuple(r.get("labels", {}).items()),
+                                 tuple(r.get("annotations", {}).items()))
+        return cls(tuple(RuleGroup(g["name"], tuple(rule(r) for r in g.get("rules", [])),
+                                   parse_duration(g["interval"]) if g.get("interval") else None)
+                         for g in data.get("groups", [])))
+
+
+@dataclass(frozen=True)
+class PanelQuery:
+    """One PromQL query of a dashboard: a panel target or an annotation query."""
+
+    ref: str  # refId for a panel target, the annotation's name for an annotation
+    expr: str
+    legend: str = ""
+
+
+@dataclass(frozen=True)
+class DashboardPanel:
+    """A placed panel (or row header) of a rendered dashboard; `body` is its Grafana JSON."""
+
+    id: int
+    type: str  # row | timeseries | stat | ...
+    title: str
+    queries: tuple[PanelQuery, ...]
+    body: dict = field(compare=False, hash=False, repr=False)
+
+    @property
+    def is_row(self) -> bool:
+        return self.type == "row"
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A rendered Grafana dashboard: its identity, panels and queries typed; `body` the JSON-ready dashboard."""
+
+    uid: str
+    title: str
+    panels: tuple[DashboardPanel, ...]
+    annotations: tuple[PanelQuery, ...]
+    body: dict = field(repr=False)
+
+    @classmethod
+    def from_json(cls, body: dict) -> "Dashboard":
+        panels = tuple(DashboardPanel(p.get("id", 0), p.get("type", ""), p.get("title", ""),
+                                      tuple(PanelQuery(t.get("refId", ""), t.get("expr", ""), t.get("legendFormat", ""))
+                                            for t in p.get("targets", []) if "expr" in t), p)
+                       for p in body.get("panels", []))
+        annotations = tuple(PanelQuery(a.get("name", ""), a["expr"])
+                            for a in body.get("annotations", {}).get("list", []) if "expr" in a)
+        return cls(body.get("uid", ""), body.get("title", ""), panels, annotations, body)
+
+    @property
+    def content_panels(self) -> tuple[DashboardPanel, ...]:
+        """Panels without the row headers."""
+        return tuple(p for p in self.panels if not p.is_row)
+
+    def exprs(self) -> Iterator[tuple[str, str]]:
+        """(where, expr) for every PromQL query: panel targets, then annotation queries."""
+        for panel in self.panels:
+            for query in panel.queries:
+                yield f"panel '{panel.title}' query {query.ref}", query.expr
+        for annotation in self.annotations:
+            yield f"annotation '{annotation.ref}'", annotation.expr
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.body
+
+
 @dataclass(frozen=True)
 class ServiceOutput:
     service: Service
     domains: tuple[DomainOutput, ...]
-    dashboard: dict
-    rule_file: dict
+    dashboard: Dashboard
+    rule_file: RuleFile
     test_file: dict | None = None  # None when the build makes no proofs
     proof_notes: tuple[str, ...] = ()
 

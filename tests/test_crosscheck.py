@@ -11,6 +11,7 @@ from gen.errors import ObsgenError
 from gen.spec.load import load_specs
 from gen.pipeline import compile_specs
 from gen.spec.pod_patterns import Unsupported, common_name
+from gen.ir import Dashboard, RuleFile
 from tests.conftest import run_obsgen
 
 
@@ -43,8 +44,7 @@ def pair(tmp_path):
 
 
 def test_one_alert_name_in_many_services_is_normal(compiled):
-    names = [r["alert"] for o in compiled.services for g in o.rule_file["groups"] for r in g["rules"]
-             if "alert" in r]
+    names = [a.name for o in compiled.services for a in o.rule_file.alerts]
     assert names.count("NodejsEventLoopLagHigh") == len(compiled.services) > 1
 
 
@@ -58,7 +58,7 @@ def test_duplicate_dashboard_titles(tmp_path):
 def test_duplicate_dashboard_uids(pair):
     outputs, index = pair
     alpha, beta = outputs
-    clash = dataclasses.replace(beta, dashboard={**beta.dashboard, "uid": alpha.dashboard["uid"]})
+    clash = dataclasses.replace(beta, dashboard=Dashboard.from_json({**beta.dashboard.to_json_data(), "uid": alpha.dashboard.uid}))
     assert [p.format() for p in crosscheck.duplicate_names((alpha, clash), index)] == [
         "specs/b.yaml:4:9: metadata.name: dashboard uid 'alpha' of service beta is used also by service alpha "
         "(specs/a.yaml:4) (dashboard uids derive from service names; rename one of the services)"]
@@ -67,8 +67,8 @@ def test_duplicate_dashboard_uids(pair):
 def test_duplicate_rule_group_names(pair):
     outputs, index = pair
     alpha, beta = outputs
-    groups = [{**g, "name": "alpha.pod"} if g["name"] == "beta.pod" else g for g in beta.rule_file["groups"]]
-    clash = dataclasses.replace(beta, rule_file={"groups": groups})
+    groups = [{**g, "name": "alpha.pod"} if g["name"] == "beta.pod" else g for g in beta.rule_file.to_dict()["groups"]]
+    clash = dataclasses.replace(beta, rule_file=RuleFile.from_dict({"groups": groups}))
     problems = [p.format() for p in crosscheck.duplicate_names((alpha, clash), index)]
     assert problems == ["specs/b.yaml:4:9: metadata.name: rule group 'alpha.pod' of service beta is used also by "
                         "service alpha (specs/a.yaml:4) (Prometheus reports rule groups by name; two groups of one "
@@ -122,11 +122,11 @@ def test_a_dashboard_reading_a_recorded_series_no_rule_file_defines(pair):
     alpha, beta = outputs
     record = "namespace_pod_container:container_memory_working_set_bytes:ratio_limit"
     groups = [{**g, "rules": [r for r in g["rules"] if r.get("record") != record]}
-              for g in beta.rule_file["groups"]]
-    without = [dataclasses.replace(o, rule_file={"groups": [
-        {**g, "rules": [r for r in g["rules"] if r.get("record") != record]} for g in o.rule_file["groups"]]})
+              for g in beta.rule_file.to_dict()["groups"]]
+    without = [dataclasses.replace(o, rule_file=RuleFile.from_dict({"groups": [
+        {**g, "rules": [r for r in g["rules"] if r.get("record") != record]} for g in o.rule_file.to_dict()["groups"]]}))
         for o in (alpha, beta)]
-    assert crosscheck.undefined_recordings((alpha, dataclasses.replace(beta, rule_file={"groups": groups})),
+    assert crosscheck.undefined_recordings((alpha, dataclasses.replace(beta, rule_file=RuleFile.from_dict({"groups": groups}))),
                                            index) == []  # alpha's rule file still records it
     problems = [p.format() for p in crosscheck.undefined_recordings(without, index)]
     assert problems[0] == ("specs/a.yaml:4:9: metadata.name: dashboard of alpha: panel 'Worst memory / limit' "
@@ -137,9 +137,9 @@ def test_a_dashboard_reading_a_recorded_series_no_rule_file_defines(pair):
 def test_an_alert_linking_to_a_panel_the_dashboard_lacks(pair):
     outputs, index = pair
     alpha, beta = outputs
-    lag = next(p for p in beta.dashboard["panels"] if p.get("title") == "Event-loop lag")
-    panels = [p for p in beta.dashboard["panels"] if p is not lag]
-    broken = dataclasses.replace(beta, dashboard={**beta.dashboard, "panels": panels})
+    lag = next(p for p in beta.dashboard.to_json_data()["panels"] if p.get("title") == "Event-loop lag")
+    panels = [p for p in beta.dashboard.to_json_data()["panels"] if p is not lag]
+    broken = dataclasses.replace(beta, dashboard=Dashboard.from_json({**beta.dashboard.to_json_data(), "panels": panels}))
     assert crosscheck.broken_links((alpha, beta), index) == []
     assert [p.format() for p in crosscheck.broken_links((alpha, broken), index)] == [
         f"specs/b.yaml:4:9: metadata.name: alert NodejsEventLoopLagHigh of beta: dashboard link points at panel "

@@ -11,6 +11,7 @@ from jsonschema import Draft7Validator
 
 from gen.render.layout import dashboard_uid
 from gen.checks.lint import dashboard_exprs
+from gen.ir import Dashboard
 
 from .conftest import UPSTREAM
 from gen.pipeline import compile_specs
@@ -51,7 +52,7 @@ def panel_validator(kind: str, definition: str) -> Draft7Validator | None:
 
 @pytest.fixture(scope="module")
 def dashboards(compiled) -> dict[str, dict]:
-    return {out.service.name: out.dashboard for out in compiled.services}
+    return {out.service.name: out.dashboard.to_json_data() for out in compiled.services}
 
 
 def _walk(value, path=()):
@@ -140,7 +141,7 @@ def test_rate_only_over_counters_and_dashboards_use_rate_interval(dashboards):
     """The dashboard linters' rules (pint, dashboard-linter), held by construction."""
     rate = re.compile(r"\b(rate|irate|increase)\(([a-zA-Z_:][a-zA-Z0-9_:]*)")
     for name, dash in dashboards.items():
-        for where, expr in dashboard_exprs(dash):
+        for where, expr in dashboard_exprs(Dashboard.from_json(dash)):
             for fn, metric in rate.findall(expr):
                 assert metric.endswith(COUNTER_SUFFIXES), f"{name}: {where}: {fn}() over non-counter {metric}"
             if re.search(r"\brate\(", expr) and "[$__rate_interval]" not in expr and "[5m]" not in expr:
@@ -151,7 +152,7 @@ def test_seed_article_views_are_on_the_example_dashboard(dashboards):
     """Every graph the seed article looked at, on the article's service."""
     dash = dashboards["submission-api"]
     titles = {p["title"] for p in dash["panels"]}
-    exprs = " ".join(expr for _, expr in dashboard_exprs(dash))
+    exprs = " ".join(expr for _, expr in dashboard_exprs(Dashboard.from_json(dash)))
     for title in ("Event-loop lag", "Heap used and total", "Heap used / total", "Heap used by space",
                   "Old and new space per pod", "GC runs by kind", "Time spent in GC by kind", "RSS and external memory",
                   "Active handles and requests", "Process CPU, user and system", "Process restarts", "Process uptime",
@@ -181,12 +182,12 @@ def test_a_minimal_spec_gives_a_complete_dashboard_and_rule_set(tmp_path: Path):
         "apiVersion: obsgen/v1\nkind: Service\nmetadata: {name: tiny}\nspec: {namespace: shop, runtime: nodejs}\n")
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     out = compiled.services[0]
-    rows = [p["title"] for p in out.dashboard["panels"] if p["type"] == "row"]
+    rows = [p["title"] for p in out.dashboard.to_json_data()["panels"] if p["type"] == "row"]
     assert rows == ["Overview", "Leak watch", "Node.js runtime", "Pod resources", "Scrape health"]
-    alerts = {r["alert"] for g in out.rule_file["groups"] for r in g["rules"] if "alert" in r}
+    alerts = {a.name for a in out.rule_file.alerts}
     assert {"NodejsEventLoopLagHigh", "PodMemoryNearLimit", "PodCrashLooping", "PodRestartsFrequent",
             "ServiceDown", "ServiceTargetDown", "ServiceNotScraped", "NodejsHeapLeak", "NodejsHeapLeakWithinProcess",
             "PodMemoryLeak", "PodMemoryLeakWithinPod", "PodMemoryExhaustionForecast", "PodCpuUsageRising"} <= alerts
     # Defaults derived from the name: job, container and pod pattern.
-    exprs = json.dumps(out.rule_file)
+    exprs = json.dumps(out.rule_file.to_dict())
     assert 'job=\\"tiny\\"' in exprs and 'container=\\"tiny\\"' in exprs and 'pod=~\\"tiny-.*\\"' in exprs

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gen.tools.diff import MARKER, Change, Report, ServiceDiff, dashboard_changes, render_markdown
+from gen.ir import Dashboard
 from tests.conftest import run_obsgen
 
 ALERTS = "  alerts:\n    runbookBaseUrl: https://runbooks.example.com/assessments\n"
@@ -193,7 +194,7 @@ def test_works_from_a_subdirectory_of_the_repository(work):
 # Panels added, removed and moved: no spec field adds a panel yet, so these edit a real dashboard.
 
 def test_panels_added_removed_and_moved(compiled):
-    dashboard = compiled.services[0].dashboard
+    dashboard = compiled.services[0].dashboard.to_json_data()
     panels = dashboard["panels"]
     rows = [i for i, p in enumerate(panels) if p["type"] == "row"]
     first, second, last = panels[rows[1]], panels[rows[2]], panels[rows[-1]]
@@ -201,7 +202,8 @@ def test_panels_added_removed_and_moved(compiled):
 
     def diff(new_panels: list[dict]) -> list[str]:
         return [f"{c.sign} {c.subject}: {c.text}"
-                for c in dashboard_changes(dashboard, {**dashboard, "panels": new_panels})]
+                for c in dashboard_changes(Dashboard.from_json(dashboard),
+                                           Dashboard.from_json({**dashboard, "panels": new_panels}))]
 
     assert diff(panels) == []
     assert diff([p for p in panels if p is not a]) == [f"- panel '{a['title']}': removed (row '{first['title']}')"]
@@ -236,8 +238,8 @@ def test_markdown_folds_long_changes_and_stays_under_githubs_comment_limit(work)
 
 
 def test_a_renamed_row_is_one_change_not_every_panel_moving(compiled):
-    dashboard = compiled.services[0].dashboard
+    dashboard = compiled.services[0].dashboard.to_json_data()
     row = next(p for p in dashboard["panels"] if p["type"] == "row" and p["title"] != "Overview")
     panels = [{**p, "title": "Runtime"} if p is row else p for p in dashboard["panels"]]
-    changes = dashboard_changes(dashboard, {**dashboard, "panels": panels})
+    changes = dashboard_changes(Dashboard.from_json(dashboard), Dashboard.from_json({**dashboard, "panels": panels}))
     assert [f"{c.subject}: {c.text}" for c in changes] == [f"row '{row['title']}': renamed to 'Runtime'"]

@@ -91,7 +91,7 @@ def test_all_without_all_value_asks_for_the_options():
 
 
 def test_overrides_replace_saved_values(compiled):
-    dashboard = next(o.dashboard for o in compiled.services if o.service.name == "submission-api")
+    dashboard = next(o.dashboard.to_json_data() for o in compiled.services if o.service.name == "submission-api")
     variables = dashboard_variables(dashboard, {"namespace": "prod"})
     assert variables["namespace"].value == ("prod",)
     assert variables["pod"].is_all and variables["pod"].all_value == "submission-api-.*"
@@ -100,8 +100,8 @@ def test_overrides_replace_saved_values(compiled):
 def test_every_generated_panel_query_interpolates_to_plain_promql(compiled):
     """The real generated dashboards: after Grafana's substitution no variable is left and all parse."""
     for service in compiled.services:
-        variables = dashboard_variables(service.dashboard)
-        for panel in panels_with_queries(service.dashboard):
+        variables = dashboard_variables(service.dashboard.to_json_data())
+        for panel in panels_with_queries(service.dashboard.to_json_data()):
             for target in panel["targets"]:
                 request = build_request(target, panel, variables, window(3600), 15)
                 assert "$" not in request.expr, (panel["title"], request.expr)

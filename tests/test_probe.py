@@ -7,28 +7,29 @@ import socket
 import pytest
 
 from gen.tools import probe
+from gen.promql.parse import UnknownMetric, selected_series
 from tests.conftest import run_obsgen
 
 
 def test_selected_metrics_finds_every_selector():
     expr = ('sum by (kind) (rate(a_total{x="1"}[5m])) / on () group_left b:c:d offset 1m '
             '+ max_over_time(e[5m:1m]) + {__name__="f"} - time()')
-    assert probe.selected_metrics(expr) == {"a_total", "b:c:d", "e", "f"}
+    assert selected_series(expr) == {"a_total", "b:c:d", "e", "f"}
 
 
 def test_selected_metrics_marks_regex_names_as_unknown():
-    (name,) = probe.selected_metrics('{__name__=~"node_.*"}')
-    assert isinstance(name, probe.UnknownMetric)
+    (name,) = selected_series('{__name__=~"node_.*"}')
+    assert isinstance(name, UnknownMetric)
 
 
 def test_selected_metrics_rejects_broken_promql():
     with pytest.raises(ValueError):
-        probe.selected_metrics("rate(x[5m]")
+        selected_series("rate(x[5m]")
 
 
 def _catalog(compiled, present=()):
     """The catalog of a Prometheus that loaded the article's service's rules."""
-    groups = [g for s in compiled.services if s.service.name == "submission-api" for g in s.rule_file["groups"]]
+    groups = [g for s in compiled.services if s.service.name == "submission-api" for g in s.rule_file.to_dict()["groups"]]
     return probe.MetricCatalog(probe.recording_rules(groups), frozenset(present))
 
 

@@ -154,13 +154,13 @@ def test_missing_signals_are_left_out_with_one_note_each(workers):
 
 
 def test_one_row_per_queue_with_its_alerts_and_nothing_empty(workers):
-    panels = workers.dashboard["panels"]
+    panels = workers.dashboard.to_json_data()["panels"]
     rows = [p["title"] for p in panels if p["type"] == "row" and p["title"].startswith("Queue:")]
     assert rows == ["Queue: a (BullMQ)", "Queue: b (bull_exporter)", "Queue: c (bull-prom)", "Queue: d (custom)"]
     for panel in panels:
         if panel["type"] != "row":
             assert panel["targets"] and panel["description"], panel["title"]
-    alerts = [r for g in workers.rule_file["groups"] for r in g["rules"] if "alert" in r]
+    alerts = [r for g in workers.rule_file.to_dict()["groups"] for r in g["rules"] if "alert" in r]
     by_queue: dict[str, set[str]] = {}
     for rule in alerts:
         if rule["alert"].startswith("Queue"):
@@ -181,12 +181,12 @@ def test_one_row_per_queue_with_its_alerts_and_nothing_empty(workers):
 
 
 def test_queue_series_are_combined_over_targets_never_added_up_unless_counted_per_process(workers):
-    rules = {r["record"]: r["expr"] for g in workers.rule_file["groups"] if g["name"] == "workers.queue.c"
+    rules = {r["record"]: r["expr"] for g in workers.rule_file.to_dict()["groups"] if g["name"] == "workers.queue.c"
              for r in g["rules"] if "record" in r}
     # bull-prom's gauges come from Redis through every pod: max. Its summaries count per process: sum.
     assert rules["queue:jobs_queued:max"].startswith("max by (job, namespace, queue_name, queue_prefix) (")
     assert rules["queue:jobs_completed:rate5m"].startswith("sum by (job, namespace, queue_name, queue_prefix) (rate(")
-    bullmq = {r["record"]: r["expr"] for g in workers.rule_file["groups"] if g["name"] == "workers.queue.a"
+    bullmq = {r["record"]: r["expr"] for g in workers.rule_file.to_dict()["groups"] if g["name"] == "workers.queue.a"
               for r in g["rules"] if "record" in r}
     # BullMQ's counters live in Redis: every pod exports the same total.
     assert bullmq["queue:jobs_completed:rate5m"].startswith("max by (job, namespace, queue) (rate(")

@@ -55,7 +55,7 @@ def _queue_checks(test_file: dict) -> dict[tuple[str, str], dict[str, int]]:
 
 def test_every_queue_alert_of_the_examples_is_tested_firing_and_silent(compiled):
     for out in compiled.services:
-        rules = [(r["alert"], r["labels"]["queue"]) for g in out.rule_file["groups"] for r in g["rules"]
+        rules = [(r["alert"], r["labels"]["queue"]) for g in out.rule_file.to_dict()["groups"] for r in g["rules"]
                  if r.get("alert", "").startswith("Queue")]
         checks = _queue_checks(out.test_file)
         for key in rules:
@@ -259,7 +259,7 @@ def test_unusual_settings_leave_out_contradicted_checks_and_say_so(tmp_path, pro
     # instead of asserting "silent" and instead of asserting whatever the engine happens to do.
     assert ("queue q1: rule test 'jobs that take 6m each stay silent' leaves out its QueueDrainTimeLong check: "
             "with this queue's signals and settings QueueDrainTimeLong fires at 10m" in notes)
-    alerts = {(r["alert"], r["labels"]["queue"]) for g in out.rule_file["groups"] for r in g["rules"]
+    alerts = {(r["alert"], r["labels"]["queue"]) for g in out.rule_file.to_dict()["groups"] for r in g["rules"]
               if "alert" in r and r["alert"].startswith("Queue")}
     assert {q for _, q in alerts} == {"q1"}  # q2 has every alert switched off: rows and records only
     checks = _queue_checks(out.test_file)

@@ -11,7 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from gen.checks.lint import dashboard_exprs, parse_error, recorded_in, recorded_names, rule_exprs
+from gen.checks.lint import dashboard_exprs, recorded_in, rule_exprs
+from gen.promql.parse import parse_error, recorded_series
 from gen.spec.schema import SEVERITIES
 
 from .conftest import REPO, UPSTREAM
@@ -85,18 +86,18 @@ def test_every_recorded_series_that_is_read_is_defined(compiled):
     defined = set().union(*(recorded_in(out.rule_file) for out in compiled.services))
     for out in compiled.services:
         for where, expr in [*rule_exprs(out.rule_file), *dashboard_exprs(out.dashboard)]:
-            missing = recorded_names(expr) - defined
+            missing = recorded_series(expr) - defined
             assert not missing, f"{out.service.name}: {where} reads {missing}, which no rule records"
         # ...and each service's own rule file defines what its dashboard reads, so it works deployed alone.
         own = recorded_in(out.rule_file)
         for where, expr in dashboard_exprs(out.dashboard):
-            assert recorded_names(expr) <= own, f"{out.service.name}: {where}"
+            assert recorded_series(expr) <= own, f"{out.service.name}: {where}"
 
 
 def test_every_alert_is_complete_and_links_to_a_real_panel(compiled):
     for out in compiled.services:
-        panel_ids = {p["id"] for p in out.dashboard["panels"] if p["type"] != "row"}
-        for group in out.rule_file["groups"]:
+        panel_ids = {p["id"] for p in out.dashboard.to_json_data()["panels"] if p["type"] != "row"}
+        for group in out.rule_file.to_dict()["groups"]:
             for rule in group["rules"]:
                 if "alert" not in rule:
                     continue
@@ -111,13 +112,13 @@ def test_every_alert_is_complete_and_links_to_a_real_panel(compiled):
                     assert "{{ $value | humanize" in notes["description"], f"{name}: value not humanised"
                 assert notes["runbook_url"].endswith("/" + name)
                 url = urlparse(notes["dashboard_url"].replace("{{ ", "").replace(" }}", ""))
-                assert url.path.startswith(f"/d/{out.dashboard['uid']}/")
+                assert url.path.startswith(f"/d/{out.dashboard.uid}/")
                 assert int(parse_qs(url.query)["viewPanel"][0]) in panel_ids, f"{name}: link to a missing panel"
 
 
 def test_every_alert_has_a_firing_and_a_silent_proof(compiled):
     for out in compiled.services:
-        alerts = {r["alert"] for g in out.rule_file["groups"] for r in g["rules"] if "alert" in r}
+        alerts = {a.name for a in out.rule_file.alerts}
         fired, quiet = set(), set()
         for test in out.test_file["tests"]:
             for check in test.get("alert_rule_test", []):

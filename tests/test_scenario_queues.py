@@ -91,8 +91,7 @@ def test_scenarios_without_queues_make_the_same_series_as_before(tmp_path, compi
 
 
 def test_every_alert_a_scenario_may_name_is_one_obsgen_generates(compiled):
-    generated = {r["alert"] for o in compiled.services for g in o.rule_file["groups"] for r in g["rules"]
-                 if "alert" in r}
+    generated = {a.name for o in compiled.services for a in o.rule_file.alerts}
     assert generated == set(ALERTS)
 
 
@@ -106,7 +105,7 @@ def test_the_queue_library_names_real_alerts_and_applies_only_to_services_with_q
     assert all(not_applicable(s, no_queues, set()) == "the service has no queues" for s in library)
     storm = next(s for s in library if s.name == "queue-failure-storm")
     worker = _service(compiled, "notification-worker")
-    alerts = {r["alert"] for g in worker.rule_file["groups"] for r in g["rules"] if "alert" in r}
+    alerts = {a.name for a in worker.rule_file.alerts}
     # bull_exporter has no failed-job counter, so no failure-ratio alert to catch the storm with.
     assert not_applicable(storm, worker.service, alerts) == "its rules have none of QueueFailureRatioHigh"
 

@@ -19,6 +19,7 @@ from gen.pipeline import compile_specs
 from gen.spec.project import default_project
 from gen.targets import configmap, mixin
 from gen.targets.configmap import MAX_CONFIGMAP_BYTES
+from gen.ir import Dashboard
 
 CRD = "prometheus-operator-monitoring.coreos.com_prometheusrules.crd.yaml"
 RE2_PATTERN = "^(?i)(abort|warn)?$"
@@ -128,15 +129,16 @@ def test_dashboard_configmaps_hold_the_dashboard_json_for_the_sidecar(compiled, 
         assert list(resource) == ["apiVersion", "kind", "metadata", "data"]
         (key, value), = resource["data"].items()
         assert CONFIGMAP_KEY.match(key) and key == f"{out.service.name}.json"
-        assert json.loads(value) == out.dashboard
+        assert json.loads(value) == out.dashboard.to_json_data()
         assert len(value.encode()) <= MAX_CONFIGMAP_BYTES
     assert compiled.project.folder("assessments") == "Assessments"
 
 
 def _padded(out, size: int):
     """`out` with its dashboard padded so that its JSON is exactly `size` bytes."""
-    base = len(configmap.to_json({**out.dashboard, "description": ""}))
-    return dataclasses.replace(out, dashboard={**out.dashboard, "description": "x" * (size - base)})
+    body = out.dashboard.to_json_data()
+    base = len(configmap.to_json({**body, "description": ""}))
+    return dataclasses.replace(out, dashboard=Dashboard.from_json({**body, "description": "x" * (size - base)}))
 
 
 def test_a_dashboard_larger_than_a_configmap_holds_is_an_error(compiled):
@@ -216,8 +218,8 @@ def test_mixin_fields_are_the_generated_rules_and_dashboards(compiled, tmp_path)
     alerts = {g["name"]: g for g in result["alerts"]["groups"]}
     records = {g["name"]: g for g in result["rules"]["groups"]}
     for out in compiled.services:
-        assert result["dashboards"][f"{out.service.name}.json"] == out.dashboard
-        for group in out.rule_file["groups"]:
+        assert result["dashboards"][f"{out.service.name}.json"] == out.dashboard.to_json_data()
+        for group in out.rule_file.to_dict()["groups"]:
             joined = records.pop(group["name"] + mixin.RECORDING_SUFFIX, {"rules": []})["rules"] + \
                 alerts.pop(group["name"], {"rules": []})["rules"]
             key = lambda r: (r.get("alert") or r.get("record"), r["expr"])  # noqa: E731

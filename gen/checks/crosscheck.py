@@ -18,6 +18,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from gen.checks import lint
 from gen.errors import Problem
+from gen.ir import Dashboard
+from gen.promql.parse import recorded_series
 from gen.spec.documents import Document, Path_
 from gen.spec.model import Service
 from gen.spec.pod_patterns import Unsupported, common_name
@@ -84,12 +86,12 @@ def _duplicates(outputs: Sequence[ServiceOutput], index: SpecIndex, what: str, v
 
 def duplicate_names(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
     return [
-        *_duplicates(outputs, index, "dashboard uid", lambda o: [o.dashboard["uid"]], NAME,
+        *_duplicates(outputs, index, "dashboard uid", lambda o: [o.dashboard.uid], NAME,
                      "dashboard uids derive from service names; rename one of the services"),
-        *_duplicates(outputs, index, "dashboard title", lambda o: [o.dashboard["title"]],
+        *_duplicates(outputs, index, "dashboard title", lambda o: [o.dashboard.title],
                      ("spec", "dashboard", "title"),
                      "Grafana search, links and folders need distinct titles; set spec.dashboard.title"),
-        *_duplicates(outputs, index, "rule group", lambda o: [g["name"] for g in o.rule_file["groups"]], NAME,
+        *_duplicates(outputs, index, "rule group", lambda o: [g.name for g in o.rule_file.groups], NAME,
                      "Prometheus reports rule groups by name; two groups of one name cannot be told apart"),
     ]
 
@@ -165,35 +167,34 @@ def undefined_recordings(outputs: Sequence[ServiceOutput], index: SpecIndex) -> 
     defined = {name for o in outputs for name in lint.recorded_in(o.rule_file)}
     problems = []
     for out in outputs:
-        for where, expr in lint.dashboard_exprs(out.dashboard):
-            for missing in sorted(lint.recorded_names(expr) - defined):
+        for where, expr in out.dashboard.exprs():
+            for missing in sorted(recorded_series(expr) - defined):
                 problems.append(index.problem(out.service, [NAME], f"dashboard of {out.service.name}: {where} reads "
                                               f"recorded series {missing}, which no rule file defines"))
     return problems
 
 
-def _panel_ids(dashboard: dict) -> set[int]:
-    return {p["id"] for p in dashboard.get("panels", []) if p.get("type") != "row"}
+def _panel_ids(dashboard: Dashboard) -> set[int]:
+    return {p.id for p in dashboard.content_panels}
 
 
 def broken_links(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
-    dashboards = {o.dashboard["uid"]: o.dashboard for o in outputs}
+    dashboards = {o.dashboard.uid: o.dashboard for o in outputs}
     problems = []
     for out in outputs:
         prefix = out.service.dashboard.grafana_url
-        for group in out.rule_file["groups"]:
-            for rule in group["rules"]:
-                url = rule.get("annotations", {}).get("dashboard_url")
-                if "alert" not in rule or url is None:
-                    continue
-                problem = _link_problem(url.removeprefix(prefix), dashboards)
-                if problem:
-                    problems.append(index.problem(out.service, [NAME],
-                                                  f"alert {rule['alert']} of {out.service.name}: {problem}"))
+        for alert in out.rule_file.alerts:
+            url = dict(alert.annotations).get("dashboard_url")
+            if url is None:
+                continue
+            problem = _link_problem(url.removeprefix(prefix), dashboards)
+            if problem:
+                problems.append(index.problem(out.service, [NAME],
+                                              f"alert {alert.name} of {out.service.name}: {problem}"))
     return problems
 
 
-def _link_problem(link: str, dashboards: dict[str, dict]) -> str | None:
+def _link_problem(link: str, dashboards: dict[str, Dashboard]) -> str | None:
     parts = urlsplit(link)
     segments = parts.path.split("/")
     if len(segments) < 3 or segments[1] != "d":
@@ -203,7 +204,7 @@ def _link_problem(link: str, dashboards: dict[str, dict]) -> str | None:
         return f"dashboard link points at dashboard uid '{uid}', which obsgen does not generate"
     panel = parse_qs(parts.query).get("viewPanel", [None])[0]
     if panel is not None and (not panel.isdigit() or int(panel) not in _panel_ids(dashboards[uid])):
-        return (f"dashboard link points at panel {panel} of dashboard '{dashboards[uid]['title']}', "
+        return (f"dashboard link points at panel {panel} of dashboard '{dashboards[uid].title}', "
                 "which has no such panel")
     return None
 

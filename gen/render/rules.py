@@ -11,7 +11,7 @@ from gen.render import templates
 from gen.render.layout import dashboard_uid, panel_id, slug
 from gen.spec.model import Service
 from gen.promql.selectors import layout
-from gen.ir import AlertRule, DomainOutput, RecordingRule, RuleGroup
+from gen.ir import AlertRule, DomainOutput, RecordingRule, RenderedAlert, RuleFile, RuleGroup
 
 
 @dataclass(frozen=True)
@@ -49,33 +49,21 @@ class AlertContext:
         return annotations
 
 
-def _rule(rule: RecordingRule | AlertRule, ctx: AlertContext) -> dict:
+def _rule(rule: RecordingRule | AlertRule, ctx: AlertContext) -> RecordingRule | RenderedAlert:
     if isinstance(rule, RecordingRule):
-        out = {"record": rule.record, "expr": layout(rule.expr)}
-        if rule.labels:
-            out["labels"] = dict(rule.labels)
-        return out
-    return {
-        "alert": rule.name,
-        "expr": layout(rule.expr),
-        "for": rule.for_.text,
-        "labels": dict(sorted(ctx.labels(rule).items())),
-        "annotations": dict(sorted(ctx.annotations(rule).items())),
-    }
+        return RecordingRule(rule.record, layout(rule.expr), rule.labels)
+    return RenderedAlert(rule.name, layout(rule.expr), rule.for_.text, tuple(sorted(ctx.labels(rule).items())),
+                         tuple(sorted(ctx.annotations(rule).items())))
 
 
-def _group(group: RuleGroup, ctx: AlertContext) -> dict:
-    out: dict = {"name": group.name}
-    if group.interval is not None:
-        out["interval"] = group.interval.text
-    out["rules"] = [_rule(r, ctx) for r in group.rules]
-    return out
+def _group(group: RuleGroup, ctx: AlertContext) -> RuleGroup:
+    return RuleGroup(group.name, tuple(_rule(r, ctx) for r in group.rules), group.interval)  # type: ignore[arg-type]
 
 
 def rule_groups(service: Service, domains: list[DomainOutput]) -> list[RuleGroup]:
     return [group for d in domains for group in d.groups]
 
 
-def build_rule_file(service: Service, domains: list[DomainOutput]) -> dict:
+def build_rule_file(service: Service, domains: list[DomainOutput]) -> RuleFile:
     ctx = AlertContext(service)
-    return {"groups": [_group(g, ctx) for g in rule_groups(service, domains)]}
+    return RuleFile(tuple(_group(g, ctx) for g in rule_groups(service, domains)))

@@ -46,8 +46,11 @@ def go_float(value: float) -> str:
         else prefix + format(abs(shortest), "f")
 
 
-def _scale_up(value: float, prefixes: tuple[str, ...], base: float) -> tuple[float, str]:
-    """Divide by `base` while the value is at least that large, as Prometheus' humanize filters do."""
+SMALL_PREFIXES = ("m", "u", "n", "p", "f", "a", "z", "y")
+
+
+def _large(value: float, base: float, prefixes: tuple[str, ...]) -> tuple[float, str]:
+    """Divide by `base` while the value is at least `base`, one prefix a step (as Prometheus' humanize)."""
     prefix = ""
     for p in prefixes:
         if abs(value) < base:
@@ -57,25 +60,29 @@ def _scale_up(value: float, prefixes: tuple[str, ...], base: float) -> tuple[flo
     return value, prefix
 
 
-def humanize(value: float) -> str:
-    if value == 0 or math.isnan(value) or math.isinf(value):
-        return _g4(value)
-    if abs(value) >= 1:
-        scaled, prefix = _scale_up(value, ("k", "M", "G", "T", "P", "E", "Z", "Y"), 1000)
-        return _g4(scaled) + prefix
+def _small(value: float) -> tuple[float, str]:
+    """Multiply by 1000 while the value is below 1, one SI prefix a step."""
     prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
+    for p in SMALL_PREFIXES:
         if abs(value) >= 1:
             break
         prefix = p
         value *= 1000
-    return _g4(value) + prefix
+    return value, prefix
+
+
+def humanize(value: float) -> str:
+    if value == 0 or math.isnan(value) or math.isinf(value):
+        return _g4(value)
+    scaled, prefix = _large(value, 1000, ("k", "M", "G", "T", "P", "E", "Z", "Y")) if abs(value) >= 1 \
+        else _small(value)
+    return _g4(scaled) + prefix
 
 
 def humanize1024(value: float) -> str:
     if abs(value) <= 1 or math.isnan(value) or math.isinf(value):
         return _g4(value)
-    scaled, prefix = _scale_up(value, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"), 1024)
+    scaled, prefix = _large(value, 1024, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"))
     return _g4(scaled) + prefix
 
 
@@ -97,13 +104,8 @@ def humanize_duration(value: float) -> str:
         if minutes:
             return f"{sign}{minutes}m {seconds}s"
         return f"{sign}{_g4(value)}s"
-    prefix = ""
-    for p in ("m", "u", "n", "p", "f", "a", "z", "y"):
-        if abs(value) >= 1:
-            break
-        prefix = p
-        value *= 1000
-    return f"{_g4(value)}{prefix}s"
+    scaled, prefix = _small(value)
+    return f"{_g4(scaled)}{prefix}s"
 
 
 def humanize_percentage(value: float) -> str:

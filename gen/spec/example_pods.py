@@ -3,13 +3,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from typing import Sequence
 
-try:  # the regex parser moved in 3.11; both are the standard library's own
-    import re._parser as re_parser  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover
-    import sre_parse as re_parser  # type: ignore[no-redef]
-
+from gen.spec import pod_regex as rx
 from gen.spec.model import Labels, Service
 from gen.promql.selectors import quote
 
@@ -72,9 +68,11 @@ class _Filler:
         rest, self.pos = self.text[self.pos:], len(self.text)
         return rest
 
-    def take(self, accepts, most: int) -> str:
+    def take(self, node: rx.Node, most: int | None) -> str:
+        """As many characters as the one-character `node` accepts, at most `most` (None: no limit)."""
         start = self.pos
-        while self.pos < len(self.text) and self.pos - start < most and accepts(self.text[self.pos]):
+        while (self.pos < len(self.text) and (most is None or self.pos - start < most)
+               and rx.one_char_matches(node, self.text[self.pos])):
             self.pos += 1
         return self.text[start:self.pos]
 
@@ -83,79 +81,50 @@ class _Filler:
             self.pos += 1
 
 
-def _accepts(op: str, arg) -> Callable[[str], bool]:
-    """Does a one-character pattern item accept a character?"""
-    if op == "LITERAL":
-        return lambda ch: ch == chr(arg)
-    if op == "NOT_LITERAL":
-        return lambda ch: ch != chr(arg)
-    if op == "ANY":
-        return lambda ch: ch != "\n"
-    if op == "IN":
-        def inside(ch: str) -> bool:
-            found, negate = False, False
-            for item, value in arg:
-                name = str(item)
-                if name == "NEGATE":
-                    negate = True
-                elif name == "LITERAL":
-                    found |= ch == chr(value)
-                elif name == "RANGE":
-                    found |= value[0] <= ord(ch) <= value[1]
-                elif name == "CATEGORY":
-                    found |= (ch.isdigit() if "DIGIT" in str(value) else ch.isalnum() or ch == "_"
-                              if "WORD" in str(value) else ch.isspace()) != ("NOT" in str(value))
-            return found != negate
-        return inside
-    return lambda ch: False
-
-
-def _example(pattern: list, filler: _Filler) -> str:
+def _example(pattern: Sequence[rx.Node], filler: _Filler) -> str:
     """One string the parsed regex matches, with the filler's text wherever the pattern accepts it."""
     out = ""
-    for op, arg in pattern:
-        name = str(op)
-        if name == "LITERAL":
-            out += chr(arg)
-            filler.skip(chr(arg))
-        elif name in ("ANY", "IN", "NOT_LITERAL"):
-            out += filler.take(_accepts(name, arg), 1) or _first_char(name, arg)
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            low, high, sub = arg
-            items = list(sub)
-            if [str(o) for o, _ in items] == ["ANY"]:
-                out += filler.rest() or "x" * low
-            elif len(items) == 1 and str(items[0][0]) in ("ANY", "IN", "LITERAL", "NOT_LITERAL"):
-                taken = filler.take(_accepts(str(items[0][0]), items[0][1]), high)
-                out += taken + _example(items, _Filler("")) * max(0, max(low, 1) - len(taken))
+    for node in pattern:
+        if isinstance(node, rx.Literal):
+            out += node.char
+            filler.skip(node.char)
+        elif isinstance(node, rx.ONE_CHAR):
+            out += filler.take(node, 1) or _first_char(node)
+        elif isinstance(node, rx.Repeat):
+            body = node.body
+            if len(body) == 1 and isinstance(body[0], rx.AnyChar):
+                out += filler.rest() or "x" * node.low
+            elif len(body) == 1 and isinstance(body[0], rx.ONE_CHAR):
+                taken = filler.take(body[0], node.high)
+                out += taken + _example(body, _Filler("")) * max(0, max(node.low, 1) - len(taken))
             else:
-                out += _example(items, filler) * max(low, 1)
-        elif name == "SUBPATTERN":
-            out += _example(list(arg[-1]), filler)
-        elif name == "BRANCH":
-            out += _example(list(arg[1][0]), filler)
+                out += _example(body, filler) * max(node.low, 1)
+        elif isinstance(node, rx.Group):
+            out += _example(node.body, filler)
+        elif isinstance(node, rx.Alternation):
+            out += _example(node.branches[0], filler)
     return out
 
 
-def _first_char(op: str, arg) -> str:
-    """A character a one-character item accepts, when the filler has none to give."""
-    if op == "IN":
-        return _first_in(arg)
-    if op == "NOT_LITERAL":
-        return "y" if chr(arg) == "x" else "x"
+def _first_char(node: rx.Node) -> str:
+    """A character a one-character node accepts, when the filler has none to give."""
+    if isinstance(node, rx.CharClass):
+        return _first_in(node)
+    if isinstance(node, rx.NotLiteral):
+        return "y" if node.char == "x" else "x"
     return "x"
 
 
-def _first_in(items: list) -> str:
-    for op, arg in items:
-        if str(op) == "NEGATE":
-            return "x"
-        if str(op) == "LITERAL":
-            return chr(arg)
-        if str(op) == "RANGE":
-            return chr(arg[0])
-        if str(op) == "CATEGORY":
-            return "a" if "WORD" in str(arg) else "0"
+def _first_in(node: rx.CharClass) -> str:
+    if node.negated:
+        return "x"
+    for item in node.items:
+        if isinstance(item, rx.Literal):
+            return item.char
+        if isinstance(item, rx.Range):
+            return item.low
+        if isinstance(item, rx.Category):
+            return "a" if item.kind == "w" else "0"
     return "x"
 
 
@@ -164,7 +133,7 @@ def example_pods(service: Service, count: int = 1) -> list[ExamplePod]:
     regex = service.selector.pod_regex
     pods = []
     for i in range(count):
-        name = _example(list(re_parser.parse(regex)), _Filler(_POD_SUFFIXES[i]))
+        name = _example(rx.parse(regex).body, _Filler(_POD_SUFFIXES[i]))
         if not re.fullmatch(regex, name):
             raise ValueError(f"cannot make an example pod name for pattern {regex!r}")
         pods.append(ExamplePod(service, name, f"10.1.2.{3 + i}"))

@@ -8,28 +8,14 @@ their product finds the shortest common name, or proves there is none.
 """
 from __future__ import annotations
 
-import re
-
-try:  # the regex parser moved in 3.11; both are the standard library's own
-    import re._parser as re_parser  # type: ignore[import-not-found]
-    from re._constants import MAXREPEAT  # type: ignore[import-not-found]
-except ImportError:  # pragma: no cover
-    import sre_parse as re_parser  # type: ignore[no-redef]
-    from sre_constants import MAXREPEAT  # type: ignore[no-redef]
+from gen.spec import pod_regex as rx
+from gen.spec.pod_regex import Unsupported
 
 ALPHABET = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-.")
 MAX_NAME = 253  # longest Kubernetes object name
 MAX_STATES = 100_000  # search budget; real selectors need a few hundred
 
-_CATEGORIES = {
-    "CATEGORY_DIGIT": frozenset("0123456789"),
-    "CATEGORY_WORD": frozenset(c for c in ALPHABET if c.isalnum()),
-    "CATEGORY_SPACE": frozenset(),
-}
-
-
-class Unsupported(ValueError):
-    """A construct RE2 does not have either (back-references, look-around), or a pattern too large to compare."""
+__all__ = ["ALPHABET", "Unsupported", "common_name"]
 
 
 class _Automaton:
@@ -38,9 +24,9 @@ class _Automaton:
     def __init__(self, pattern: str) -> None:
         self.moves: list[list[tuple[frozenset[str], int]]] = []
         self.free: list[list[int]] = []
-        parsed = re_parser.parse(pattern)
+        parsed = rx.parse(pattern)
         self.start = self._state()
-        self.accept = self._sequence(list(parsed), self.start, bool(parsed.state.flags & re.IGNORECASE))
+        self.accept = self._sequence(parsed.body, self.start, parsed.fold)
 
     def _state(self) -> int:
         if len(self.moves) >= MAX_STATES:
@@ -54,51 +40,42 @@ class _Automaton:
         self.moves[start].append((chars, end))
         return end
 
-    def _sequence(self, items: list, start: int, fold: bool) -> int:
-        for op, arg in items:
-            start = self._item(str(op), arg, start, fold)
+    def _sequence(self, items, start: int, fold: bool) -> int:
+        for item in items:
+            start = self._item(item, start, fold)
         return start
 
-    def _item(self, op: str, arg, start: int, fold: bool) -> int:
-        if op == "LITERAL":
-            return self._step(start, _literal(arg, fold))
-        if op == "NOT_LITERAL":
-            return self._step(start, ALPHABET - _literal(arg, fold))
-        if op == "ANY":
-            return self._step(start, ALPHABET)
-        if op == "IN":
-            return self._step(start, _charset(arg, fold))
-        if op == "AT":
+    def _item(self, node: rx.Node, start: int, fold: bool) -> int:
+        if isinstance(node, rx.ONE_CHAR):
+            return self._step(start, _chars(node, fold))
+        if isinstance(node, rx.Anchor):
             return start  # ^ and $ at the ends of an anchored match
-        if op == "SUBPATTERN":
-            add_flags, del_flags, sub = arg[1], arg[2], arg[-1]
-            fold = (fold or bool(add_flags & re.IGNORECASE)) and not del_flags & re.IGNORECASE
-            return self._sequence(list(sub), start, fold)
-        if op == "BRANCH":
+        if isinstance(node, rx.Group):
+            return self._sequence(node.body, start, fold if node.fold is None else node.fold)
+        if isinstance(node, rx.Alternation):
             end = self._state()
-            for alternative in arg[1]:
+            for alternative in node.branches:
                 branch = self._state()
                 self.free[start].append(branch)
-                self.free[self._sequence(list(alternative), branch, fold)].append(end)
+                self.free[self._sequence(alternative, branch, fold)].append(end)
             return end
-        if op in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT"):
-            return self._repeat(arg, start, fold)
-        raise Unsupported(op)
+        if isinstance(node, rx.Repeat):
+            return self._repeat(node, start, fold)
+        raise Unsupported(type(node).__name__)
 
-    def _repeat(self, arg, start: int, fold: bool) -> int:
-        low, high, sub = arg
-        items = list(sub)
-        for _ in range(min(low, MAX_NAME + 1)):
-            start = self._sequence(items, start, fold)
-        if high == MAXREPEAT:
+    def _repeat(self, node: rx.Repeat, start: int, fold: bool) -> int:
+        low = min(node.low, MAX_NAME + 1)
+        for _ in range(low):
+            start = self._sequence(node.body, start, fold)
+        if node.high is None:
             loop = self._state()
             self.free[start].append(loop)
-            self.free[self._sequence(items, loop, fold)].append(loop)
+            self.free[self._sequence(node.body, loop, fold)].append(loop)
             return loop
         end = self._state()
         self.free[start].append(end)
-        for _ in range(min(high, MAX_NAME + 1) - min(low, MAX_NAME + 1)):
-            start = self._sequence(items, start, fold)
+        for _ in range(min(node.high, MAX_NAME + 1) - low):
+            start = self._sequence(node.body, start, fold)
             self.free[start].append(end)
         return end
 
@@ -116,33 +93,14 @@ class _Automaton:
         return self.closure(frozenset(nxt for s in states for chars, nxt in self.moves[s] if char in chars))
 
 
-def _literal(code: int, fold: bool) -> frozenset[str]:
-    char = chr(code)
-    return frozenset({char.lower(), char.upper()} & ALPHABET if fold else {char} & ALPHABET)
-
-
-def _charset(items, fold: bool) -> frozenset[str]:
-    chars: set[str] = set()
-    negate = False
-    for op, arg in items:
-        name = str(op)
-        if name == "NEGATE":
-            negate = True
-        elif name == "LITERAL":
-            chars |= _literal(arg, fold)
-        elif name == "RANGE":
-            low, high = arg
-            chars |= {c for c in ALPHABET if low <= ord(c) <= high or (fold and low <= ord(c.upper()) <= high)}
-        elif name == "CATEGORY":
-            kind = str(arg)
-            base = kind.replace("NOT_", "")
-            members = _CATEGORIES.get(base)
-            if members is None:
-                raise Unsupported(kind)
-            chars |= (ALPHABET - members) if "NOT_" in kind else members
-        else:
-            raise Unsupported(name)
-    return ALPHABET - chars if negate else frozenset(chars)
+def _chars(node: rx.Node, fold: bool) -> frozenset[str]:
+    """The pod-name characters a one-character node accepts; a negation is taken after folding case."""
+    if isinstance(node, rx.NotLiteral):
+        return ALPHABET - _chars(rx.Literal(node.char), fold)
+    if isinstance(node, rx.CharClass) and node.negated:
+        return ALPHABET - _chars(rx.CharClass(node.items), fold)
+    cases = (str.lower, str.upper) if fold else (str,)
+    return frozenset(c for c in ALPHABET if any(rx.one_char_matches(node, case(c)) for case in cases))
 
 
 def common_name(first: str, second: str) -> str | None:

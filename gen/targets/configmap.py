@@ -31,7 +31,7 @@ def config_map(project: Project, out: ServiceOutput) -> dict:
     target = project.targets.dashboard_config_map
     service = out.service
     key = f"{service.name}.json"
-    dashboard = to_json(out.dashboard).decode()
+    dashboard = to_json(out.dashboard.to_json_data()).decode()
     size = len(dashboard.encode())
     if size > MAX_CONFIGMAP_BYTES:
         raise ObsgenError([Problem(

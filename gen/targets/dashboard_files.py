@@ -47,4 +47,4 @@ def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
     if not project.targets.dashboards:
         return Emitted()
     directories = folder_directories(project, [o.service for o in outputs])
-    return Emitted({dashboard_path(project, o.service, directories): to_json(o.dashboard) for o in outputs})
+    return Emitted({dashboard_path(project, o.service, directories): to_json(o.dashboard.to_json_data()) for o in outputs})

@@ -9,9 +9,11 @@ Everything the mixin needs is inside `mixin/`, so it can be vendored alone.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import TYPE_CHECKING, Sequence
 
+from gen.ir import RecordingRule, RenderedAlert, RuleFile
 from gen.write import header, to_yaml
 from gen.targets.emitted import Emitted
 
@@ -24,21 +26,20 @@ INDEX = f"{DIRECTORY}/mixin.libsonnet"
 RECORDING_SUFFIX = ".rules"
 
 
-def _split(groups: list[dict], kind: str, suffix: str) -> list[dict]:
+def _split(rule_file: RuleFile, kind: type, suffix: str) -> list[dict]:
     out = []
-    for group in groups:
-        rules = [r for r in group["rules"] if kind in r]
+    for group in rule_file.groups:
+        rules = tuple(r for r in group.rules if isinstance(r, kind))
         if rules:
-            out.append({**group, "name": group["name"] + suffix, "rules": rules})
+            out.append(dataclasses.replace(group, name=group.name + suffix, rules=rules).to_dict())
     return out
 
 
 def service_mixin(out: ServiceOutput) -> dict:
-    groups = out.rule_file["groups"]
     return {
-        "prometheusAlerts": {"groups": _split(groups, "alert", "")},
-        "prometheusRules": {"groups": _split(groups, "record", RECORDING_SUFFIX)},
-        "grafanaDashboards": {f"{out.service.name}.json": out.dashboard},
+        "prometheusAlerts": {"groups": _split(out.rule_file, RenderedAlert, "")},
+        "prometheusRules": {"groups": _split(out.rule_file, RecordingRule, RECORDING_SUFFIX)},
+        "grafanaDashboards": {f"{out.service.name}.json": out.dashboard.to_json_data()},
     }
 
 

@@ -29,7 +29,7 @@ def resource_path(service_name: str) -> str:
 
 def prometheus_rule(project: Project, out: ServiceOutput) -> dict:
     return manifest(API_VERSION, KIND, out.service.name, out.service, project.targets.prometheus_rule_meta,
-                    {"spec": {"groups": out.rule_file["groups"]}})
+                    {"spec": out.rule_file.to_dict()})
 
 
 def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:

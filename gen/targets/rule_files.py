@@ -25,7 +25,7 @@ def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
     files = {}
     for out in outputs:
         name, source = out.service.name, out.service.source
-        files[rules_path(name)] = to_yaml(out.rule_file, source)
+        files[rules_path(name)] = to_yaml(out.rule_file.to_dict(), source)
         if project.targets.rule_tests and out.test_file and out.test_file["tests"]:
             files[tests_path(name)] = to_yaml(out.test_file, source)
     return Emitted(files, {p: c for p, c in files.items() if p.startswith("rules/")})

@@ -142,7 +142,7 @@ def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes) -> ReplayResul
         raise ObsgenError([Problem("backtest", "promtool not found; install Debian's `prometheus` package")])
     with tempfile.TemporaryDirectory(prefix="obsgen-backtest-") as tmp:
         Path(tmp, "rules.yml").write_bytes(rules_yaml)
-        groups = [g["name"] for g in output.rule_file["groups"]]
+        groups = [g.name for g in output.rule_file.groups]
         Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups), replay.name))
         result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
                                 text=True)

@@ -24,10 +24,10 @@ from gen.tools import git_tree
 from gen.errors import ObsgenError
 from gen.spec.jsonnet import Pairs
 from gen.spec.model import AlertSettings, Service
-from gen.ir import Compiled, ServiceOutput
+from gen.ir import (AlertRule, Compiled, Dashboard, DashboardPanel, RecordingRule, RenderedAlert, RuleFile,
+    ServiceOutput, rule_dict)
 from gen.pipeline import compile_specs, render_service
 from gen.spec.project import PROJECT_FILE, load_project
-from gen.ir import AlertRule
 from gen.units import Duration, Quantity
 
 MARKER = "<!-- obsgen-diff -->"  # lets a CI job find and update its own pull-request comment
@@ -148,19 +148,27 @@ def spec_changes(old: Service, new: Service) -> list[Change]:
 
 # ---- rules ----
 
-def _keyed(items: Iterable[tuple[str, dict]]) -> dict[tuple[str, int], tuple[str, dict]]:
+Rendered = RecordingRule | RenderedAlert
+
+
+def _keyed(items: Iterable[tuple[str, Rendered]]) -> dict[tuple[str, int], tuple[str, Rendered]]:
     """Items keyed by (name, n-th of that name), so repeated names pair up in order."""
     seen: dict[str, int] = {}
     out = {}
     for group, rule in items:
-        name = rule.get("alert") or rule.get("record")
+        name = rule.record if isinstance(rule, RecordingRule) else rule.name
         out[(name, seen.get(name, 0))] = (group, rule)
         seen[name] = seen.get(name, 0) + 1
     return out
 
 
-def _rules(rule_file: dict, kind: str) -> dict[tuple[str, int], tuple[str, dict]]:
-    return _keyed((g["name"], r) for g in rule_file["groups"] for r in g["rules"] if kind in r)
+def _rules(rule_file: RuleFile, kind: type) -> dict[tuple[str, int], tuple[str, Rendered]]:
+    return _keyed((g.name, r) for g, r in rule_file.rules() if isinstance(r, kind))
+
+
+def _same(a: tuple[str, Rendered], b: tuple[str, Rendered]) -> bool:
+    """Same group and the same rule as a rule file writes it."""
+    return a[0] == b[0] and rule_dict(a[1]) == rule_dict(b[1])
 
 
 def _label_changes(old: dict, new: dict) -> list[str]:
@@ -182,41 +190,41 @@ def _label_changes(old: dict, new: dict) -> list[str]:
 SHORT_ANNOTATIONS = ("runbook_url", "dashboard_url")
 
 
-def _alert_changes(name: str, old: tuple[str, dict], new: tuple[str, dict]) -> list[Change]:
+def _alert_changes(name: str, old: tuple[str, RenderedAlert], new: tuple[str, RenderedAlert]) -> list[Change]:
     (old_group, a), (new_group, b) = old, new
     short = []
-    if a.get("for") != b.get("for"):
-        short.append(f"for {show(a.get('for'))} -> {show(b.get('for'))}")
-    short += _label_changes(a.get("labels", {}), b.get("labels", {}))
+    if a.for_ != b.for_:
+        short.append(f"for {show(a.for_)} -> {show(b.for_)}")
+    short += _label_changes(dict(a.labels), dict(b.labels))
     if old_group != new_group:
         short.append(f"moved from group {old_group} to {new_group}")
-    old_notes, new_notes = a.get("annotations", {}), b.get("annotations", {})
+    old_notes, new_notes = dict(a.annotations), dict(b.annotations)
     for key in sorted(set(old_notes) | set(new_notes)):
         if old_notes.get(key) != new_notes.get(key) and key in SHORT_ANNOTATIONS:
             short.append(f"{key} {show(old_notes.get(key))} -> {show(new_notes.get(key))}")
     changes = [Change("~", name, ", ".join(short))] if short else []
-    if a["expr"] != b["expr"]:
-        changes.append(Change("~", name, "expression changed", str(a["expr"]), str(b["expr"])))
+    if a.expr != b.expr:
+        changes.append(Change("~", name, "expression changed", a.expr, b.expr))
     for key in sorted(set(old_notes) | set(new_notes)):
         if old_notes.get(key) != new_notes.get(key) and key not in SHORT_ANNOTATIONS:
             changes.append(Change("~", name, f"{key} changed", old_notes.get(key, ""), new_notes.get(key, "")))
     return changes
 
 
-def rule_changes(old: dict, new: dict) -> list[Change]:
+def rule_changes(old: RuleFile, new: RuleFile) -> list[Change]:
     changes: list[Change] = []
-    for kind, label in (("alert", "alert"), ("record", "recording rule")):
+    for kind, label in ((RenderedAlert, "alert"), (RecordingRule, "recording rule")):
         before, after = _rules(old, kind), _rules(new, kind)
         for key in [k for k in before if k not in after]:
             changes.append(Change("-", key[0], f"{label} removed"))
         for key in [k for k in after if k not in before]:
             changes.append(Change("+", key[0], f"{label} added"))
-        for key in [k for k in after if k in before and before[k] != after[k]]:
-            if kind == "alert":
-                changes += _alert_changes(key[0], before[key], after[key])
-            elif before[key][1]["expr"] != after[key][1]["expr"]:
-                changes.append(Change("~", key[0], "expression changed", before[key][1]["expr"],
-                                      after[key][1]["expr"]))
+        for key in [k for k in after if k in before and not _same(before[k], after[k])]:
+            if kind is RenderedAlert:
+                changes += _alert_changes(key[0], before[key], after[key])  # type: ignore[arg-type]
+            elif before[key][1].expr != after[key][1].expr:
+                changes.append(Change("~", key[0], "expression changed", before[key][1].expr,
+                                      after[key][1].expr))
             else:
                 changes.append(Change("~", key[0], "labels or group changed"))
     return changes
@@ -228,28 +236,26 @@ def rule_changes(old: dict, new: dict) -> list[Change]:
 class PanelAt:
     """Where a panel sits: its row (by the row's stable id, titled for display) and its place in that row."""
 
-    panel: dict
+    panel: DashboardPanel
     row_id: int | None
     row: str
     index: int
 
 
-def _panels(dashboard: dict) -> dict[int, PanelAt]:
+def _panels(dashboard: Dashboard) -> dict[int, PanelAt]:
     out, row_id, row, index = {}, None, "", 0
-    for panel in dashboard.get("panels", []):
-        if panel.get("type") == "row":
-            row_id, row, index = panel["id"], panel.get("title", ""), 0
-            out[panel["id"]] = PanelAt(panel, None, "", 0)
+    for panel in dashboard.panels:
+        if panel.is_row:
+            row_id, row, index = panel.id, panel.title, 0
+            out[panel.id] = PanelAt(panel, None, "", 0)
             continue
-        out[panel["id"]] = PanelAt(panel, row_id, row, index)
+        out[panel.id] = PanelAt(panel, row_id, row, index)
         index += 1
     return out
 
 
 def _describe(placed: PanelAt) -> str:
-    if placed.panel.get("type") == "row":
-        return f"row '{placed.panel.get('title')}'"
-    return f"panel '{placed.panel.get('title')}'"
+    return f"{'row' if placed.panel.is_row else 'panel'} '{placed.panel.title}'"
 
 
 def _moved(old: dict[int, PanelAt], new: dict[int, PanelAt]) -> set[int]:
@@ -257,7 +263,7 @@ def _moved(old: dict[int, PanelAt], new: dict[int, PanelAt]) -> set[int]:
     moved = {pid for pid in new if pid in old and old[pid].row_id != new[pid].row_id}
     for row_id in {p.row_id for p in new.values()}:
         common = [pid for pid in new if pid in old and new[pid].row_id == row_id and old[pid].row_id == row_id
-                  and new[pid].panel.get("type") != "row"]
+                  and not new[pid].panel.is_row]
         before = sorted(common, key=lambda pid: old[pid].index)
         after = sorted(common, key=lambda pid: new[pid].index)
         matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
@@ -275,10 +281,11 @@ PANEL_FIELDS: tuple[tuple[str, Callable[[dict], Any]], ...] = (
 )
 
 
-def _panel_changes(subject: str, old: dict, new: dict) -> list[Change]:
+def _panel_changes(subject: str, old_panel: DashboardPanel, new_panel: DashboardPanel) -> list[Change]:
     changes = []
-    if old.get("title") != new.get("title"):
-        changes.append(Change("~", subject, f"renamed to '{new.get('title')}'"))
+    if old_panel.title != new_panel.title:
+        changes.append(Change("~", subject, f"renamed to '{new_panel.title}'"))
+    old, new = old_panel.body, new_panel.body
     short = [f"{name} {show(get(old))} -> {show(get(new))}" for name, get in PANEL_FIELDS if get(old) != get(new)]
     if old.get("description") != new.get("description"):
         short.append("description changed")
@@ -287,20 +294,19 @@ def _panel_changes(subject: str, old: dict, new: dict) -> list[Change]:
         short.append("thresholds changed")
     if short:
         changes.append(Change("~", subject, ", ".join(short)))
-    old_targets = {t.get("refId"): t for t in old.get("targets", [])}
-    new_targets = {t.get("refId"): t for t in new.get("targets", [])}
+    old_targets = {q.ref: q for q in old_panel.queries}
+    new_targets = {q.ref: q for q in new_panel.queries}
     for ref in sorted(set(old_targets) | set(new_targets)):
         a, b = old_targets.get(ref), new_targets.get(ref)
         if a is None:
-            changes.append(Change("+", subject, f"query {ref} added", "", b.get("expr", "")))
+            changes.append(Change("+", subject, f"query {ref} added", "", b.expr))
         elif b is None:
-            changes.append(Change("-", subject, f"query {ref} removed", a.get("expr", ""), ""))
+            changes.append(Change("-", subject, f"query {ref} removed", a.expr, ""))
         else:
-            if a.get("expr") != b.get("expr"):
-                changes.append(Change("~", subject, f"query {ref} changed", a.get("expr", ""), b.get("expr", "")))
-            if a.get("legendFormat") != b.get("legendFormat"):
-                changes.append(Change("~", subject, f"query {ref} legend {show(a.get('legendFormat'))} -> "
-                                                    f"{show(b.get('legendFormat'))}"))
+            if a.expr != b.expr:
+                changes.append(Change("~", subject, f"query {ref} changed", a.expr, b.expr))
+            if a.legend != b.legend:
+                changes.append(Change("~", subject, f"query {ref} legend {show(a.legend)} -> {show(b.legend)}"))
     return changes
 
 
@@ -317,7 +323,8 @@ def _named_queries(items: list[dict], query: str) -> dict[str, str]:
     return {item.get("name", ""): str(item.get(query, "")) for item in items}
 
 
-def dashboard_changes(old: dict, new: dict) -> list[Change]:
+def dashboard_changes(old_dashboard: Dashboard, new_dashboard: Dashboard) -> list[Change]:
+    old, new = old_dashboard.body, new_dashboard.body
     changes = [Change("~", "dashboard", f"{name} {show(get(old))} -> {show(get(new))}")
                for name, get in DASHBOARD_FIELDS if get(old) != get(new)]
     for kind, key, query in (("variable", "templating", "query"), ("annotation", "annotations", "expr")):
@@ -328,7 +335,7 @@ def dashboard_changes(old: dict, new: dict) -> list[Change]:
                 sign = "+" if name not in before else "-" if name not in after else "~"
                 changes.append(Change(sign, f"{kind} '{name}'", "changed" if sign == "~" else "",
                                       before.get(name, ""), after.get(name, "")))
-    old_panels, new_panels = _panels(old), _panels(new)
+    old_panels, new_panels = _panels(old_dashboard), _panels(new_dashboard)
     for pid, placed in old_panels.items():
         if pid not in new_panels:
             where = f" (row '{placed.row}')" if placed.row else ""
@@ -365,9 +372,9 @@ def service_changes(old: ServiceOutput, new: ServiceOutput) -> list[Change]:
 
 
 def _inventory(out: ServiceOutput, sign: str) -> list[Change]:
-    alerts = [r["alert"] for g in out.rule_file["groups"] for r in g["rules"] if "alert" in r]
-    records = [r for g in out.rule_file["groups"] for r in g["rules"] if "record" in r]
-    panels = [p for p in out.dashboard.get("panels", []) if p.get("type") != "row"]
+    alerts = [a.name for a in out.rule_file.alerts]
+    records = out.rule_file.records
+    panels = out.dashboard.content_panels
     verb = "added" if sign == "+" else "removed"
     summary = Change(sign, "service", f"{verb}: {len(alerts)} alerts, {len(records)} recording rules, "
                                       f"{len(panels)} panels")

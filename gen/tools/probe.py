@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
-import promql_parser
 import yaml
 
+from gen.ir import Dashboard
+from gen.promql.parse import UnknownMetric, is_recorded, selected_series
 from gen.tools.grafana_query import (ALL_VALUE, PromRequest, QueryTemplateError, TimeWindow, Variable, build_request,
     dashboard_variables, interpolate)
 from gen.tools.prometheus_api import Prometheus, QueryError
@@ -42,27 +43,6 @@ def kubernetes_exporter(metric: str) -> str | None:
     return None
 
 
-class UnknownMetric(str):
-    """A selector that does not name its metric (`{__name__=~"..."}`): it could read anything."""
-
-
-def selected_metrics(expr: str) -> set[str]:
-    """Names of the metrics (and recorded series) an expression selects. Raises ValueError if it
-    does not parse."""
-    names: set[str] = set()
-
-    def visit(node) -> None:
-        if isinstance(node, promql_parser.VectorSelector):
-            name = node.name
-            if not name:
-                equal = [m.value for m in node.matchers.matchers
-                         if m.name == "__name__" and m.op == promql_parser.MatchOp.Equal]
-                name = equal[0] if equal else UnknownMetric("{__name__ matched by a regex}")
-            names.add(name)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
-
 
 @dataclass(frozen=True)
 class MetricCatalog:
@@ -85,10 +65,10 @@ class MetricCatalog:
             if name in self.recorded:
                 for expr in self.recorded[name]:
                     try:
-                        pending.extend(selected_metrics(expr))
+                        pending.extend(selected_series(expr))
                     except ValueError:  # a rule this parser does not know: it could read anything
                         pending.append(UnknownMetric(f"{{metrics read by the rule recording {name}}}"))
-            elif ":" in name and not isinstance(name, UnknownMetric):
+            elif is_recorded(name):
                 undefined.add(name)
             else:
                 base.add(name)
@@ -210,7 +190,9 @@ class Prober:
         self.metrics = metrics
         self.overrides = dict(overrides)
 
-    def dashboard(self, dashboard: dict, source: str) -> DashboardProbe:
+    def dashboard(self, dashboard: dict | Dashboard, source: str) -> DashboardProbe:
+        if isinstance(dashboard, Dashboard):
+            dashboard = dashboard.to_json_data()
         variables = dashboard_variables(dashboard, self.overrides)
         panels = tuple(self.panel(panel, variables) for panel in panels_with_queries(dashboard))
         step = build_request({"expr": ""}, {}, variables, self.window, self.scrape_interval).step
@@ -243,7 +225,7 @@ class Prober:
         except QueryTemplateError as err:
             return QueryProbe(ref, expr, "", ERROR, reason=str(err))
         try:
-            metrics = selected_metrics(request.expr)
+            metrics = selected_series(request.expr)
         except ValueError as err:
             return QueryProbe(ref, expr, request.expr, ERROR, reason=f"PromQL does not parse after substitution: {err}")
         try:

@@ -58,7 +58,7 @@ def test_every_instance_is_scraped_with_real_exporter_metrics(testbed):
 def test_every_rule_group_loads_and_evaluates_without_errors(testbed):
     groups = poll(testbed.prometheus.rule_groups, every_rule_evaluated, timeout=RULES_TIMEOUT)
     generated = {g["name"]: [r.get("alert") or r.get("record") for r in g["rules"]]
-                 for g in testbed.output.rule_file["groups"]}
+                 for g in testbed.output.rule_file.to_dict()["groups"]}
     loaded = {g["name"]: [r["name"] for r in g["rules"]] for g in groups}
     assert loaded == generated, "Prometheus did not load every generated rule group and rule"
     not_evaluated = [f"{g}/{r['name']}" for g, r in all_rules(groups) if r["lastEvaluation"].startswith("0001-")]
