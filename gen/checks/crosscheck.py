@@ -23,7 +23,7 @@ from gen.promql.parse import recorded_series
 from gen.spec.documents import Document, Path_
 from gen.spec.model import Service
 from gen.spec.pod_patterns import Unsupported, common_name
-from gen.spec.example_pods import example_pods
+from gen.spec.pod_patterns import example_names
 
 if TYPE_CHECKING:
     from gen.ir import ServiceOutput
@@ -100,7 +100,7 @@ def _shared_pod(a: Service, b: Service) -> str | None:
     """A pod name both services' pod patterns match, preferring one shaped like a real pod's."""
     for service in (a, b):
         try:
-            names = [p.name for p in example_pods(service, 2)]
+            names = example_names(service.selector.pod_regex, 2)
         except ValueError:
             names = []
         for name in names:

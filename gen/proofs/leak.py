@@ -15,7 +15,7 @@ from gen.spec.model import Service
 from gen.synth.scenario import example_pods_many, generate, pods_for, scenario_from_dict
 from gen.synth.notation import notation
 from gen.ir import AlertCheck, RuleTest
-from gen.spec.example_pods import ExamplePod
+from gen.synth.example_pods import ExamplePod
 from gen.units import format_duration, parse_duration
 
 MI = 2**20

@@ -5,7 +5,7 @@ from gen.domains.alerts import NODEJS_EVENT_LOOP_LAG_HIGH
 from gen.domains.nodejs import Metrics
 from gen.ir import RuleTest
 from gen.proofs.rule_tests import ProofSet, fires, rule_test, silent
-from gen.spec.example_pods import example_pods
+from gen.synth.example_pods import example_pods
 from gen.spec.model import Service
 from gen.synth.notation import notation
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from gen.domains.alerts import POD_CRASH_LOOPING, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT
 from gen.ir import RuleTest
 from gen.proofs.rule_tests import ProofSet, fires, rule_test, silent
-from gen.spec.example_pods import ExamplePod, example_pods
+from gen.synth.example_pods import ExamplePod, example_pods
 from gen.spec.model import Service
 from gen.synth.notation import notation
 from gen.units import number

@@ -26,7 +26,7 @@ from gen.domains.queue.domain import generated_alerts, rule_group
 from gen.domains.queue.queries import QueueQueries
 from gen.ir import AlertCheck, ExpectedAlert, RuleTest
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet
-from gen.spec.example_pods import labels
+from gen.synth.example_pods import labels
 from gen.spec.model import Queue, Service
 from gen.synth.promql_eval import Storage, Vector, evaluate_group
 from gen.synth.promql_model import Clock, Samples, firing_value

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from gen.domains.alerts import Alert
 from gen.ir import AlertCheck, ExpectedAlert, RuleTest, Series
-from gen.spec.example_pods import labels
+from gen.synth.example_pods import labels
 from gen.units import parse_duration
 
 # Generated rule tests evaluate rules at this interval. Trend alerts need days of data, and

@@ -5,7 +5,7 @@ from gen.domains.alerts import SERVICE_DOWN, SERVICE_NOT_SCRAPED, SERVICE_TARGET
 from gen.ir import RuleTest
 from gen.promql.selectors import Scope
 from gen.proofs.rule_tests import ProofSet, fires, rule_test, silent
-from gen.spec.example_pods import example_pods
+from gen.synth.example_pods import example_pods
 from gen.spec.model import Service
 from gen.synth.notation import notation
 

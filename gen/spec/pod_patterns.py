@@ -1,4 +1,4 @@
-"""Do two pod-name patterns match a common pod name?
+"""Pod-name patterns: do two of them match a common pod name, and what names does one match?
 
 Selectors match pods with anchored RE2 patterns. Two services whose patterns share
 a pod name in the same namespace select the same pod, so it would be alerted on
@@ -7,6 +7,9 @@ both patterns become automata over that alphabet and a breadth-first search of
 their product finds the shortest common name, or proves there is none.
 """
 from __future__ import annotations
+
+import re
+from typing import Sequence
 
 from gen.spec import pod_regex as rx
 from gen.spec.pod_regex import Unsupported
@@ -137,3 +140,93 @@ def _spell(pair, parents) -> str:
         pair, char = parents[pair]
         chars.append(char)
     return "".join(reversed(chars))
+
+
+# --- example names ----------------------------------------------------------------------------------
+
+_POD_SUFFIXES = ("7d9f8b6c5d-x2k4p", "7d9f8b6c5d-q8w3n", "7d9f8b6c5d-m5z7r")
+
+
+class _Filler:
+    """A Deployment's pod suffix, handed out left to right to the parts of a pattern that accept it, so that
+    `name-.*` and `name-[a-z0-9]+-[a-z0-9]{5}` both give `name-7d9f8b6c5d-x2k4p`."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def rest(self) -> str:
+        rest, self.pos = self.text[self.pos:], len(self.text)
+        return rest
+
+    def take(self, node: rx.Node, most: int | None) -> str:
+        """As many characters as the one-character `node` accepts, at most `most` (None: no limit)."""
+        start = self.pos
+        while (self.pos < len(self.text) and (most is None or self.pos - start < most)
+               and rx.one_char_matches(node, self.text[self.pos])):
+            self.pos += 1
+        return self.text[start:self.pos]
+
+    def skip(self, char: str) -> None:
+        if self.text[self.pos:self.pos + 1] == char:
+            self.pos += 1
+
+
+def _example(pattern: Sequence[rx.Node], filler: _Filler) -> str:
+    """One string the parsed regex matches, with the filler's text wherever the pattern accepts it."""
+    out = ""
+    for node in pattern:
+        if isinstance(node, rx.Literal):
+            out += node.char
+            filler.skip(node.char)
+        elif isinstance(node, rx.ONE_CHAR):
+            out += filler.take(node, 1) or _first_char(node)
+        elif isinstance(node, rx.Repeat):
+            body = node.body
+            if len(body) == 1 and isinstance(body[0], rx.AnyChar):
+                out += filler.rest() or "x" * node.low
+            elif len(body) == 1 and isinstance(body[0], rx.ONE_CHAR):
+                taken = filler.take(body[0], node.high)
+                out += taken + _example(body, _Filler("")) * max(0, max(node.low, 1) - len(taken))
+            else:
+                out += _example(body, filler) * max(node.low, 1)
+        elif isinstance(node, rx.Group):
+            out += _example(node.body, filler)
+        elif isinstance(node, rx.Alternation):
+            out += _example(node.branches[0], filler)
+    return out
+
+
+def _first_char(node: rx.Node) -> str:
+    """A character a one-character node accepts, when the filler has none to give."""
+    if isinstance(node, rx.CharClass):
+        return _first_in(node)
+    if isinstance(node, rx.NotLiteral):
+        return "y" if node.char == "x" else "x"
+    return "x"
+
+
+def _first_in(node: rx.CharClass) -> str:
+    if node.negated:
+        return "x"
+    for item in node.items:
+        if isinstance(item, rx.Literal):
+            return item.char
+        if isinstance(item, rx.Range):
+            return item.low
+        if isinstance(item, rx.Category):
+            return "a" if item.kind == "w" else "0"
+    return "x"
+
+
+def example_names(regex: str, count: int) -> list[str]:
+    """Pod names that match `regex`, named as a Deployment names its pods (`<name>-<hash>-<suffix>`)."""
+    names = []
+    for i in range(count):
+        name = _example(rx.parse(regex).body, _Filler(_POD_SUFFIXES[i]))
+        if not re.fullmatch(regex, name):
+            raise ValueError(f"cannot make an example pod name for pattern {regex!r}")
+        names.append(name)
+    if len(set(names)) != len(names):
+        raise ValueError(f"pod pattern {regex!r} matches a single name; rule tests need pods that differ")
+    return names

@@ -13,7 +13,7 @@ from typing import Callable
 
 from gen.ir import Series
 from gen.promql.selectors import series_selector
-from gen.spec.example_pods import example_pods
+from gen.synth.example_pods import example_pods
 from gen.spec.model import Queue, Service
 from gen.spec.queue_conventions import CONCEPTS, COUNTER
 from gen.synth.notation import notation

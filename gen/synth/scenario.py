@@ -20,7 +20,7 @@ from gen.spec.documents import load_file
 from gen.spec.model import Service
 from gen.domains.alerts import REGISTRY
 from gen.synth.queue_workloads import QUEUES_SCHEMA, QueueLoad, check_queues, queue_series
-from gen.spec.example_pods import ExamplePod, example_pods
+from gen.synth.example_pods import ExamplePod, example_pods
 from gen.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
 from gen.spec.validate import format_checker, validate_document
 
