@@ -159,3 +159,13 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.nodejs", rules),) if rules else (),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; see gen.domains.inhibitions) ----
+from gen.domains.alerts import Inhibition, Unsuperseded  # noqa: E402
+
+INHIBITIONS: tuple[Inhibition, ...] = ()
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(NODEJS_EVENT_LOOP_LAG_HIGH, "a blocked event loop is an incident of its own; only ServiceDown "
+                                             "supersedes it"),
+)

@@ -245,3 +245,21 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.pod", rules),),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; see gen.domains.inhibitions) ----
+from gen.domains.alerts import (POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK,  # noqa: E402
+    POD_MEMORY_LEAK_WITHIN_POD, Inhibition, Unsuperseded)
+
+CONTAINER = ("namespace", "pod", "container", "service")
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(POD_MEMORY_NEAR_LIMIT, (POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD),
+               CONTAINER, "the container is at its limit already: the forecast and the leak that lead there are "
+                          "this incident"),
+    Inhibition(POD_CRASH_LOOPING, (POD_RESTARTS_FREQUENT,), CONTAINER,
+               "the restarts are the crash loop, which names their cause"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(POD_MEMORY_NEAR_LIMIT, "the last stage of memory exhaustion; only ServiceDown supersedes it"),
+    Unsuperseded(POD_CRASH_LOOPING, "only ServiceDown supersedes it"),
+)

@@ -100,3 +100,17 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.scrape", rules),) if rules else (),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; see gen.domains.inhibitions) ----
+from gen.domains.alerts import EVERY_OTHER_ALERT_OF_THE_SERVICE, Inhibition, Unsuperseded  # noqa: E402
+
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(SERVICE_DOWN, EVERY_OTHER_ALERT_OF_THE_SERVICE, ("service",),
+               "the service is down: whatever else its alerts say is part of the outage"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(SERVICE_DOWN, "an outage is the widest incident obsgen knows"),
+    Unsuperseded(SERVICE_TARGET_DOWN, "only ServiceDown (every target down) supersedes one target down"),
+    Unsuperseded(SERVICE_NOT_SCRAPED, "monitoring is blind; it cannot fire together with the alerts it hides"),
+)

@@ -295,3 +295,19 @@ def signals(service: Service) -> DomainOutput:
         groups=tuple(_group(service, q) for q in service.queues),
         notes=tuple(note for queue in service.queues for note in _notes(queue)),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; see gen.domains.inhibitions) ----
+from gen.domains.alerts import Inhibition, Unsuperseded  # noqa: E402
+
+# One queue: the spec's `queue` label, and the key prefix labels of the built-in exporter conventions.
+_QUEUE = ("namespace", "service", "queue", "prefix", "queue_prefix")
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(QUEUE_STUCK, (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG), _QUEUE,
+               "nothing completes: the growing backlog and the long drain time are the stuck queue"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(QUEUE_STUCK, "only ServiceDown supersedes it"),
+    Unsuperseded(QUEUE_FAILURE_RATIO_HIGH, "failing jobs are an incident of their own, stuck or not"),
+    Unsuperseded(QUEUE_FAILED_SET_GROWING, "failing jobs are an incident of their own, stuck or not"),
+)
