@@ -1,6 +1,7 @@
 """Routing checks at build time, where the project file's `alerting` section meets the specs.
 
-- a spec's `spec.routing` naming a receiver the project file does not declare;
+- a spec's `spec.routing` naming a receiver the project file does not declare (when it declares any,
+  or an Alertmanager target is on);
 - an `alerting.teams` entry for a team no spec has (a typo routes that team's alerts elsewhere);
 - an `alerting.groupBy` label that obsgen's alerts never carry (the grouping would silently not split);
 - critical or warning alerts of a team that would reach no receiver, when an Alertmanager target is on.
@@ -46,8 +47,15 @@ def carried_labels(outputs: Sequence[ServiceOutput]) -> set[str]:
     return labels
 
 
+def _routed(project: Project) -> bool:
+    return project.targets.alertmanager or project.targets.alertmanager_config.enabled
+
+
 def _spec_receivers(project: Project, outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+    """Only where routing is in use: specs compiled without the project's `alerting` (or its targets) route nowhere."""
     declared = project.alerting.receivers
+    if not declared and not _routed(project):
+        return []
     problems = []
     for out in outputs:
         for sev, name in out.service.routing:
@@ -86,7 +94,7 @@ def _group_by(project: Project, outputs: Sequence[ServiceOutput]) -> list[Proble
 
 
 def _unrouted(project: Project, outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
-    if not (project.targets.alertmanager or project.targets.alertmanager_config.enabled):
+    if not _routed(project):
         return []
     problems, seen = [], set()
     for out in outputs:

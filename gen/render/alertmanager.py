@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
-from gen.domains import inhibitions
+from gen.domains import inhibitions, unsuperseded
 from gen.domains.alerts import REGISTRY, Inhibition
 from gen.spec.model import Service
 from gen.spec.project import DISCARD_RECEIVER, Project
@@ -160,6 +160,8 @@ def inhibition_table() -> str:
         targets = "every other obsgen alert of the service" if isinstance(i.targets, str) else \
             ", ".join(f"`{a.name}`" for a in i.targets)
         lines.append(f"| `{i.source.name}` | {targets} | {', '.join(f'`{e}`' for e in i.equal)} | {i.why} |")
+    lines += ["", "Superseded by no narrower alert (`UNSUPERSEDED`):", ""]
+    lines += [f"- `{u.alert.name}`: {u.why}." for u in unsuperseded()]
     return "\n".join(lines) + "\n"
 
 
