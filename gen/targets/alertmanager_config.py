@@ -58,7 +58,9 @@ def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
         return Emitted()
     files = {}
     for namespace in namespaces(outputs):
-        sources = sorted(out.service.source for out in outputs if out.service.namespace == namespace)
+        # Routing comes from the project file's alerting section as much as from the specs.
+        sources = ([project.file] if project.file else []) + \
+            sorted(out.service.source for out in outputs if out.service.namespace == namespace)
         files[f"{DIRECTORY}/{resource_path(namespace)}"] = to_yaml(alertmanager_config(project, outputs, namespace),
                                                                    ", ".join(sources))
     return Emitted(files)
