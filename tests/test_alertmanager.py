@@ -337,3 +337,12 @@ def test_the_amtool_gate_of_build_and_check_rejects_a_broken_config(amtool):
     from gen.checks.amtool import amtool_check_config
     assert amtool_check_config({alertmanager.PATH: b"route: {receiver: nobody}\nreceivers: [{name: somebody}]\n"})
     assert amtool_check_config({}) == []
+
+
+def test_extra_equal_labels_join_every_rule_and_inhibition_can_be_switched_off(compiled):
+    import dataclasses
+    alerting = dataclasses.replace(compiled.project.alerting, inhibition_equal=("cluster",))
+    project = dataclasses.replace(compiled.project, alerting=alerting)
+    assert all(rule.equal[-1] == "cluster" for rule in inhibit_rules(project))
+    off = dataclasses.replace(compiled.project, alerting=dataclasses.replace(alerting, inhibition=False))
+    assert "inhibit_rules" not in alertmanager.config(off, compiled.services)
