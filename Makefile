@@ -32,7 +32,7 @@ test: $(STAMP) debian-packages $(NPM_STAMP)
 # Installs only what is missing.
 debian-packages:
 	scripts/ensure-debian-packages promtool=prometheus prometheus=prometheus redis-server=redis-server \
-		node=nodejs npm=npm
+		node=nodejs npm=npm amtool=prometheus-alertmanager prometheus-alertmanager=prometheus-alertmanager
 
 # The app's npm packages, exactly as locked; the stamp holds the lock file's digest (tests/live checks it too).
 $(NPM_STAMP): $(LIVE_APP)/package-lock.json $(LIVE_APP)/package.json | debian-packages

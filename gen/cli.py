@@ -28,6 +28,8 @@ from gen.spec.jsonnet import Pairs
 from gen.spec.load import load_specs
 from gen.tools.grafana_query import TimeWindow
 from gen.pipeline import compile_specs
+from gen.checks.amtool import amtool_check_config
+from gen.targets import alertmanager as alertmanager_target
 from gen.spec.project import PROJECT_FILE, Project, load_project, project_schema
 from gen.tools.prometheus_api import Prometheus, PrometheusError
 from gen.spec.schema import spec_schema
@@ -130,7 +132,7 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     Files in out/ that obsgen did not generate are left alone.
     """
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
-    _promtool_gate(compiled.promtool_files)
+    _promtool_gate(compiled.promtool_files, compiled.files)
     changes = write_output(out_dir, compiled.files)
     click.echo(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")
@@ -140,10 +142,15 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
             click.echo(f"note: {out.service.name}: {note}")
 
 
-def _promtool_gate(rule_files: dict[str, bytes]) -> None:
+def _promtool_gate(rule_files: dict[str, bytes], files: dict[str, bytes] | None = None) -> None:
     problems = lint.promtool_check_rules(rule_files)
     if problems:
         _fail([f"promtool check rules: {line}" for line in problems])
+    # The generated Alertmanager configuration, through amtool the same way.
+    configs = {k: v for k, v in (files or {}).items() if k == alertmanager_target.PATH}
+    problems = amtool_check_config(configs)
+    if problems:
+        _fail([f"amtool check-config: {line}" for line in problems])
 
 
 @main.command()
@@ -156,7 +163,7 @@ def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     if lint.promtool() is None:
         click.echo("obsgen: promtool not found; rule files were checked without it", err=True)
-    _promtool_gate(compiled.promtool_files)
+    _promtool_gate(compiled.promtool_files, compiled.files)
     stale = diff_output(out_dir, compiled.files)
     if stale:
         for rel, what in stale:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gen.checks import lint
 from gen.checks.crosscheck import SpecIndex, cross_check
+from gen.checks.routing import check_routing
 from gen.write import header
 from gen.errors import ObsgenError, Problem
 from gen.spec.documents import Document
@@ -66,7 +67,8 @@ def compile_services(services: list[Service], project: Project | None = None,
                      for p in lint.check_service(out.service.name, out.dashboard, out.rule_file)]
     if problems:
         raise ObsgenError(problems)
-    problems = cross_check(outputs, SpecIndex.of(documents or []))
+    index = SpecIndex.of(documents or [])
+    problems = cross_check(outputs, index) + check_routing(project, outputs, index)
     if problems:
         raise ObsgenError(problems)
     emitted = emit_targets(project, outputs)

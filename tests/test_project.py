@@ -107,8 +107,12 @@ def test_every_project_field_is_documented_in_the_gitops_guide(repo):
     guide = (repo / "README.md").read_text()
     table = reference_table()
     assert table in guide, "README.md: paste gen.project.reference_table() into the project file reference"
+    alerting = reference_table(alerting=True)
+    assert alerting in (repo / "docs" / "alertmanager.md").read_text(), \
+        "docs/alertmanager.md: paste gen.spec.project.reference_table(alerting=True) into its reference"
     fields = {".".join(path) for path, _ in walk_fields(project_schema())} - {"apiVersion", "kind"}
-    assert {re.match(r"\| `([^`]+)`", line).group(1) for line in table.splitlines()[2:]} == fields
+    documented = table.splitlines()[2:] + alerting.splitlines()[2:]
+    assert {re.match(r"\| `([^`]+)`", line).group(1) for line in documented} == fields
 
 
 def test_project_schema_is_published_next_to_the_spec_schema(repo):

@@ -200,7 +200,7 @@ def test_kustomization_lists_every_generated_kubernetes_resource(compiled):
     assert kustomization["resources"] == sorted(resources)
     for rel in resources:
         resource = yaml.safe_load(compiled.files[f"kubernetes/{rel}"])
-        assert resource["kind"] in ("PrometheusRule", "ConfigMap")
+        assert resource["kind"] in ("PrometheusRule", "ConfigMap", "AlertmanagerConfig")
 
 
 def _evaluate_mixin(compiled, tmp_path: Path, expression: str):

@@ -18,3 +18,13 @@ DOMAINS: tuple[ModuleType, ...] = (nodejs, queue, pod, scrape, leak)
 
 def service_signals(service: Service) -> list[DomainOutput]:
     return [domain.signals(service) for domain in DOMAINS if domain.applies(service)]
+
+
+def inhibitions() -> tuple:
+    """Every domain's `INHIBITIONS`: which alerts supersede which, the source of Alertmanager's inhibit rules."""
+    return tuple(i for domain in DOMAINS for i in domain.INHIBITIONS)
+
+
+def unsuperseded() -> tuple:
+    """Every domain's `UNSUPERSEDED`: alerts no narrower alert supersedes, each with the reason."""
+    return tuple(u for domain in DOMAINS for u in domain.UNSUPERSEDED)

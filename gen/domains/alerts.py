@@ -101,3 +101,53 @@ def build_alerts(subject: Subject, settings: Callable[[str], AlertSettings],
         if setting.enabled:
             rules.extend(definition.build(subject, setting))
     return tuple(rules)
+
+
+# ---- which alerts supersede which: the source of Alertmanager's inhibit rules ----
+
+EVERY_OTHER_ALERT_OF_THE_SERVICE = "every other alert of the service"
+
+# The labels an alert about each kind of subject carries from its expression (the app's own namespace and
+# pod label names when the selector renames them), besides the rendered `severity`, `service`, `team`, the
+# spec's `alerts.labels` and a queue's `queue`. `obsgen` checks `alerting.groupBy` against these.
+SUBJECT_LABELS: dict[str, tuple[str, ...]] = {
+    "process": ("namespace", "pod", "instance", "job"),
+    "container": ("namespace", "pod", "container"),
+    "service": ("namespace",),
+    "queue": ("namespace", "job", "queue"),
+}
+# Labels some alerts carry from their expression, not named by their subject: the heap space and signal of
+# the heap leak alerts, the waiting reason of PodCrashLooping, the key prefixes and queue label of the queue
+# exporter conventions, job of a few service-wide alerts.
+EXPRESSION_LABELS: tuple[str, ...] = ("job", "signal", "space", "reason", "prefix", "queue_prefix", "queue_name")
+
+
+@dataclass(frozen=True)
+class Inhibition:
+    """While `source` fires, the `targets` with the same values of `equal` are the same incident: no notification.
+
+    `targets` is a tuple of alerts, or EVERY_OTHER_ALERT_OF_THE_SERVICE, which the registry resolves, so an
+    alert added later is covered without anyone editing a list. Only a source at least as severe as the
+    target suppresses it (see gen.render.alertmanager), so a spec that lowers the source's severity cannot
+    hide a page.
+    """
+
+    source: Alert
+    targets: tuple[Alert, ...] | str
+    equal: tuple[str, ...]
+    why: str
+
+    def target_alerts(self) -> tuple[Alert, ...]:
+        if self.targets == EVERY_OTHER_ALERT_OF_THE_SERVICE:
+            return tuple(a for a in REGISTRY if a != self.source)
+        if isinstance(self.targets, str):
+            raise ValueError(f"unknown inhibition target {self.targets!r}")
+        return tuple(a for a in self.targets if a != self.source)
+
+
+@dataclass(frozen=True)
+class Unsuperseded:
+    """An alert no narrower obsgen alert supersedes (only a service-wide one may), and why."""
+
+    alert: Alert
+    why: str

@@ -12,8 +12,8 @@ from functools import partial
 
 from gen.promql import trend
 from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
-    POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, AlertDefinition, alert_rule,
-    build_alerts)
+    POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, AlertDefinition, Inhibition,
+    Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq, selector
 from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
@@ -310,3 +310,23 @@ def signals(service: Service) -> DomainOutput:
         groups=(RuleGroup(f"{service.name}.leak", _recording_rules(service, retained_signals(service)) + alerts),),
         annotations=tuple(annotations(service)),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; collected by gen.domains.inhibitions()) ----
+
+_CONTAINER = ("namespace", "pod", "container", "service")
+# The heap alerts carry the app's pod label; they match the container alerts' `pod` when selector.podLabel is `pod`.
+_POD = ("namespace", "pod", "service")
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(POD_MEMORY_EXHAUSTION_FORECAST, (POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD), _CONTAINER,
+               "the forecast pages for the leak that runs the container out of memory"),
+    Inhibition(POD_MEMORY_EXHAUSTION_FORECAST, (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS), _POD,
+               "the heap leak of that pod is what the forecast pages for"),
+    Inhibition(POD_MEMORY_LEAK, (POD_MEMORY_LEAK_WITHIN_POD,), _CONTAINER,
+               "one leak, one ticket: the across-days alert is the confirmed one"),
+    Inhibition(NODEJS_HEAP_LEAK, (NODEJS_HEAP_LEAK_WITHIN_PROCESS,), _POD,
+               "one leak, one ticket: the across-days alert is the confirmed one"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(POD_CPU_USAGE_RISING, "a service-wide trend; only ServiceDown supersedes it"),
+)

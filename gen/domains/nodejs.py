@@ -4,7 +4,8 @@ Metric names are prom-client's (collectDefaultMetrics), optionally prefixed.
 """
 from __future__ import annotations
 
-from gen.domains.alerts import NODEJS_EVENT_LOOP_LAG_HIGH, AlertDefinition, alert_rule, build_alerts
+from gen.domains.alerts import (NODEJS_EVENT_LOOP_LAG_HIGH, AlertDefinition, Inhibition, Unsuperseded, alert_rule,
+    build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, re_
 from gen.ir import (UNIT_BYTES, UNIT_COUNT, UNIT_CORES, UNIT_PER_SECOND, UNIT_RATIO, UNIT_SECONDS, AlertRule,
@@ -159,3 +160,12 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.nodejs", rules),) if rules else (),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; collected by gen.domains.inhibitions()) ----
+
+INHIBITIONS: tuple[Inhibition, ...] = ()
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(NODEJS_EVENT_LOOP_LAG_HIGH, "a blocked event loop is an incident of its own; only ServiceDown "
+                                             "supersedes it"),
+)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gen.domains.alerts import (POD_CRASH_LOOPING, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT, AlertDefinition,
-    alert_rule, build_alerts)
+from gen.domains.alerts import (POD_CRASH_LOOPING, POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK,
+    POD_MEMORY_LEAK_WITHIN_POD, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT, AlertDefinition, Inhibition,
+    Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
 from gen.ir import (UNIT_BYTES, UNIT_BYTES_PER_SECOND, UNIT_CORES, UNIT_COUNT, UNIT_PACKETS_PER_SECOND, UNIT_RATIO,
@@ -245,3 +246,19 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.pod", rules),),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; collected by gen.domains.inhibitions()) ----
+
+CONTAINER = ("namespace", "pod", "container", "service")
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(POD_MEMORY_NEAR_LIMIT, (POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD),
+               CONTAINER, "the container is at its limit already: the forecast and the leak that lead there are "
+                          "this incident"),
+    Inhibition(POD_CRASH_LOOPING, (POD_RESTARTS_FREQUENT,), CONTAINER,
+               "the restarts are the crash loop, which names their cause"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(POD_MEMORY_NEAR_LIMIT, "the last stage of memory exhaustion; only ServiceDown supersedes it"),
+    Unsuperseded(POD_CRASH_LOOPING, "only ServiceDown supersedes it"),
+)

@@ -1,8 +1,8 @@
 """Scrape health: is Prometheus getting the service's metrics at all? Without them no other alert works."""
 from __future__ import annotations
 
-from gen.domains.alerts import (SERVICE_DOWN, SERVICE_NOT_SCRAPED, SERVICE_TARGET_DOWN, AlertDefinition, alert_rule,
-    build_alerts)
+from gen.domains.alerts import (EVERY_OTHER_ALERT_OF_THE_SERVICE, SERVICE_DOWN, SERVICE_NOT_SCRAPED,
+    SERVICE_TARGET_DOWN, AlertDefinition, Inhibition, Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, selector
 from gen.ir import UNIT_COUNT, AlertRule, DomainOutput, Panel, Query, Row, RuleGroup, Threshold
@@ -100,3 +100,16 @@ def signals(service: Service) -> DomainOutput:
         headlines=_headlines(service),
         groups=(RuleGroup(f"{service.name}.scrape", rules),) if rules else (),
     )
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; collected by gen.domains.inhibitions()) ----
+
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(SERVICE_DOWN, EVERY_OTHER_ALERT_OF_THE_SERVICE, ("service",),
+               "the service is down: whatever else its alerts say is part of the outage"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(SERVICE_DOWN, "an outage is the widest incident obsgen knows"),
+    Unsuperseded(SERVICE_TARGET_DOWN, "only ServiceDown (every target down) supersedes one target down"),
+    Unsuperseded(SERVICE_NOT_SCRAPED, "monitoring is blind; it cannot fire together with the alerts it hides"),
+)

@@ -127,6 +127,8 @@ class Service:
     alerts: Alerting
     source: str  # spec file, as named in headers and errors
     queues: tuple[Queue, ...] = ()
+    # Alertmanager receiver per severity (spec.routing), as (severity, name); empty: the team's.
+    routing: Labels = ()
 
 
 def apply_defaults(schema: dict, value: Any, context: dict[str, str]) -> Any:
@@ -231,6 +233,7 @@ def build_service(doc: Document) -> Service:
         alerts=_alert_settings(alerts_schema, spec["alerts"]),
         source=doc.source or doc.file,
         queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),
+        routing=tuple((sev, spec["routing"][sev]) for sev in spec_schema.SEVERITIES),
     )
 
 

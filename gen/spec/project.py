@@ -8,7 +8,7 @@ rule files, dashboards and rule tests.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +18,10 @@ from gen.errors import ObsgenError, Problem
 from gen.spec.jsonnet import JsonnetSettings, Pairs
 from gen.spec.documents import Document, display_name, parse_yaml
 from gen.spec.model import apply_defaults
-from gen.spec.schema import API_VERSION, DNS_LABEL, boolean, integer, obj, string, walk_fields
-from gen.spec.validate import format_checker, validate_document
+from gen.spec.schema import (API_VERSION, DNS_LABEL, LABEL_NAME, RECEIVER_NAME, RECEIVER_OR_EMPTY, SEVERITIES,
+                             TEAM, boolean, duration, integer, obj, string, walk_fields)
+from gen.units import Duration, parse_duration
+from gen.spec.validate import _suggest, format_checker, validate_document
 
 PROJECT_FILE = "obsgen.yaml"
 PROJECT_SCHEMA_ID = "https://obsgen.dev/schema/obsgen-project-v1.json"
@@ -136,11 +138,100 @@ def _targets() -> dict:
                 "Flux can apply `out/kubernetes` as it is. Needs prometheusRule or dashboardConfigMap.",
                 {"enabled": _enabled(False, "the kustomization")},
             ),
+            "alertmanager": obj(
+                "An Alertmanager configuration, `out/alertmanager/alertmanager.yml`: the route tree of the "
+                "`alerting` section and the inhibit rules of obsgen's alerts, with a name-only stub of each "
+                "receiver (docs/alertmanager.md shows how to merge it with the config that defines them).",
+                {"enabled": _enabled(False, "alertmanager.yml")},
+            ),
+            "alertmanagerConfig": obj(
+                "AlertmanagerConfig resources (monitoring.coreos.com/v1alpha1) for the Prometheus Operator, one "
+                "per namespace of the services, `out/kubernetes/alertmanagerconfigs/<namespace>.yaml`, in that "
+                "namespace: the operator only routes alerts whose `namespace` label is the object's.",
+                {
+                    "enabled": _enabled(False, "AlertmanagerConfig resources"),
+                    "name": string("Name of each AlertmanagerConfig.", "obsgen", DNS_LABEL, maxLength=63),
+                    "labels": _k8s_labels("Labels of every AlertmanagerConfig. Put the labels your Alertmanager's "
+                                          "`alertmanagerConfigSelector` matches here (kube-prometheus-stack "
+                                          "selects none by default: set the selector in its values)."),
+                    "annotations": _k8s_annotations("Annotations of every AlertmanagerConfig."),
+                },
+            ),
             "mixin": obj(
                 "A Jsonnet monitoring mixin, `out/mixin/mixin.libsonnet`, exposing `prometheusAlerts`, "
                 "`prometheusRules` and `grafanaDashboards` for kube-prometheus and jsonnet-bundler users.",
                 {"enabled": _enabled(False, "the mixin")},
             ),
+        },
+    )
+
+
+DISCARD_RECEIVER = "obsgen-discard"  # a receiver without configs: Alertmanager drops what reaches it
+DEFAULT_GROUP_BY = ["alertname", "service", "namespace"]
+
+
+def severity_receivers(description: str, nowhere: str) -> dict:
+    """A receiver name per severity; empty means `nowhere`."""
+    props = {}
+    for sev in SEVERITIES:
+        props[sev] = {"type": "string", "default": "", "description": f"Receiver of {sev} alerts. Default empty: "
+                      f"{nowhere}.", "pattern": RECEIVER_OR_EMPTY, "maxLength": 100,
+                      "x-meaning": "must be a receiver name: letters, digits, '-', '_', '.', '@' and '+'"}
+    return obj(description, props)
+
+
+def _alerting() -> dict:
+    return obj(
+        "Where alerts go (Alertmanager routing and inhibition; docs/alertmanager.md). obsgen holds no secrets: "
+        "receivers are names, and your Alertmanager configuration defines them.",
+        {
+            "receivers": {"type": "array", "default": [], "uniqueItems": True,
+                          "items": {"type": "string", "pattern": RECEIVER_NAME, "maxLength": 100,
+                                    "x-meaning": "must be a receiver name: letters, digits, '-', '_', '.', '@' "
+                                                 f"and '+' (and not {DISCARD_RECEIVER}, obsgen's own)"},
+                          "description": "Names of the receivers routes may use, as your Alertmanager configuration "
+                                         "defines them. obsgen adds `obsgen-discard`, which drops alerts."},
+            "route": severity_receivers(
+                "Receivers per severity of every team without its own and of services without a team: "
+                "critical pages, warning opens a ticket, info goes nowhere.",
+                "the alerts go nowhere (an error for critical and warning when an Alertmanager target is on)"),
+            "teams": {"type": "object", "default": {},
+                      "description": "Receivers per severity of one team (`metadata.team`), over `route`; a "
+                                     "spec's `spec.routing` overrides its team's for that service.",
+                      "propertyNames": {"pattern": TEAM, "x-meaning": "must be a team name, as in metadata.team"},
+                      "additionalProperties": severity_receivers("Receivers of the team's alerts.",
+                                                                 "as `alerting.route` says")},
+            "groupBy": {"type": "array", "default": list(DEFAULT_GROUP_BY), "uniqueItems": True, "minItems": 1,
+                        "items": {"type": "string", "pattern": r"^([a-zA-Z_][a-zA-Z0-9_]*|\.\.\.)$",
+                                  "x-meaning": "must be a label name, or `...` (every label)"},
+                        "description": "Labels that make one notification: alerts with the same values go "
+                                       "together. Default `[alertname, service, namespace]`: one notification "
+                                       "per alert and service, listing every pod or queue it fires for."},
+            "groupWait": duration("How long a new group waits for more alerts before its first notification. "
+                                  "Default 30s, Alertmanager's: the alerts of one incident arrive together, "
+                                  "and an inhibiting alert in time to suppress the others.", "30s"),
+            "groupInterval": duration("How long a group waits before notifying about alerts added to it. "
+                                      "Default 5m, Alertmanager's.", "5m"),
+            "repeatInterval": obj(
+                "How often a notification that is still firing is sent again, per severity.",
+                {
+                    "critical": duration("Default 4h, Alertmanager's: a page not acted on comes back within "
+                                         "a shift.", "4h"),
+                    "warning": duration("Default 24h: a ticket is a reminder, not a new ticket every few hours.",
+                                        "24h"),
+                    "info": duration("Default 24h, when info alerts are routed at all.", "24h"),
+                }),
+            "inhibition": obj(
+                "Inhibit rules generated from obsgen's alerts (which alert supersedes which).",
+                {
+                    "enabled": boolean("Emit the inhibit rules.", True),
+                    "equal": {"type": "array", "default": [], "uniqueItems": True,
+                              "items": {"type": "string", "pattern": LABEL_NAME},
+                              "description": "Labels added to the `equal` list of every inhibit rule, for one "
+                                             "Alertmanager that receives alerts from several Prometheus servers: "
+                                             "their external labels (for example `cluster`), so an outage in one "
+                                             "cluster does not suppress another's alerts. Default none."},
+                }),
         },
     )
 
@@ -183,17 +274,28 @@ def project_schema() -> dict:
                                             maxLength=100),
                 },
             ),
+            "alerting": _alerting(),
             "targets": _targets(),
         },
     }
 
 
-def reference_table() -> str:
-    """The project file's fields as a Markdown table, for the GitOps guide (a test keeps the guide in step)."""
+# Documented in docs/alertmanager.md (alerting_reference_table), not in the README's table.
+ALERTING_FIELDS = ("alerting", "targets.alertmanager", "targets.alertmanagerConfig")
+
+
+def _alerting_field(name: str) -> bool:
+    return any(name == f or name.startswith(f + ".") for f in ALERTING_FIELDS)
+
+
+def reference_table(alerting: bool = False) -> str:
+    """The project file's fields as a Markdown table, for the GitOps guide (a test keeps the guide in step).
+
+    With `alerting`, only the Alertmanager fields, for docs/alertmanager.md; without, every other field."""
     lines = ["| field | default | meaning |", "|---|---|---|"]
     for path, sub in walk_fields(project_schema()):
         name = ".".join(path)
-        if name in ("apiVersion", "kind"):
+        if name in ("apiVersion", "kind") or _alerting_field(name) != alerting:
             continue
         section = sub.get("type") == "object" and "properties" in sub
         default = "" if section else f"`{json.dumps(sub.get('default'))}`"
@@ -229,6 +331,34 @@ class ProvisioningTarget:
 
 
 @dataclass(frozen=True)
+class AlertmanagerConfigTarget:
+    enabled: bool
+    name: str
+    labels: Pairs
+    annotations: Pairs
+
+
+# Receiver per severity, as (severity, receiver name); an empty name: not set here.
+SeverityReceivers = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class AlertingSettings:
+    receivers: tuple[str, ...]
+    route: SeverityReceivers
+    teams: tuple[tuple[str, SeverityReceivers], ...]
+    group_by: tuple[str, ...]
+    group_wait: Duration
+    group_interval: Duration
+    repeat_interval: tuple[tuple[str, Duration], ...]
+    inhibition: bool
+    inhibition_equal: tuple[str, ...]
+
+    def team(self, name: str) -> SeverityReceivers:
+        return dict(self.teams).get(name, tuple((sev, "") for sev in SEVERITIES))
+
+
+@dataclass(frozen=True)
 class Targets:
     rules: bool
     rule_tests: bool
@@ -240,6 +370,8 @@ class Targets:
     grafana_provisioning: ProvisioningTarget
     kustomization: bool
     mixin: bool
+    alertmanager: bool = False
+    alertmanager_config: AlertmanagerConfigTarget = AlertmanagerConfigTarget(False, "obsgen", (), ())
 
 
 @dataclass(frozen=True)
@@ -251,6 +383,9 @@ class Project:
     targets: Targets
     # Every setting, defaults applied, as (dotted path, value): what `obsgen diff` compares.
     settings: tuple[tuple[str, Any], ...]
+    alerting: AlertingSettings | None = None  # None: the defaults (default_project fills them in)
+    # The project file as read, to point build-time problems (routing against the specs) at their line.
+    document: Document | None = field(default=None, compare=False, repr=False)
 
     def folder(self, team: str) -> str:
         """The Grafana folder title of a team's dashboards."""
@@ -276,7 +411,25 @@ def _flatten(value: Any, prefix: str = "") -> list[tuple[str, Any]]:
     return [(prefix, tuple(value) if isinstance(value, list) else value)]
 
 
-def _model(data: dict, file: str, root: Path) -> Project:
+def _severity_receivers(data: dict) -> SeverityReceivers:
+    return tuple((sev, data.get(sev, "")) for sev in SEVERITIES)
+
+
+def _alerting_model(a: dict) -> AlertingSettings:
+    return AlertingSettings(
+        receivers=tuple(a["receivers"]),
+        route=_severity_receivers(a["route"]),
+        teams=tuple(sorted((team, _severity_receivers(r)) for team, r in a["teams"].items())),
+        group_by=tuple(a["groupBy"]),
+        group_wait=parse_duration(a["groupWait"]),
+        group_interval=parse_duration(a["groupInterval"]),
+        repeat_interval=tuple((sev, parse_duration(a["repeatInterval"][sev])) for sev in SEVERITIES),
+        inhibition=a["inhibition"]["enabled"],
+        inhibition_equal=tuple(a["inhibition"]["equal"]),
+    )
+
+
+def _model(data: dict, file: str, root: Path, document: Document | None = None) -> Project:
     t = data["targets"]
     cm, prov = t["dashboardConfigMap"], t["grafanaProvisioning"]
     targets = Targets(
@@ -293,12 +446,17 @@ def _model(data: dict, file: str, root: Path) -> Project:
                                                 prov["disableDeletion"]),
         kustomization=t["kustomization"]["enabled"],
         mixin=t["mixin"]["enabled"],
+        alertmanager=t["alertmanager"]["enabled"],
+        alertmanager_config=AlertmanagerConfigTarget(t["alertmanagerConfig"]["enabled"], t["alertmanagerConfig"]["name"],
+                                                     _pairs(t["alertmanagerConfig"]["labels"]),
+                                                     _pairs(t["alertmanagerConfig"]["annotations"])),
     )
     j = data["jsonnet"]
     jsonnet = JsonnetSettings(tuple(root / p for p in j["libraryPaths"]), _pairs(j["extVars"]), _pairs(j["extCode"]))
     g = data["grafana"]
     settings = tuple((k, v) for k, v in _flatten(data) if k not in ("apiVersion", "kind"))
-    return Project(file, jsonnet, _pairs(g["folders"]), g["defaultFolder"], targets, settings)
+    return Project(file, jsonnet, _pairs(g["folders"]), g["defaultFolder"], targets, settings,
+                   _alerting_model(data["alerting"]), document)
 
 
 # Settings that only work together: (needs this, when this is on, message).
@@ -318,15 +476,42 @@ def _consistency(doc: Document, data: dict, root: Path) -> list[Problem]:
                 ("targets", "grafanaProvisioning", "enabled"),
                 "the provider file needs the dashboard files in one directory per folder",
                 "set targets.dashboards.layout: folders (Grafana's file provider takes a folder per directory)"))
-    if t["kustomization"]["enabled"] and not (t["prometheusRule"]["enabled"] or t["dashboardConfigMap"]["enabled"]):
+    if t["kustomization"]["enabled"] and not (t["prometheusRule"]["enabled"] or t["dashboardConfigMap"]["enabled"]
+                                              or t["alertmanagerConfig"]["enabled"]):
         problems.append(doc.problem(("targets", "kustomization", "enabled"),
                                     "the kustomization would list no resources",
                                     "enable targets.prometheusRule or targets.dashboardConfigMap"))
+    for i, name in enumerate(data["alerting"]["receivers"]):
+        if name == DISCARD_RECEIVER:
+            problems.append(doc.problem(("alerting", "receivers", i), f"'{name}' is obsgen's own receiver, which "
+                                        "drops alerts", "leave a severity's receiver empty to route it nowhere"))
+    problems += _undeclared_receivers(doc, data["alerting"])
     for i, rel in enumerate(data["jsonnet"]["libraryPaths"]):
         if not (root / rel).is_dir():
             problems.append(doc.problem(("jsonnet", "libraryPaths", i), f"library path '{rel}' is not a directory",
                                         f"paths are relative to {doc.file}'s directory"))
     return problems
+
+
+def _undeclared_receivers(doc: Document, alerting: dict) -> list[Problem]:
+    declared = alerting["receivers"]
+    routes = [(("alerting", "route"), alerting["route"])]
+    routes += [(("alerting", "teams", team), r) for team, r in alerting["teams"].items()]
+    problems = []
+    for path, receivers in routes:
+        for sev in SEVERITIES:
+            name = receivers.get(sev, "")
+            if name and name not in declared:
+                problems.append(doc.problem(path + (sev,), f"receiver '{name}' is not declared",
+                                            undeclared_hint(name, declared)))
+    return problems
+
+
+def undeclared_hint(name: str, declared: list[str] | tuple[str, ...]) -> str:
+    guess = _suggest(name, declared)
+    if guess:
+        return f"did you mean '{guess}'? Or add '{name}' to alerting.receivers"
+    return f"add '{name}' to alerting.receivers in {PROJECT_FILE}, next to the receivers your Alertmanager defines"
 
 
 def default_project() -> Project:
@@ -362,4 +547,4 @@ def load_project(path: Path, base: Path) -> Project:
     problems = _consistency(doc, data, root)
     if problems:
         raise ObsgenError(problems)
-    return _model(data, name, root)
+    return _model(data, name, root, doc)

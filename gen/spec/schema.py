@@ -24,6 +24,10 @@ LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 LABEL_VALUE = r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$"
 METRIC_PREFIX = r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"
 SEVERITIES = ("critical", "warning", "info")
+TEAM = r"^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$"
+# Alertmanager receiver names, as obsgen's routes refer to them (no quotes, no '/', which the operator adds).
+RECEIVER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*$"
+RECEIVER_OR_EMPTY = r"^([A-Za-z0-9][A-Za-z0-9_.@+-]*)?$"
 
 SEVERITY_MEANING = {
     "critical": "pages someone now: an outage or exhaustion is imminent",
@@ -476,6 +480,16 @@ def _queues() -> dict:
             "Default none.", "default": [], "items": item}
 
 
+def _routing() -> dict:
+    properties = {sev: string(f"Alertmanager receiver of this service's {sev} alerts. Default empty: the "
+                              "team's (project file `alerting.teams`), else `alerting.route`'s.", "",
+                              RECEIVER_OR_EMPTY, maxLength=100,
+                              **{"x-meaning": "must be a receiver name: letters, digits, '-', '_', '.', '@' and '+'"})
+                  for sev in SEVERITIES}
+    return obj("Where this service's alerts go, when not where its team's go. Receivers are names the project "
+               "file's `alerting.receivers` declares.", properties)
+
+
 def spec_schema() -> dict:
     """The whole spec language. A fresh copy each call, so callers may not mutate a shared one."""
     return {
@@ -517,6 +531,7 @@ def spec_schema() -> dict:
                     "dashboard": _dashboard(),
                     "leakDetection": _leak_detection(),
                     "alerts": _alerts(),
+                    "routing": _routing(),
                     "queues": _queues(),
                 },
                 required=("namespace", "runtime"),

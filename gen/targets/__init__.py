@@ -9,7 +9,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import TYPE_CHECKING, Sequence
 
-from gen.targets import configmap, dashboard_files, kustomization, mixin, prometheus_rule, provisioning, rule_files
+from gen.targets import (alertmanager, alertmanager_config, configmap, dashboard_files, kustomization, mixin,
+                         prometheus_rule, provisioning, rule_files)
 from gen.targets.emitted import Emitted
 
 if TYPE_CHECKING:
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 # Each module: `emit(project, outputs) -> Emitted`, empty when the project switches it off.
 TARGETS: tuple[ModuleType, ...] = (rule_files, dashboard_files, prometheus_rule, configmap, provisioning,
-                                   kustomization, mixin)
+                                   kustomization, mixin, alertmanager, alertmanager_config)
 
 
 def emit_targets(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Sequence
 
 from gen.write import to_yaml
-from gen.targets import configmap, prometheus_rule
+from gen.targets import alertmanager_config, configmap, prometheus_rule
 from gen.targets.emitted import Emitted
 from gen.targets.kubernetes import DIRECTORY
 
@@ -23,6 +23,8 @@ def kustomization(project: Project, outputs: Sequence[ServiceOutput]) -> dict:
             resources.append(prometheus_rule.resource_path(out.service.name))
         if project.targets.dashboard_config_map.enabled:
             resources.append(configmap.resource_path(out.service.name))
+    if project.targets.alertmanager_config.enabled:
+        resources += [alertmanager_config.resource_path(ns) for ns in alertmanager_config.namespaces(outputs)]
     return {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
             "resources": sorted(resources)}
 

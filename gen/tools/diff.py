@@ -28,6 +28,7 @@ from gen.ir import (AlertRule, Compiled, Dashboard, DashboardPanel, RecordingRul
     ServiceOutput, rule_dict)
 from gen.pipeline import compile_specs, render_service
 from gen.spec.project import PROJECT_FILE, load_project
+from gen.render.alertmanager import routing_table
 from gen.units import Duration, Quantity
 
 MARKER = "<!-- obsgen-diff -->"  # lets a CI job find and update its own pull-request comment
@@ -136,8 +137,8 @@ def _spec_fields(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-# Alert settings are reported per alert; the source is where the spec is, not what it says.
-SPEC_FIELDS_SHOWN_ELSEWHERE = ("settings", "source")
+# Alert settings are reported per alert, routing per team; the source is where the spec is, not what it says.
+SPEC_FIELDS_SHOWN_ELSEWHERE = ("settings", "source", "routing")  # routing: see routing_changes
 
 
 def spec_changes(old: Service, new: Service) -> list[Change]:
@@ -401,7 +402,35 @@ def compare(old: Compiled, new: Compiled, base: str, head: str) -> Report:
                            f"{key}: {show(old_settings.get(key))} -> {show(new_settings.get(key))}")
                     for key in sorted(set(old_settings) | set(new_settings))
                     if old_settings.get(key) != new_settings.get(key))
-    return Report(base, head, tuple(services), project)
+    return Report(base, head, tuple(services), project + tuple(routing_changes(old, new)))
+
+
+def _routed(compiled: Compiled) -> bool:
+    targets = compiled.project.targets
+    return targets.alertmanager or targets.alertmanager_config.enabled
+
+
+def routing_changes(old: Compiled, new: Compiled) -> list[Change]:
+    """Who now gets which severity, per team and per service with its own routing: in words, not tree paths."""
+    if not (_routed(old) or _routed(new)):
+        return []
+    before = routing_table(old.project, [o.service for o in old.services]) if _routed(old) else {}
+    after = routing_table(new.project, [o.service for o in new.services]) if _routed(new) else {}
+    changes = []
+    for who in sorted(set(before) | set(after)):
+        if who not in after:
+            if who.startswith("service ") and who[len("service "):] in {o.service.name for o in new.services}:
+                changes.append(Change("~", "routing", f"{who} now goes where its team's alerts go"))
+            continue
+        for sev, receiver in after[who].items():
+            was = before.get(who, {}).get(sev)
+            if was == receiver:
+                continue
+            where = f"go to {receiver}" if receiver else "go nowhere"
+            since = f" (were {'nowhere' if not was else was})" if who in before else ""
+            changes.append(Change("~" if who in before else "+", "routing",
+                                  f"{sev} alerts of {who} {'now ' if who in before else ''}{where}{since}"))
+    return changes
 
 
 # ---- compiling the base ----

@@ -12,7 +12,7 @@ from functools import partial
 from typing import Callable
 
 from gen.domains.alerts import (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG, QUEUE_FAILED_SET_GROWING,
-    QUEUE_FAILURE_RATIO_HIGH, QUEUE_STUCK, Alert, AlertDefinition, alert_rule, build_alerts)
+    QUEUE_FAILURE_RATIO_HIGH, QUEUE_STUCK, Alert, AlertDefinition, Inhibition, Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Queue, Service
 from gen.spec.queue_conventions import BACKLOG_STATES, CONCEPT_BY_KEY, Convention
 from gen.domains.queue.queries import (EXPRESSIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED,
@@ -300,3 +300,18 @@ def signals(service: Service) -> DomainOutput:
 def rule_group(service: Service, queue: Queue) -> RuleGroup:
     """The queue's rule group as the rule file holds it: its recording rules, then its alerts."""
     return _group(service, queue)
+
+
+# ---- which alerts supersede which (Alertmanager inhibit rules; collected by gen.domains.inhibitions()) ----
+
+# One queue: the spec's `queue` label, and the key prefix labels of the built-in exporter conventions.
+_QUEUE = ("namespace", "service", "queue", "prefix", "queue_prefix")
+INHIBITIONS: tuple[Inhibition, ...] = (
+    Inhibition(QUEUE_STUCK, (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG), _QUEUE,
+               "nothing completes: the growing backlog and the long drain time are the stuck queue"),
+)
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(QUEUE_STUCK, "only ServiceDown supersedes it"),
+    Unsuperseded(QUEUE_FAILURE_RATIO_HIGH, "failing jobs are an incident of their own, stuck or not"),
+    Unsuperseded(QUEUE_FAILED_SET_GROWING, "failing jobs are an incident of their own, stuck or not"),
+)
