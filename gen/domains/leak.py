@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from typing import Callable
 
 from gen.promql import trend
 from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, AlertDefinition, Inhibition,
     Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
-from gen.promql.selectors import Scope, eq, selector
+from gen.promql.selectors import Scope, eq
 from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
     RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
 from gen.units import number
@@ -28,6 +29,7 @@ FORECAST_PANEL = "leak.forecast"
 CPU_PANEL = "leak.cpu-trend"
 
 CPU_RECORD = "service:container_cpu_usage_seconds:avg_rate5m"
+UPTIME_RECORD = "instance:process_uptime_seconds"
 CPU_GROWTH_RECORD = "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
 
 
@@ -45,81 +47,102 @@ class Signals:
     working_set: trend.RetainedSignal
 
 
-def _select(matchers) -> str:
-    return selector("", matchers)
-
-
 def retained_signals(service: Service, dashboard: bool = False) -> Signals:
     s = Scope(service, dashboard=dashboard)
     heap: tuple[trend.RetainedSignal, ...] = ()
     if nodejs.applies(service):
         m = nodejs.Metrics(service.nodejs_metric_prefix)
-        app = _select(s.app_matchers())
-        uptime = f"time() - {s.app(m.start_time)}"
         heap = (
             trend.RetainedSignal("old_space", "heap old space", s.app(m.space_used, eq("space", "old")),
-                                 "instance:nodejs_heap_old_space_used_bytes", "job, instance", uptime, app),
+                                 "instance:nodejs_heap_old_space_used_bytes", "job, instance", UPTIME_RECORD,
+                                 service.name),
             trend.RetainedSignal("heap_used", "heap used", s.app(m.heap_used),
-                                 "instance:nodejs_heap_used_bytes", "job, instance", uptime, app),
+                                 "instance:nodejs_heap_used_bytes", "job, instance", UPTIME_RECORD, service.name),
         )
-    ws = trend.RetainedSignal("working_set", "container working set", s.container(pod.RECORDS.working_set),
+    ws = trend.RetainedSignal("working_set", "container working set", pod.recorded(service, pod.RECORDS.working_set),
                               "namespace_pod_container:container_memory_working_set_bytes",
-                              "namespace, pod, container", None,
-                              _select(s.container_matchers()),
+                              "namespace, pod, container", None, service.name,
                               restarts=s.container("kube_pod_container_status_restarts_total"))
     return Signals(heap, ws)
 
 
 def _recording_rules(service: Service, sig: Signals) -> tuple[RecordingRule, ...]:
+    """The floors and trends every service gets (panels read them), then the records its enabled alerts read."""
     w = _windows(service)
-    exhaustion = service.alerts["memoryExhaustion"]
     rules: list[RecordingRule] = []
     for signal in (*sig.heap, sig.working_set):
         rules.append(trend.floor_rule(signal, w))
         rules.extend(trend.growth_rules(signal, w))
     ws = sig.working_set
-    s = Scope(service, dashboard=False)
     rules += [
         trend.peak_rule(ws, w),
         trend.sawtooth_rule(ws),
-        *(trend.seconds_to_limit_rule(ws, s.container(pod.RECORDS.memory_limit), f) for f in forecasts(service)),
-        RecordingRule(CPU_RECORD, _cpu_per_pod(service), (("service", service.name),)),
-        RecordingRule(CPU_GROWTH_RECORD, _cpu_growth(service), (("service", service.name),)),
+        *(trend.seconds_to_limit_rule(ws, pod.recorded(service, pod.RECORDS.memory_limit), f)
+          for f in forecasts(service)),
+        RecordingRule(CPU_RECORD, _cpu_per_pod(service), trend.service_labels(service.name)),
+        RecordingRule(CPU_GROWTH_RECORD, _cpu_growth(service), trend.service_labels(service.name)),
     ]
-    return tuple(rules)
+    if sig.heap:
+        s = Scope(service, dashboard=False)
+        start = s.app(nodejs.Metrics(service.nodejs_metric_prefix).start_time)
+        rules.append(trend.uptime_rule(UPTIME_RECORD, start, service.name))
+    for definition, condition in _conditions(service):
+        settings = service.alerts[definition.alert.setting]
+        if settings.enabled:
+            rules.extend(condition(service, settings).rules)
+    return trend.unique_rules(rules)
 
 
 def forecasts(service: Service) -> tuple[trend.Forecast, ...]:
     """The slow and the fast exhaustion forecast of the working set."""
     s = service.alerts["memoryExhaustion"]
-    return (trend.Forecast("seconds_to_limit", s.param("window"), s.param("horizon")),
-            trend.Forecast("seconds_to_limit_fast", s.param("fastWindow"), s.param("fastHorizon")))
+    return (trend.Forecast(s.param("window"), s.param("horizon")),
+            trend.Forecast(s.param("fastWindow"), s.param("fastHorizon")))
 
 
 def _cpu_per_pod(service: Service) -> str:
     """Average CPU per pod, or CPU seconds per request when the spec names a request counter."""
     s = Scope(service, dashboard=False)
-    cpu = f"avg by (namespace, container) ({s.container(pod.RECORDS.cpu)})"
+    cpu = f"avg by (namespace, container) ({pod.recorded(service, pod.RECORDS.cpu)})"
     counter = service.alerts["cpuTrend"].param("requestCounter")
     if not counter:
         return cpu
     requests = f"sum(rate({s.app(counter)}[5m]))"
-    return f"sum by (namespace, container) ({s.container(pod.RECORDS.cpu)}) / scalar({requests})"
+    return f"sum by (namespace, container) ({pod.recorded(service, pod.RECORDS.cpu)}) / scalar({requests})"
 
 
 def _cpu_growth(service: Service) -> str:
     period = service.leak.period.text
-    x = f'{CPU_RECORD}{{service="{service.name}"}}'
+    x = CPU_RECORD + trend.service_selector(service.name)
     return f"avg_over_time({x}[{period}]) / avg_over_time({x}[{period}] offset {period}) - 1"
+
+
+def _across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> trend.Condition:
+    return trend.across_days(signal, _windows(service), across.param("growthPerPeriod").value,
+                             across.param("minBytesPerPeriod").value)
+
+
+def _within_lifetime(signal: trend.RetainedSignal, service: Service, within: AlertSettings) -> trend.Condition:
+    return trend.within_lifetime(signal, _windows(service), within.param("window"), within.param("warmup"),
+                                 within.param("minGrowth").value, within.param("minBytes").value)
+
+
+def _exhaustion_condition(service: Service, exhaustion: AlertSettings) -> trend.Condition:
+    return trend.exhaustion(retained_signals(service).working_set, _windows(service), forecasts(service),
+                            exhaustion.param("warmup"))
+
+
+def _cpu_condition(service: Service, cpu: AlertSettings) -> trend.Condition:
+    growth = number(cpu.param("growthPerPeriod").value)
+    x = CPU_GROWTH_RECORD + trend.service_selector(service.name)
+    return trend.Condition(f"{x} > {growth} and ({x} offset {_windows(service).period.text}) > {growth}", ())
 
 
 def _heap_across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
     w = _windows(service)
     who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
     return (alert_rule(
-        across, NODEJS_HEAP_LEAK,
-        trend.across_days_expr(signal, w, across.param("growthPerPeriod").value,
-                               across.param("minBytesPerPeriod").value),
+        across, NODEJS_HEAP_LEAK, _across_days(signal, service, across).expr,
         summary=f"{who}: {signal.title} keeps growing day after day",
         description=(f"The {signal.title} floor of {who} (what is left after garbage collection) grew by "
                      "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
@@ -135,9 +158,7 @@ def _heap_within_process(signal: trend.RetainedSignal, service: Service,
     who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
     window = within.param("window")
     return (alert_rule(
-        within, NODEJS_HEAP_LEAK_WITHIN_PROCESS,
-        trend.within_lifetime_expr(signal, w, window, within.param("warmup"),
-                                   within.param("minGrowth").value, within.param("minBytes").value),
+        within, NODEJS_HEAP_LEAK_WITHIN_PROCESS, _within_lifetime(signal, service, within).expr,
         summary=f"{who}: {signal.title} has grown all through this process' life",
         description=(f"The {signal.title} floor of {who} grows by {{{{ $value | humanize1024 }}}}B per hour "
                      f"and has risen steadily for the last {window.text} without levelling off. Restarts "
@@ -148,9 +169,7 @@ def _heap_within_process(signal: trend.RetainedSignal, service: Service,
 def _pod_across_days(service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
     w = _windows(service)
     return (alert_rule(
-        across, POD_MEMORY_LEAK,
-        trend.across_days_expr(retained_signals(service).working_set, w, across.param("growthPerPeriod").value,
-                               across.param("minBytesPerPeriod").value),
+        across, POD_MEMORY_LEAK, _across_days(retained_signals(service).working_set, service, across).expr,
         summary="{{ $labels.pod }}: memory keeps growing day after day",
         description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by "
                      "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
@@ -163,9 +182,7 @@ def _pod_within_lifetime(service: Service, within: AlertSettings) -> tuple[Alert
     window = within.param("window")
     return (alert_rule(
         within, POD_MEMORY_LEAK_WITHIN_POD,
-        trend.within_lifetime_expr(retained_signals(service).working_set, _windows(service), window,
-                                   within.param("warmup"), within.param("minGrowth").value,
-                                   within.param("minBytes").value),
+        _within_lifetime(retained_signals(service).working_set, service, within).expr,
         summary="{{ $labels.pod }}: memory has grown all through this pod's life",
         description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grows by "
                      "{{ $value | humanize1024 }}B per hour and has risen steadily for the last %s without "
@@ -176,9 +193,7 @@ def _pod_within_lifetime(service: Service, within: AlertSettings) -> tuple[Alert
 
 def _exhaustion(service: Service, exhaustion: AlertSettings) -> tuple[AlertRule, ...]:
     return (alert_rule(
-        exhaustion, POD_MEMORY_EXHAUSTION_FORECAST,
-        trend.exhaustion_expr(retained_signals(service).working_set, _windows(service), forecasts(service),
-                              exhaustion.param("warmup")),
+        exhaustion, POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion_condition(service, exhaustion).expr,
         summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
         description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
                      "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
@@ -192,9 +207,7 @@ def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:
     growth = cpu.param("growthPerPeriod")
     per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
     return (alert_rule(
-        cpu, POD_CPU_USAGE_RISING,
-        f'{CPU_GROWTH_RECORD}{{service="{service.name}"}} > {number(growth.value)} '
-        f'and ({CPU_GROWTH_RECORD}{{service="{service.name}"}} offset {period}) > {number(growth.value)}',
+        cpu, POD_CPU_USAGE_RISING, _cpu_condition(service, cpu).expr,
         summary="%s: CPU use keeps rising day after day" % service.name,
         description=("The %s of %s rose by {{ $value | humanizePercentage }} over the last %s, and by more than "
                      "%s the %s before. Work per request is growing: look for a leak (GC works harder as the "
@@ -203,17 +216,24 @@ def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:
         panel_key=CPU_PANEL, pod_label=""),)
 
 
-def alert_definitions(service: Service) -> tuple[AlertDefinition[Service], ...]:
-    """Per heap signal its two leak alerts, then the working-set and CPU alerts; rule order follows."""
-    heap = tuple(definition for signal in retained_signals(service).heap for definition in (
-        AlertDefinition(NODEJS_HEAP_LEAK, partial(_heap_across_days, signal)),
-        AlertDefinition(NODEJS_HEAP_LEAK_WITHIN_PROCESS, partial(_heap_within_process, signal))))
+def _conditions(service: Service) -> tuple[tuple[AlertDefinition[Service], Callable[..., trend.Condition]], ...]:
+    """Per heap signal its two leak alerts, then the working-set and CPU alerts; rule order follows. Each with
+    its condition, whose records the group holds before the alerts."""
+    sig = retained_signals(service)
+    heap = tuple(pair for signal in sig.heap for pair in (
+        (AlertDefinition(NODEJS_HEAP_LEAK, partial(_heap_across_days, signal)), partial(_across_days, signal)),
+        (AlertDefinition(NODEJS_HEAP_LEAK_WITHIN_PROCESS, partial(_heap_within_process, signal)),
+         partial(_within_lifetime, signal))))
     return heap + (
-        AlertDefinition(POD_MEMORY_LEAK, _pod_across_days),
-        AlertDefinition(POD_MEMORY_LEAK_WITHIN_POD, _pod_within_lifetime),
-        AlertDefinition(POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion),
-        AlertDefinition(POD_CPU_USAGE_RISING, _cpu_rising),
+        (AlertDefinition(POD_MEMORY_LEAK, _pod_across_days), partial(_across_days, sig.working_set)),
+        (AlertDefinition(POD_MEMORY_LEAK_WITHIN_POD, _pod_within_lifetime), partial(_within_lifetime, sig.working_set)),
+        (AlertDefinition(POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion), _exhaustion_condition),
+        (AlertDefinition(POD_CPU_USAGE_RISING, _cpu_rising), _cpu_condition),
     )
+
+
+def alert_definitions(service: Service) -> tuple[AlertDefinition[Service], ...]:
+    return tuple(definition for definition, _ in _conditions(service))
 
 
 def _panels(service: Service) -> tuple[Panel, ...]:
@@ -241,7 +261,7 @@ def _panels(service: Service) -> tuple[Panel, ...]:
         "deploys with a climb in between is a leak that restarts hide." % service.leak.floor_window.text,
         UNIT_BYTES,
         (Query(ws.raw, "{{pod}} raw"), Query(ws.recorded("floor"), "{{pod}} floor"),
-         Query(f"max({s.container(pod.RECORDS.memory_limit)})", "limit")),
+         Query(f"max({pod.recorded(service, pod.RECORDS.memory_limit)})", "limit")),
         min=0, styles=raw_style + (SeriesStyle("limit", color="red", dashed=True, width=2),)))
     growth_queries = [Query(sig_.recorded("floor_growth_ratio"), f"{pod_legend} {sig_.title}") for sig_ in sig.heap]
     growth_queries.append(Query(ws.recorded("floor_growth_ratio"), "{{pod}} working set"))
@@ -262,18 +282,18 @@ def _panels(service: Service) -> tuple[Panel, ...]:
         UNIT_BYTES,
         (Query(floor, "{{pod}} floor"), Query(f"predict_linear({floor}[{window.text}], {number(horizon.seconds)})",
                                               f"{{{{pod}}}} forecast in {horizon.text}"),
-         Query(f"max({s.container(pod.RECORDS.memory_limit)})", "limit")),
+         Query(f"max({pod.recorded(service, pod.RECORDS.memory_limit)})", "limit")),
         min=0, styles=(SeriesStyle(".* forecast .*", regex=True, dashed=True),
                        SeriesStyle("limit", color="red", dashed=True, width=2))))
     panels.append(Panel(
         "leak.time-to-limit", "Time to memory limit",
         "Shortest time until any pod's memory reaches its limit at its current steady growth. Empty means no "
         "pod is growing.",
-        UNIT_SECONDS, (Query(f"min({ws.recorded('seconds_to_limit')})", "time to limit"),), kind="stat",
+        UNIT_SECONDS, (Query(f"min({ws.recorded(forecasts(service)[0].record)})", "time to limit"),), kind="stat",
         width=6, height=8, decimals=0,
         thresholds=(Threshold(None, "red"), Threshold(horizon.seconds, "orange"),
                     Threshold(4 * horizon.seconds, "green")), no_value="not growing"))
-    cpu = f'{CPU_RECORD}{{service="{service.name}"}}'
+    cpu = CPU_RECORD + trend.service_selector(service.name)
     panels.append(Panel(
         CPU_PANEL, f"CPU trend: average per pod, this {p} vs the one before",
         f"Average CPU per pod over the last {p} and the {p} before. At a flat request rate the two lines stay "

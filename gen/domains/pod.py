@@ -12,6 +12,7 @@ from gen.domains.alerts import (POD_CRASH_LOOPING, POD_MEMORY_EXHAUSTION_FORECAS
     Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
+from gen.promql.trend import service_labels, service_selector
 from gen.ir import (UNIT_BYTES, UNIT_BYTES_PER_SECOND, UNIT_CORES, UNIT_COUNT, UNIT_PACKETS_PER_SECOND, UNIT_RATIO,
     AlertRule, DomainOutput, Panel, Query, RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
 from gen.units import Quantity, number
@@ -39,36 +40,44 @@ class Records:
 RECORDS = Records()
 
 
+def recorded(service: Service, record: str) -> str:
+    """A series this domain records, as alerts, panels and other records read it: by its `service` label."""
+    return record + service_selector(service.name)
+
+
 def applies(service: Service) -> bool:
     return True
 
 
 def _resource_rule(s: Scope, record: str, base: str, kind: str, resource: str, fixed: Quantity | None) -> RecordingRule:
+    labels = service_labels(s.service.name)
     if fixed is not None:
         # The spec states the value: give it the same labels as the usage series, so it joins like the real one.
-        return RecordingRule(record, f"{s.container(base)} * 0 + {number(fixed.value)}")
+        return RecordingRule(record, f"{recorded(s.service, base)} * 0 + {number(fixed.value)}", labels)
     source = s.container(f"kube_pod_container_resource_{kind}", eq("resource", resource))
-    return RecordingRule(record, f"max by ({BY_CONTAINER}) ({source})")
+    return RecordingRule(record, f"max by ({BY_CONTAINER}) ({source})", labels)
 
 
 def _recording_rules(service: Service) -> tuple[RecordingRule, ...]:
     s = Scope(service, dashboard=False)
     r = service.resources
-    ws = s.container(RECORDS.working_set)
-    cpu = s.container(RECORDS.cpu)
+    ws = recorded(service, RECORDS.working_set)
+    cpu = recorded(service, RECORDS.cpu)
+    labels = service_labels(service.name)
     return (
         # cAdvisor can briefly export two series for one container (old and new cgroup); max de-duplicates.
         RecordingRule(RECORDS.working_set,
-                      f"max by ({BY_CONTAINER}) ({s.container('container_memory_working_set_bytes')})"),
+                      f"max by ({BY_CONTAINER}) ({s.container('container_memory_working_set_bytes')})", labels),
         RecordingRule(RECORDS.cpu,
-                      f"sum by ({BY_CONTAINER}) (rate({s.container('container_cpu_usage_seconds_total')}[5m]))"),
+                      f"sum by ({BY_CONTAINER}) (rate({s.container('container_cpu_usage_seconds_total')}[5m]))",
+                      labels),
         _resource_rule(s, RECORDS.memory_limit, RECORDS.working_set, "limits", "memory", r.memory_limit),
         _resource_rule(s, RECORDS.memory_request, RECORDS.working_set, "requests", "memory", r.memory_request),
         _resource_rule(s, RECORDS.cpu_limit, RECORDS.cpu, "limits", "cpu", r.cpu_limit),
         _resource_rule(s, RECORDS.cpu_request, RECORDS.cpu, "requests", "cpu", r.cpu_request),
-        RecordingRule(RECORDS.memory_of_limit, f"{ws} / {s.container(RECORDS.memory_limit)}"),
-        RecordingRule(RECORDS.memory_of_request, f"{ws} / {s.container(RECORDS.memory_request)}"),
-        RecordingRule(RECORDS.cpu_of_request, f"{cpu} / {s.container(RECORDS.cpu_request)}"),
+        RecordingRule(RECORDS.memory_of_limit, f"{ws} / {recorded(service, RECORDS.memory_limit)}", labels),
+        RecordingRule(RECORDS.memory_of_request, f"{ws} / {recorded(service, RECORDS.memory_request)}", labels),
+        RecordingRule(RECORDS.cpu_of_request, f"{cpu} / {recorded(service, RECORDS.cpu_request)}", labels),
     )
 
 
@@ -82,11 +91,11 @@ _REFERENCE_LINES = (
 
 def _usage_queries(s: Scope, usage: str, request: str, limit: str) -> tuple[Query, ...]:
     return (
-        Query(s.container(usage), "{{pod}}"),
-        Query(f"avg({s.container(usage)})", "average"),
-        Query(f"max({s.container(usage)})", "maximum"),
-        Query(f"max({s.container(request)})", "request"),
-        Query(f"max({s.container(limit)})", "limit"),
+        Query(recorded(s.service, usage), "{{pod}}"),
+        Query(f"avg({recorded(s.service, usage)})", "average"),
+        Query(f"max({recorded(s.service, usage)})", "maximum"),
+        Query(f"max({recorded(s.service, request)})", "request"),
+        Query(f"max({recorded(s.service, limit)})", "limit"),
     )
 
 
@@ -124,10 +133,10 @@ def _panels(service: Service) -> tuple[Panel, ...]:
               "Rule of thumb from the seed article: CPU request about 3x average use, memory request about "
               "1.2x current use.",
               UNIT_RATIO,
-              (Query(f"max({s.container(RECORDS.memory_of_request)})", "memory, max pod"),
-               Query(f"avg({s.container(RECORDS.memory_of_request)})", "memory, average"),
-               Query(f"max({s.container(RECORDS.cpu_of_request)})", "cpu, max pod"),
-               Query(f"avg({s.container(RECORDS.cpu_of_request)})", "cpu, average")), min=0),
+              (Query(f"max({recorded(s.service, RECORDS.memory_of_request)})", "memory, max pod"),
+               Query(f"avg({recorded(s.service, RECORDS.memory_of_request)})", "memory, average"),
+               Query(f"max({recorded(s.service, RECORDS.cpu_of_request)})", "cpu, max pod"),
+               Query(f"avg({recorded(s.service, RECORDS.cpu_of_request)})", "cpu, average")), min=0),
         Panel("pod.network-bytes", "Network bytes",
               "Bytes per second received and transmitted by each pod. Traffic that climbs between deploys at "
               "a flat request rate is work the service starts itself (jobs, retries, polling).",
@@ -158,19 +167,19 @@ def _panels(service: Service) -> tuple[Panel, ...]:
               min=0, bars=True),
         Panel("pod.suggest-cpu-request", "Suggested CPU request",
               "3x the average CPU use over the dashboard's time range (the seed article's rule of thumb).",
-              UNIT_CORES, (Query(f"3 * avg(avg_over_time({s.container(RECORDS.cpu)}[$__range]))", "request"),),
+              UNIT_CORES, (Query(f"3 * avg(avg_over_time({recorded(s.service, RECORDS.cpu)}[$__range]))", "request"),),
               kind="stat", width=6, height=4, decimals=2),
         Panel("pod.suggest-cpu-limit", "Suggested CPU limit",
               "6x the peak CPU use of any pod over the dashboard's time range.",
-              UNIT_CORES, (Query(f"6 * max(max_over_time({s.container(RECORDS.cpu)}[$__range]))", "limit"),),
+              UNIT_CORES, (Query(f"6 * max(max_over_time({recorded(s.service, RECORDS.cpu)}[$__range]))", "limit"),),
               kind="stat", width=6, height=4, decimals=2),
         Panel("pod.suggest-memory-request", "Suggested memory request",
               "1.2x the largest working set of any pod now.",
-              UNIT_BYTES, (Query(f"1.2 * max({s.container(RECORDS.working_set)})", "request"),),
+              UNIT_BYTES, (Query(f"1.2 * max({recorded(s.service, RECORDS.working_set)})", "request"),),
               kind="stat", width=6, height=4),
         Panel("pod.suggest-memory-limit", "Suggested memory limit",
               "2x the largest working set of any pod now: room for a burst, not for a leak.",
-              UNIT_BYTES, (Query(f"2 * max({s.container(RECORDS.working_set)})", "limit"),),
+              UNIT_BYTES, (Query(f"2 * max({recorded(s.service, RECORDS.working_set)})", "limit"),),
               kind="stat", width=6, height=4),
     )
 
@@ -181,7 +190,7 @@ def _headlines(service: Service) -> tuple[Panel, ...]:
     return (
         Panel("overview.memory-limit", "Worst memory / limit",
               "Highest working set as a share of the memory limit across pods.",
-              UNIT_RATIO, (Query(f"max({s.container(RECORDS.memory_of_limit)})", "memory / limit"),), kind="stat",
+              UNIT_RATIO, (Query(f"max({recorded(s.service, RECORDS.memory_of_limit)})", "memory / limit"),), kind="stat",
               width=6, height=4, min=0, max=1,
               thresholds=(Threshold(None, "green"), Threshold(round(near - 0.1, 4), "orange"),
                           Threshold(near, "red"))),
@@ -199,7 +208,7 @@ def _near_limit(service: Service, near: AlertSettings) -> tuple[AlertRule, ...]:
     threshold = near.param("threshold")
     return (alert_rule(
         near, POD_MEMORY_NEAR_LIMIT,
-        f"{s.container(RECORDS.memory_of_limit)} > {number(threshold.value)}",
+        f"{recorded(s.service, RECORDS.memory_of_limit)} > {number(threshold.value)}",
         summary="{{ $labels.pod }} is close to its memory limit",
         description=("Container {{ $labels.container }} of {{ $labels.pod }} uses {{ $value | humanizePercentage }}"
                      " of its memory limit (alert above %s for %s). The kernel OOM-kills it when it reaches "

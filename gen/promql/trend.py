@@ -20,6 +20,13 @@ The ideas, in one place:
 - **Exhaustion.** `predict_linear` of the floor plus the usual GC sawtooth
   height, against the limit, under the same shape checks, so that warm-up and
   spikes do not page.
+
+How it reads: every series recorded here carries the `service` label and is read back as
+`<record>{service="<name>"}`; each shape check (steady rise, uptime and restart guard) is a
+recorded series with its window in the name, present only while the check passes. An alert is
+then one short condition on recorded series, and a reviewer follows the chain through names.
+Every record an alert reads sits before it in the same rule group, so it is evaluated at the
+same timestamp and adds no delay.
 """
 from __future__ import annotations
 
@@ -35,6 +42,7 @@ SHAPE_TOLERANCE = 0.15
 THIRD_SHARE = 0.25
 
 
+
 @dataclass(frozen=True)
 class RetainedSignal:
     """A memory series whose floor obsgen watches, and how to scope and guard it."""
@@ -44,15 +52,31 @@ class RetainedSignal:
     raw: str  # the raw series, fully selected
     record_prefix: str  # recorded series are <prefix>:floor, <prefix>:floor_growth, ...
     identity: str  # labels that identify one process/container, for `on (...)` joins
-    uptime: str | None  # PromQL giving each process's uptime in seconds (same identity), if known
-    select: str  # matchers `{...}` that select this service's recorded series
+    uptime: str | None  # a recorded series of each process's uptime in seconds (same identity), if known
+    service: str  # the service's name: every recorded series carries it as its `service` label
     restarts: str | None = None  # a restart counter of the same identity (kube-state-metrics), if no uptime
+
+    @property
+    def select(self) -> str:
+        return service_selector(self.service)
 
     def recorded(self, suffix: str) -> str:
         return f"{self.record_prefix}:{suffix}{self.select}"
 
     def name(self, suffix: str) -> str:
         return f"{self.record_prefix}:{suffix}"
+
+    def rule(self, suffix: str, expr: str) -> RecordingRule:
+        return RecordingRule(self.name(suffix), expr, service_labels(self.service))
+
+
+def service_selector(service: str) -> str:
+    """How alerts, panels and other records read a recorded series of the service."""
+    return "{" + f'service="{service}"' + "}"
+
+
+def service_labels(service: str) -> tuple[tuple[str, str], ...]:
+    return (("service", service),)
 
 
 @dataclass(frozen=True)
@@ -64,12 +88,33 @@ class TrendWindows:
     average: Duration  # how much of each period is averaged before comparing
 
 
+@dataclass(frozen=True)
+class Condition:
+    """An alert's condition on recorded series, and the records it reads that its domain must emit first."""
+
+    expr: str
+    rules: tuple[RecordingRule, ...]
+
+
+def unique_rules(rules) -> tuple[RecordingRule, ...]:
+    """Rules in first-seen order, each record once. Shape checks are named by their window, so two alerts
+    that need the same check share one record; the same name with another expression is a bug."""
+    seen: dict[str, RecordingRule] = {}
+    for rule in rules:
+        known = seen.get(rule.record)
+        if known is None:
+            seen[rule.record] = rule
+        elif known != rule:
+            raise ValueError(f"two different rules record {rule.record}")
+    return tuple(seen.values())
+
+
 def floor_rule(signal: RetainedSignal, w: TrendWindows) -> RecordingRule:
-    return RecordingRule(signal.name("floor"), f"min_over_time({signal.raw}[{w.floor.text}])")
+    return signal.rule("floor", f"min_over_time({signal.raw}[{w.floor.text}])")
 
 
 def peak_rule(signal: RetainedSignal, w: TrendWindows) -> RecordingRule:
-    return RecordingRule(signal.name("peak"), f"max_over_time({signal.raw}[{w.floor.text}])")
+    return signal.rule("peak", f"max_over_time({signal.raw}[{w.floor.text}])")
 
 
 def growth_rules(signal: RetainedSignal, w: TrendWindows) -> tuple[RecordingRule, RecordingRule]:
@@ -77,62 +122,76 @@ def growth_rules(signal: RetainedSignal, w: TrendWindows) -> tuple[RecordingRule
     floor = signal.recorded("floor")
     now = f"avg_over_time({floor}[{w.average.text}])"
     before = f"avg_over_time({floor}[{w.average.text}] offset {w.period.text})"
-    return (
-        RecordingRule(signal.name("floor_growth"), f"{now} - {before}"),
-        RecordingRule(signal.name("floor_growth_ratio"), f"{now} / {before} - 1"),
-    )
+    return (signal.rule("floor_growth", f"{now} - {before}"),
+            signal.rule("floor_growth_ratio", f"{now} / {before} - 1"))
 
 
-def _uptime_guard(signal: RetainedSignal, seconds: float) -> str:
-    """Keep only processes older than `seconds`. Without an uptime metric: series that existed then, and,
-    where a restart counter exists, that did not restart since (a restart in place keeps the series)."""
+def uptime_rule(name: str, start_time: str, service: str) -> RecordingRule:
+    """Each process's uptime in seconds, from its start time."""
+    return RecordingRule(name, f"time() - {start_time}", service_labels(service))
+
+
+def uptime_guard(signal: RetainedSignal, seconds: float) -> Condition:
+    """Keep only processes older than `seconds`. With an uptime record: its value. Without: a recorded guard,
+    present for series that existed then and, where a restart counter exists, did not restart since (a
+    restart in place keeps the series)."""
     if signal.uptime:
-        return f"and on ({signal.identity}) ({signal.uptime} > {number(seconds)})"
+        return Condition(f"and on ({signal.identity}) {signal.uptime}{signal.select} > {number(seconds)}", ())
     span = duration(seconds).text
-    guard = f"and on ({signal.identity}) ({signal.recorded('floor')} offset {span})"
+    guard = f"({signal.recorded('floor')} offset {span}) * 0 + 1"
     if signal.restarts:
-        guard += f" unless on ({signal.identity}) (changes({signal.restarts}[{span}]) > 0)"
-    return guard
+        guard += f" unless on ({signal.identity}) changes({signal.restarts}[{span}]) > 0"
+    suffix = f"uptime_guard{span}"
+    return Condition(f"and on ({signal.identity}) {signal.recorded(suffix)}", (signal.rule(suffix, guard),))
 
 
-def across_days_expr(signal: RetainedSignal, w: TrendWindows, min_ratio: float, min_bytes: float) -> str:
-    """Growth of at least `min_ratio` and `min_bytes` per period, on each of the last two periods."""
+def across_days(signal: RetainedSignal, w: TrendWindows, min_ratio: float, min_bytes: float) -> Condition:
+    """Growth of at least `min_ratio` and `min_bytes` per period, on each of the last two periods.
+    Value: the growth over the last period, in bytes."""
     growth, ratio = signal.recorded("floor_growth"), signal.recorded("floor_growth_ratio")
     p = w.period.text
-    needed = 2 * w.period.seconds + w.average.seconds + w.floor.seconds
-    return (f"{growth} > {number(min_bytes)} and {ratio} > {number(min_ratio)} "
-            f"and ({growth} offset {p}) > {number(min_bytes)} and ({ratio} offset {p}) > {number(min_ratio)} "
-            f"{_uptime_guard(signal, needed)}")
+    grew = f"floor_grew{p}"
+    guard = uptime_guard(signal, 2 * w.period.seconds + w.average.seconds + w.floor.seconds)
+    return Condition(
+        f"{signal.recorded(grew)} and ({signal.recorded(grew)} offset {p}) {guard.expr}",
+        (signal.rule(grew, f"{growth} > {number(min_bytes)} and {ratio} > {number(min_ratio)}"), *guard.rules))
 
 
-def steady_rise(floor: str, window: Duration) -> str:
-    """Filters that pass only while `floor` rose steadily over `window` (see module docstring)."""
-    win = window.text
+def steady_rise_rules(signal: RetainedSignal, window: Duration) -> tuple[RecordingRule, ...]:
+    """`<prefix>:floor_steady_rise<window>`: the floor's slope in bytes per hour, present only while the floor
+    rose steadily over `window` (see the module docstring), and the floor's rise over the window it reads."""
+    floor, win = signal.recorded("floor"), window.text
     third, two_thirds = duration(window.seconds / 3).text, duration(2 * window.seconds / 3).text
-    growth = f"({floor} - {floor} offset {win})"
+    rise = f"floor_rise{win}"
+    growth = signal.recorded(rise)
     tol, share = number(SHAPE_TOLERANCE), number(THIRD_SHARE)
-    return (f"and ({floor} offset {win} - min_over_time({floor}[{win}])) <= {tol} * {growth} "
-            f"and (max_over_time({floor}[{win}]) - {floor}) <= {tol} * {growth} "
-            f"and ({floor} offset {two_thirds} - {floor} offset {win}) > {share} * {growth} "
-            f"and ({floor} offset {third} - {floor} offset {two_thirds}) > {share} * {growth} "
-            f"and ({floor} - {floor} offset {third}) > {share} * {growth}")
+    steady = (f"deriv({floor}[{win}]) * 3600 "
+              f"and ({floor} offset {win} - min_over_time({floor}[{win}])) <= {tol} * {growth} "
+              f"and (max_over_time({floor}[{win}]) - {floor}) <= {tol} * {growth} "
+              f"and ({floor} offset {two_thirds} - {floor} offset {win}) > {share} * {growth} "
+              f"and ({floor} offset {third} - {floor} offset {two_thirds}) > {share} * {growth} "
+              f"and ({floor} - {floor} offset {third}) > {share} * {growth}")
+    return (signal.rule(rise, f"{floor} - {floor} offset {win}"), signal.rule(f"floor_steady_rise{win}", steady))
 
 
-def within_lifetime_expr(signal: RetainedSignal, w: TrendWindows, window: Duration, warmup: Duration,
-                         min_ratio: float, min_bytes: float) -> str:
+def within_lifetime(signal: RetainedSignal, w: TrendWindows, window: Duration, warmup: Duration,
+                    min_ratio: float, min_bytes: float) -> Condition:
     """Value: how fast the floor grows, in bytes per hour."""
-    floor = signal.recorded("floor")
-    slope = f"deriv({floor}[{window.text}])"
-    needed = window.seconds + warmup.seconds + w.floor.seconds
-    return (f"{slope} * 3600 > {number(min_ratio)} * ({floor} offset {window.text}) / {number(window.seconds / 3600)} "
-            f"and {slope} * {number(window.seconds)} > {number(min_bytes)} "
-            f"{steady_rise(floor, window)} "
-            f"{_uptime_guard(signal, needed)}")
+    floor, win = signal.recorded("floor"), window.text
+    hours = window.seconds / 3600
+    ratio = f"floor_rise_ratio{win}"
+    guard = uptime_guard(signal, window.seconds + warmup.seconds + w.floor.seconds)
+    return Condition(
+        f"{signal.recorded(f'floor_steady_rise{win}')} > {number(min_bytes / hours)} "
+        f"and {signal.recorded(ratio)} > {number(min_ratio)} {guard.expr}",
+        (*steady_rise_rules(signal, window),
+         signal.rule(ratio, f"deriv({floor}[{win}]) * {number(window.seconds)} / ({floor} offset {win})"),
+         *guard.rules))
 
 
 def sawtooth_rule(signal: RetainedSignal) -> RecordingRule:
     """Height of the GC sawtooth: what the peaks add on top of the floor."""
-    return RecordingRule(signal.name("sawtooth"), f"{signal.recorded('peak')} - {signal.recorded('floor')}")
+    return signal.rule("sawtooth", f"{signal.recorded('peak')} - {signal.recorded('floor')}")
 
 
 @dataclass(frozen=True)
@@ -143,29 +202,36 @@ class Forecast:
     that would kill the pod the same day, with a horizon short enough that a daily cycle cannot reach it.
     """
 
-    record: str  # suffix of the recorded seconds-to-limit series
     window: Duration
     horizon: Duration
+
+    @property
+    def record(self) -> str:
+        """Suffix of the recorded seconds-to-limit series."""
+        return f"seconds_to_limit{self.window.text}"
 
 
 def seconds_to_limit_rule(signal: RetainedSignal, limit: str, forecast: Forecast) -> RecordingRule:
     """When the floor's linear trend plus the usual sawtooth reaches the limit; only while growing."""
     floor, win = signal.recorded("floor"), forecast.window.text
     sawtooth = f"quantile_over_time(0.5, {signal.recorded('sawtooth')}[{win}])"
-    return RecordingRule(
-        signal.name(forecast.record),
+    return signal.rule(
+        forecast.record,
         f"({limit} - {sawtooth} - predict_linear({floor}[{win}], 0)) / (deriv({floor}[{win}]) > 0)",
     )
 
 
-def exhaustion_expr(signal: RetainedSignal, w: TrendWindows, forecasts: tuple[Forecast, ...],
-                    warmup: Duration) -> str:
+def exhaustion(signal: RetainedSignal, w: TrendWindows, forecasts: tuple[Forecast, ...],
+               warmup: Duration) -> Condition:
     """Value: seconds until the limit. Fires when a forecast puts it within its horizon and the rise over
-    that forecast's window is steady."""
-    floor = signal.recorded("floor")
-    branches = []
+    that forecast's window is steady (`<prefix>:seconds_to_limit_steady<window>`)."""
+    branches, rules = [], []
     for f in forecasts:
-        needed = f.window.seconds + warmup.seconds + w.floor.seconds
-        branches.append(f"({signal.recorded(f.record)} < {number(f.horizon.seconds)} "
-                        f"{steady_rise(floor, f.window)} {_uptime_guard(signal, needed)})")
-    return " or ".join(branches)
+        win = f.window.text
+        guard = uptime_guard(signal, f.window.seconds + warmup.seconds + w.floor.seconds)
+        steady = f"seconds_to_limit_steady{win}"
+        rules += [*steady_rise_rules(signal, f.window), *guard.rules, signal.rule(
+            steady, f"{signal.recorded(f.record)} and on ({signal.identity}) "
+                    f"{signal.recorded(f'floor_steady_rise{win}')} {guard.expr}")]
+        branches.append(f"{signal.recorded(steady)} < {number(f.horizon.seconds)}")
+    return Condition(" or ".join(branches), tuple(rules))

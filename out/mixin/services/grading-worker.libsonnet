@@ -265,7 +265,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory / limit",
@@ -550,7 +550,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -692,7 +692,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} raw",
@@ -705,7 +705,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -718,7 +718,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -817,7 +817,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap old space",
@@ -830,7 +830,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap used",
@@ -843,7 +843,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} working set",
@@ -987,7 +987,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -1000,7 +1000,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h], 43200)",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} forecast in 12h",
@@ -1013,7 +1013,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -1088,7 +1088,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "time to limit",
@@ -2747,7 +2747,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -2760,7 +2760,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -2773,7 +2773,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -2786,7 +2786,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -2799,7 +2799,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -2992,7 +2992,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}",
+              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -3005,7 +3005,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -3018,7 +3018,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -3031,7 +3031,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -3044,7 +3044,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -3237,7 +3237,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, max pod",
@@ -3250,7 +3250,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, average",
@@ -3263,7 +3263,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, max pod",
@@ -3276,7 +3276,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, average",
@@ -3792,7 +3792,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}[$__range]))",
+              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -3859,7 +3859,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"}[$__range]))",
+              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -3925,7 +3925,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -3991,7 +3991,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"app\"})",
+              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -4255,7 +4255,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/PodMemoryNearLimit",
               "summary": "{{ $labels.pod }} is close to its memory limit"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} > 0.9",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"grading-worker\"} > 0.9",
             "for": "15m",
             "labels": {
               "env": "production",
@@ -4367,7 +4367,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 0.03\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"grading-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"grading-worker\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"grading-worker\"} > 198000",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4385,7 +4385,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap old space has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h{service=\"grading-worker\"} > 262144\nand instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h{service=\"grading-worker\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"grading-worker\"} > 64800",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4403,7 +4403,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_growth{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 0.03\nand (instance:nodejs_heap_used_bytes:floor_growth{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"grading-worker\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"grading-worker\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"grading-worker\"} > 198000",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4421,7 +4421,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap used has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[16h]) - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_steady_rise16h{service=\"grading-worker\"} > 262144\nand instance:nodejs_heap_used_bytes:floor_rise_ratio16h{service=\"grading-worker\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"grading-worker\"} > 64800",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4439,7 +4439,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} > 0.03\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 1d) > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 1d) > 0.03\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2d7h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2d7h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"grading-worker\"} offset 1d)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h{service=\"grading-worker\"}",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4456,7 +4456,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/PodMemoryLeakWithinPod",
               "summary": "{{ $labels.pod }}: memory has grown all through this pod's life"
             },
-            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[16h]) * 3600 > 0.03 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h) / 16\nand deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[16h]) * 57600 > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[16h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h)\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 10h40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 5h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 16h)\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 18h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[18h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h{service=\"grading-worker\"} > 524288\nand namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h{service=\"grading-worker\"} > 0.03\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h{service=\"grading-worker\"}",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4473,7 +4473,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} < 43200 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 4h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 6h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 8h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[8h]) > 0))\nor (namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} < 14400 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 1h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 2h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} offset 4h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[4h]) > 0))",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"grading-worker\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"grading-worker\"} < 14400",
             "for": "30m",
             "labels": {
               "env": "production",
@@ -4510,38 +4510,65 @@
         "rules": [
           {
             "expr": "max by (namespace, pod, container) (container_memory_working_set_bytes{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"})",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:max"
           },
           {
             "expr": "sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[5m]))",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:rate5m"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} * 0 + 1073741824",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"} * 0 + 1073741824",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\", resource=\"memory\"})",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\", resource=\"cpu\"})",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\", resource=\"cpu\"})",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_request"
           },
           {
-            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}",
+            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:ratio_request"
           }
         ]
@@ -4551,58 +4578,97 @@
         "rules": [
           {
             "expr": "min_over_time(nodejs_heap_space_size_used_bytes{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\", space=\"old\"}[1h])",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio"
           },
           {
             "expr": "min_over_time(nodejs_heap_size_used_bytes{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[1h])",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth_ratio"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[1h])",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"}[1h])",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h] offset 1d)",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio"
           },
           {
-            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[1h])",
+            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"grading-worker\"}[1h])",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:peak"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:sawtooth"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[6h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"grading-worker\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h]) > 0)",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"grading-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"grading-worker\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[2h]) > 0)",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h"
           },
           {
-            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"})",
+            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"grading-worker\"})",
             "labels": {
               "service": "grading-worker"
             },
@@ -4614,6 +4680,167 @@
               "service": "grading-worker"
             },
             "record": "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
+          },
+          {
+            "expr": "time() - process_start_time_seconds{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:process_uptime_seconds"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{service=\"grading-worker\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"grading-worker\"} > 0.03",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 16h",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[16h]) * 3600\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[16h])) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 16h) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 10h40m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 5h20m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"}[16h]) * 57600 / (instance:nodejs_heap_old_space_used_bytes:floor{service=\"grading-worker\"} offset 16h)",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor_growth{service=\"grading-worker\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"grading-worker\"} > 0.03",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} - instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 16h",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[16h]) * 3600\nand (instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[16h])) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[16h]) - instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 16h) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 10h40m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"grading-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} - instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 5h20m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"}[16h]) * 57600 / (instance:nodejs_heap_used_bytes:floor{service=\"grading-worker\"} offset 16h)",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{service=\"grading-worker\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"grading-worker\"} > 0.03",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2d7h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[2d7h]) > 0",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 16h",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[16h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[16h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"grading-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 16h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 10h40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 5h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[16h]) * 57600 / (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 16h)",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 18h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[18h]) > 0",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 6h",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise6h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"grading-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 6h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 4h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 8h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[8h]) > 0",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"grading-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h{service=\"grading-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2h",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise2h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[2h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[2h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"grading-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 1h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"grading-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"grading-worker\"} offset 4h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"grading-worker-.*\", container=\"app\"}[4h]) > 0",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h{service=\"grading-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h{service=\"grading-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h{service=\"grading-worker\"}",
+            "labels": {
+              "service": "grading-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h"
           }
         ]
       }

@@ -265,7 +265,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory / limit",
@@ -550,7 +550,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -692,7 +692,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} raw",
@@ -705,7 +705,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -718,7 +718,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -817,7 +817,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap old space",
@@ -830,7 +830,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap used",
@@ -843,7 +843,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} working set",
@@ -987,7 +987,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -1000,7 +1000,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h], 43200)",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} forecast in 12h",
@@ -1013,7 +1013,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -1088,7 +1088,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "time to limit",
@@ -4251,7 +4251,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -4264,7 +4264,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -4277,7 +4277,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -4290,7 +4290,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -4303,7 +4303,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -4496,7 +4496,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}",
+              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -4509,7 +4509,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -4522,7 +4522,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -4535,7 +4535,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -4548,7 +4548,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -4741,7 +4741,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, max pod",
@@ -4754,7 +4754,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, average",
@@ -4767,7 +4767,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, max pod",
@@ -4780,7 +4780,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, average",
@@ -5296,7 +5296,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}[$__range]))",
+              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -5363,7 +5363,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"}[$__range]))",
+              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -5429,7 +5429,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -5495,7 +5495,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"notification-worker\"})",
+              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -5903,7 +5903,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryNearLimit",
               "summary": "{{ $labels.pod }} is close to its memory limit"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} > 0.9",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"notification-worker\"} > 0.9",
             "for": "15m",
             "labels": {
               "service": "notification-worker",
@@ -6009,7 +6009,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 0.03\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-worker\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-worker\"} > 198000",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6026,7 +6026,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap old space has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h{service=\"notification-worker\"} > 262144\nand instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h{service=\"notification-worker\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-worker\"} > 64800",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6043,7 +6043,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_growth{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 0.03\nand (instance:nodejs_heap_used_bytes:floor_growth{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-worker\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-worker\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-worker\"} > 198000",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6060,7 +6060,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap used has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[16h]) - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_steady_rise16h{service=\"notification-worker\"} > 262144\nand instance:nodejs_heap_used_bytes:floor_rise_ratio16h{service=\"notification-worker\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-worker\"} > 64800",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6077,7 +6077,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} > 0.03\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 1d) > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 1d) > 0.03\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2d7h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2d7h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-worker\"} offset 1d)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h{service=\"notification-worker\"}",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6093,7 +6093,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryLeakWithinPod",
               "summary": "{{ $labels.pod }}: memory has grown all through this pod's life"
             },
-            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[16h]) * 3600 > 0.03 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h) / 16\nand deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[16h]) * 57600 > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[16h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h)\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 10h40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 5h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 16h)\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 18h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[18h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h{service=\"notification-worker\"} > 524288\nand namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h{service=\"notification-worker\"} > 0.03\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h{service=\"notification-worker\"}",
             "for": "1h",
             "labels": {
               "service": "notification-worker",
@@ -6109,7 +6109,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} < 43200 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 4h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 6h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 8h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[8h]) > 0))\nor (namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} < 14400 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 1h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 2h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} offset 4h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[4h]) > 0))",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"notification-worker\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"notification-worker\"} < 14400",
             "for": "30m",
             "labels": {
               "service": "notification-worker",
@@ -6202,38 +6202,65 @@
         "rules": [
           {
             "expr": "max by (namespace, pod, container) (container_memory_working_set_bytes{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"})",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:max"
           },
           {
             "expr": "sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[5m]))",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:rate5m"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\", resource=\"memory\"})",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\", resource=\"memory\"})",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\", resource=\"cpu\"})",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\", resource=\"cpu\"})",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_request"
           },
           {
-            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}",
+            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:ratio_request"
           }
         ]
@@ -6243,58 +6270,97 @@
         "rules": [
           {
             "expr": "min_over_time(nodejs_heap_space_size_used_bytes{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\", space=\"old\"}[1h])",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio"
           },
           {
             "expr": "min_over_time(nodejs_heap_size_used_bytes{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[1h])",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth_ratio"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[1h])",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"}[1h])",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h] offset 1d)",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h] offset 1d)",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio"
           },
           {
-            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[1h])",
+            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-worker\"}[1h])",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:peak"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:sawtooth"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[6h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"notification-worker\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h]) > 0)",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"notification-worker\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"notification-worker\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[2h]) > 0)",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h"
           },
           {
-            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"})",
+            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"notification-worker\"})",
             "labels": {
               "service": "notification-worker"
             },
@@ -6306,6 +6372,167 @@
               "service": "notification-worker"
             },
             "record": "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
+          },
+          {
+            "expr": "time() - process_start_time_seconds{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:process_uptime_seconds"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{service=\"notification-worker\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"notification-worker\"} > 0.03",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 16h",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[16h]) * 3600\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[16h])) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 16h) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 10h40m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 5h20m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"}[16h]) * 57600 / (instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-worker\"} offset 16h)",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor_growth{service=\"notification-worker\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"notification-worker\"} > 0.03",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} - instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 16h",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[16h]) * 3600\nand (instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[16h])) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[16h]) - instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 16h) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 10h40m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"notification-worker\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} - instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 5h20m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"}[16h]) * 57600 / (instance:nodejs_heap_used_bytes:floor{service=\"notification-worker\"} offset 16h)",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{service=\"notification-worker\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"notification-worker\"} > 0.03",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2d7h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[2d7h]) > 0",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 16h",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[16h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[16h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"notification-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 16h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 10h40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 5h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[16h]) * 57600 / (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 16h)",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 18h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[18h]) > 0",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 6h",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise6h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"notification-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 6h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 4h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 8h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[8h]) > 0",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"notification-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h{service=\"notification-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2h",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise2h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[2h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[2h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"notification-worker\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 1h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"notification-worker\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-worker\"} offset 4h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[4h]) > 0",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h{service=\"notification-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h{service=\"notification-worker\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h{service=\"notification-worker\"}",
+            "labels": {
+              "service": "notification-worker"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h"
           }
         ]
       }

@@ -265,7 +265,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory / limit",
@@ -550,7 +550,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -692,7 +692,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} raw",
@@ -705,7 +705,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -718,7 +718,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -817,7 +817,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap old space",
@@ -830,7 +830,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} heap used",
@@ -843,7 +843,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} working set",
@@ -987,7 +987,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} floor",
@@ -1000,7 +1000,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h], 43200)",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} forecast in 12h",
@@ -1013,7 +1013,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -1088,7 +1088,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "time to limit",
@@ -3626,7 +3626,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -3639,7 +3639,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -3652,7 +3652,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -3665,7 +3665,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -3678,7 +3678,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -3871,7 +3871,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}",
+              "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}}",
@@ -3884,7 +3884,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "average",
@@ -3897,7 +3897,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "maximum",
@@ -3910,7 +3910,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -3923,7 +3923,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -4116,7 +4116,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, max pod",
@@ -4129,7 +4129,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "memory, average",
@@ -4142,7 +4142,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, max pod",
@@ -4155,7 +4155,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "cpu, average",
@@ -4671,7 +4671,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[$__range]))",
+              "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -4738,7 +4738,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[$__range]))",
+              "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}[$__range]))",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -4804,7 +4804,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "request",
@@ -4870,7 +4870,7 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"})",
+              "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
               "format": "time_series",
               "instant": false,
               "legendFormat": "limit",
@@ -5222,7 +5222,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryNearLimit",
               "summary": "{{ $labels.pod }} is close to its memory limit"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} > 0.9",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"report-builder\"} > 0.9",
             "for": "15m",
             "labels": {
               "service": "report-builder",
@@ -5328,7 +5328,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 0.03\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"report-builder\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"report-builder\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"report-builder\"} > 198000",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5345,7 +5345,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap old space has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}) <= 0.15 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h{service=\"report-builder\"} > 262144\nand instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h{service=\"report-builder\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"report-builder\"} > 64800",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5362,7 +5362,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_growth{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 0.03\nand (instance:nodejs_heap_used_bytes:floor_growth{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 1d) > 4194304\nand (instance:nodejs_heap_used_bytes:floor_growth_ratio{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 1d) > 0.03\nand on (job, instance) (time() - process_start_time_seconds{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 198000)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"report-builder\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"report-builder\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"report-builder\"} > 198000",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5379,7 +5379,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap used has grown all through this process' life"
             },
-            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) * 3600 > 0.03 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h) / 16\nand deriv(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) * 57600 > 4194304\nand (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h])) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[16h]) - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}) <= 0.15 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 10h40m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 5h20m) > 0.25 * (instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} - instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} offset 16h)\nand on (job, instance) (time() - process_start_time_seconds{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"} > 64800)",
+            "expr": "instance:nodejs_heap_used_bytes:floor_steady_rise16h{service=\"report-builder\"} > 262144\nand instance:nodejs_heap_used_bytes:floor_rise_ratio16h{service=\"report-builder\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"report-builder\"} > 64800",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5396,7 +5396,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} > 0.03\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 1d) > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 1d) > 0.03\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2d7h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2d7h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"report-builder\"} offset 1d)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h{service=\"report-builder\"}",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5412,7 +5412,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryLeakWithinPod",
               "summary": "{{ $labels.pod }}: memory has grown all through this pod's life"
             },
-            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[16h]) * 3600 > 0.03 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h) / 16\nand deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[16h]) * 57600 > 8388608\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[16h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h)\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 10h40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h)\nand (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 5h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 16h)\nand on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 18h)\nunless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[18h]) > 0)",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h{service=\"report-builder\"} > 524288\nand namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h{service=\"report-builder\"} > 0.03\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h{service=\"report-builder\"}",
             "for": "1h",
             "labels": {
               "service": "report-builder",
@@ -5428,7 +5428,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} < 43200 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 4h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 6h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 8h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[8h]) > 0))\nor (namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} < 14400 and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2h])) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) and (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}) <= 0.15 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 1h20m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) and (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 40m) > 0.25 * (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 2h) and on (namespace, pod, container) (namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} offset 4h) unless on (namespace, pod, container) (changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[4h]) > 0))",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"report-builder\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-builder\"} < 14400",
             "for": "30m",
             "labels": {
               "service": "report-builder",
@@ -5492,38 +5492,65 @@
         "rules": [
           {
             "expr": "max by (namespace, pod, container) (container_memory_working_set_bytes{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"})",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:max"
           },
           {
             "expr": "sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[5m]))",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:rate5m"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", resource=\"memory\"})",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", resource=\"memory\"})",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_limits{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", resource=\"cpu\"})",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max"
           },
           {
             "expr": "max by (namespace, pod, container) (kube_pod_container_resource_requests{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", resource=\"cpu\"})",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_limit"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:ratio_request"
           },
           {
-            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}",
+            "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"} / namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_cpu_usage_seconds:ratio_request"
           }
         ]
@@ -5533,58 +5560,97 @@
         "rules": [
           {
             "expr": "min_over_time(nodejs_heap_space_size_used_bytes{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\", space=\"old\"}[1h])",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[6h] offset 1d)",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio"
           },
           {
             "expr": "min_over_time(nodejs_heap_size_used_bytes{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[1h])",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h] offset 1d)",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[6h] offset 1d)",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "instance:nodejs_heap_used_bytes:floor_growth_ratio"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[1h])",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}[1h])",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h] offset 1d)",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h] offset 1d)",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h] offset 1d) - 1",
+            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h] offset 1d) - 1",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio"
           },
           {
-            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[1h])",
+            "expr": "max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}[1h])",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:peak"
           },
           {
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:peak{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
             "record": "namespace_pod_container:container_memory_working_set_bytes:sawtooth"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[6h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"report-builder\"}[6h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h]) > 0)",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h"
           },
           {
-            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2h]) > 0)",
-            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_fast"
+            "expr": "(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"} - quantile_over_time(0.5, namespace_pod_container:container_memory_working_set_bytes:sawtooth{service=\"report-builder\"}[2h]) - predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[2h], 0)) / (deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[2h]) > 0)",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h"
           },
           {
-            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"})",
+            "expr": "avg by (namespace, container) (namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"})",
             "labels": {
               "service": "report-builder"
             },
@@ -5596,6 +5662,167 @@
               "service": "report-builder"
             },
             "record": "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
+          },
+          {
+            "expr": "time() - process_start_time_seconds{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:process_uptime_seconds"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth{service=\"report-builder\"} > 4194304\nand instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"report-builder\"} > 0.03",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 16h",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[16h]) * 3600\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 16h - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[16h])) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (max_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[16h]) - instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}) <= 0.15 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 10h40m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 16h) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 5h20m - instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 10h40m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} - instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 5h20m) > 0.25 * instance:nodejs_heap_old_space_used_bytes:floor_rise16h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}[16h]) * 57600 / (instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"} offset 16h)",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_old_space_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor_growth{service=\"report-builder\"} > 4194304\nand instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"report-builder\"} > 0.03",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} - instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 16h",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[16h]) * 3600\nand (instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 16h - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[16h])) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (max_over_time(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[16h]) - instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}) <= 0.15 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 10h40m - instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 16h) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 5h20m - instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 10h40m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"report-builder\"}\nand (instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} - instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 5h20m) > 0.25 * instance:nodejs_heap_used_bytes:floor_rise16h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"}[16h]) * 57600 / (instance:nodejs_heap_used_bytes:floor{service=\"report-builder\"} offset 16h)",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "instance:nodejs_heap_used_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{service=\"report-builder\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"report-builder\"} > 0.03",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2d7h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[2d7h]) > 0",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 16h",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[16h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 16h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[16h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"report-builder\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[16h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 10h40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 16h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 5h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 10h40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 5h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise16h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[16h]) * 57600 / (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 16h)",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise_ratio16h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 18h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[18h]) > 0",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard18h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 6h",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise6h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 6h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"report-builder\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 4h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 6h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2h - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 4h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise6h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 8h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[8h]) > 0",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"report-builder\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise6h{service=\"report-builder\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard8h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2h",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_rise2h"
+          },
+          {
+            "expr": "deriv(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[2h]) * 3600\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2h - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[2h])) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"report-builder\"}\nand (max_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[2h]) - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}) <= 0.15 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 1h20m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 2h) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 40m - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 1h20m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"report-builder\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 40m) > 0.25 * namespace_pod_container:container_memory_working_set_bytes:floor_rise2h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h"
+          },
+          {
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"} offset 4h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[4h]) > 0",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h"
+          },
+          {
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit2h{service=\"report-builder\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:floor_steady_rise2h{service=\"report-builder\"}\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard4h{service=\"report-builder\"}",
+            "labels": {
+              "service": "report-builder"
+            },
+            "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h"
           }
         ]
       }
