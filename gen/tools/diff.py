@@ -74,13 +74,35 @@ def show(value: Any) -> str:
 
 # ---- alert settings, in spec terms ----
 
+def distinguished(rules: list[tuple[str, dict]]) -> list[str]:
+    """Names for (alert name, labels) pairs, with the labels that tell same-named alerts apart.
+
+    NodejsHeapLeak is one alert per heap signal: shown as NodejsHeapLeak{signal=old_space} and
+    NodejsHeapLeak{signal=heap_used}, not as the same name twice.
+    """
+    by_name: dict[str, list[dict]] = {}
+    for name, labels in rules:
+        by_name.setdefault(name, []).append(labels)
+    out = []
+    for name, labels in rules:
+        siblings = by_name[name]
+        if len(siblings) < 2:
+            out.append(name)
+            continue
+        keys = sorted({k for other in siblings for k in other if len({str(o.get(k)) for o in siblings}) > 1})
+        shown = ",".join(f"{k}={labels[k]}" for k in keys if k in labels)
+        out.append(f"{name}{{{shown}}}" if shown else name)
+    return out
+
+
 def _alert_names(out: ServiceOutput) -> dict[str, list[str]]:
+    rules = [rule for domain in out.domains for group in domain.groups for rule in group.rules
+             if isinstance(rule, AlertRule) and rule.setting]
+    shown = distinguished([(rule.name, dict(rule.labels)) for rule in rules])
     names: dict[str, list[str]] = {}
-    for domain in out.domains:
-        for group in domain.groups:
-            for rule in group.rules:
-                if isinstance(rule, AlertRule) and rule.setting:
-                    names.setdefault(rule.setting, []).append(rule.name)
+    for rule, name in zip(rules, shown):
+        if name not in names.setdefault(rule.setting, []):
+            names[rule.setting].append(name)
     return names
 
 
@@ -149,14 +171,26 @@ def spec_changes(old: Service, new: Service) -> list[Change]:
 # ---- rules ----
 
 def _keyed(items: Iterable[tuple[str, dict]]) -> dict[tuple[str, int], tuple[str, dict]]:
-    """Items keyed by (name, n-th of that name), so repeated names pair up in order."""
+    """Items keyed by (name, n-th of that name), so repeated names pair up in order.
+
+    Alerts that share a name carry the labels that tell them apart in the name
+    (NodejsHeapLeak{signal=old_space}), so each is paired with its own and shown once.
+    """
+    items = list(items)
+    names = distinguished([(rule.get("alert") or rule.get("record"), _identity(rule)) for _, rule in items])
     seen: dict[str, int] = {}
     out = {}
-    for group, rule in items:
-        name = rule.get("alert") or rule.get("record")
+    for name, (group, rule) in zip(names, items):
         out[(name, seen.get(name, 0))] = (group, rule)
         seen[name] = seen.get(name, 0) + 1
     return out
+
+
+def _identity(rule: dict) -> dict:
+    """The labels that say which of several same-named alerts a rule is (not severity or routing)."""
+    if "alert" not in rule:
+        return {}
+    return {k: v for k, v in rule.get("labels", {}).items() if k not in ("severity", "service", "team")}
 
 
 def _rules(rule_file: dict, kind: str) -> dict[tuple[str, int], tuple[str, dict]]:
@@ -365,7 +399,8 @@ def service_changes(old: ServiceOutput, new: ServiceOutput) -> list[Change]:
 
 
 def _inventory(out: ServiceOutput, sign: str) -> list[Change]:
-    alerts = [r["alert"] for g in out.rule_file["groups"] for r in g["rules"] if "alert" in r]
+    alerts = distinguished([(r["alert"], _identity(r)) for g in out.rule_file["groups"] for r in g["rules"]
+                            if "alert" in r])
     records = [r for g in out.rule_file["groups"] for r in g["rules"] if "record" in r]
     panels = [p for p in out.dashboard.get("panels", []) if p.get("type") != "row"]
     verb = "added" if sign == "+" else "removed"
