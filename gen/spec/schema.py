@@ -148,7 +148,7 @@ def _within_lifetime_alert(description: str, subject: str, min_bytes: str, bytes
 def _alerts() -> dict:
     return obj(
         "Alerts generated for the service. Each can be switched off or tuned; defaults follow the "
-        "severity rules in the README.",
+        "severity rules in docs/alerts.md.",
         {
             "runbookBaseUrl": string(
                 "Base URL of your runbooks; each alert links to <base>/<AlertName>. Default is a placeholder: "
