@@ -48,7 +48,7 @@ def test_init_turns_on_only_the_default_targets(started: Path):
     assert "about 1 MB per service" in (started / "obsgen.yaml").read_text()
 
 
-def test_init_then_build_check_test_and_diff(started: Path, promtool):
+def test_init_then_build_check_and_diff(started: Path, promtool):
     assert run_obsgen("build", cwd=started).returncode == 0
     check = run_obsgen("check", cwd=started)
     assert check.returncode == 0, check.stderr
