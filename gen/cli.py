@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 import json
 import os
 import shlex
@@ -18,6 +18,7 @@ import traceback
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from gen.tools import diff as semantic_diff
 from gen.checks import lint
@@ -25,7 +26,6 @@ from gen.tools import probe as probing
 from gen.write import diff_output, write_output
 from gen.errors import ObsgenError, OutputError
 from gen.spec.jsonnet import Pairs
-from gen.spec.load import load_specs
 from gen.tools.grafana_query import TimeWindow
 from gen.pipeline import compile_specs
 from gen.checks.amtool import amtool_check_config
@@ -34,7 +34,8 @@ from gen.spec.project import PROJECT_FILE, Project, load_project, project_schema
 from gen.tools.prometheus_api import Prometheus, PrometheusError
 from gen.spec.schema import spec_schema
 from gen.units import parse_duration
-from gen.spec.validate import validate
+from gen.tools.console import Output, Progress
+from gen.tools.scaffold import AlreadyThere, EVERYTHING_ON_MB_PER_SERVICE, find_root, init as scaffold, version
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -79,6 +80,34 @@ def _fail(lines: list[str], code: int = EXIT_PROBLEMS) -> None:
     sys.exit(code)
 
 
+def _absolute(value, cwd: Path):
+    if isinstance(value, Path):
+        return value if value.is_absolute() else cwd / value
+    if isinstance(value, tuple) and value and all(isinstance(v, Path) for v in value):
+        return tuple(_absolute(v, cwd) for v in value)
+    return value
+
+
+def _go_to_root(kwargs: dict) -> None:
+    """Run at the repository root, found as git finds it: the nearest directory with obsgen.yaml or specs/.
+
+    Paths given on the command line stay relative to where the user typed them; defaults (specs, out,
+    obsgen.yaml) are the root's.
+    """
+    cwd = Path.cwd()
+    root = find_root(cwd)
+    if root is None or root == cwd:
+        return
+    ctx = click.get_current_context()
+    for name, value in kwargs.items():
+        if ctx.get_parameter_source(name) in (ParameterSource.COMMANDLINE, ParameterSource.ENVIRONMENT):
+            kwargs[name] = _absolute(value, cwd)
+    os.chdir(root)
+    if not kwargs.get("quiet"):
+        click.echo(f"obsgen: at the repository root {root} (the nearest directory with {PROJECT_FILE} or specs/)",
+                   err=True)
+
+
 def reporting_problems(code: int):
     """Turn expected failures into one-line errors and exit `code`; anything else is a bug (exit 3)."""
 
@@ -86,6 +115,7 @@ def reporting_problems(code: int):
         @functools.wraps(command)
         def run(*args, **kwargs):
             try:
+                _go_to_root(kwargs)
                 return command(*args, **kwargs)
             except ObsgenError as err:
                 _fail([p.format() for p in err.problems], code)
@@ -112,20 +142,58 @@ def reporting_problems(code: int):
 reports_problems = reporting_problems(EXIT_PROBLEMS)
 
 
+def output_options(command):
+    """--quiet and --verbose; NO_COLOR in the environment turns colour off."""
+    command = click.option("-v", "--verbose", is_flag=True, help="Say more: every build note, not only new ones.")(
+        command)
+    return click.option("-q", "--quiet", is_flag=True, help="Print only errors and results; no progress.")(command)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(version(), "-V", "--version", prog_name="obsgen", message="%(prog)s %(version)s")
 def main() -> None:
     """Compile service specs into Grafana dashboards and Prometheus rules.
 
-    Run at a repository root: specs/ is read, out/ is written.
+    Run in a repository (or any directory below its root, as with git): specs/ is read, out/ is
+    written. `obsgen init` starts a new one.
     """
+
+
+@main.command("init")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), default=Path("."))
+def init_command(directory: Path) -> None:
+    """Start a repository: obsgen.yaml, an example spec, editor schemas, .gitignore and a CI workflow.
+
+    Only the default targets are turned on. Existing files are never overwritten: if any of them
+    exists, nothing is written (a .gitignore is left as it is, and the lines it lacks are printed).
+    """
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        result = scaffold(directory)
+    except AlreadyThere as err:
+        _fail([f"{directory / rel}: exists; init never overwrites, so nothing was written (move it away, or "
+               "add the rest by hand)" for rel in err.paths])
+    except OSError as err:
+        _fail([f"{directory}: cannot write: {err.strerror or err}"])
+    for rel in result.written:
+        click.echo(f"created {directory / rel}")
+    if result.gitignore_missing:
+        click.echo(f"kept {directory / '.gitignore'}; add these lines to it: {' '.join(result.gitignore_missing)}")
+    where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))} && "
+    click.echo(f"obsgen: next: {where}obsgen build, then commit specs/, out/ and obsgen.yaml together. "
+               f"Only the default targets are on; obsgen's example project, with everything on, writes "
+               f"about {EVERYTHING_ON_MB_PER_SERVICE} MB per service. Set OBSGEN_PACKAGE in "
+               ".github/workflows/monitoring.yml to where CI installs obsgen from.")
 
 
 @main.command()
 @specs_option
 @out_option
 @project_options
+@output_options
 @reports_problems
-def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
+def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, quiet: bool,
+          verbose: bool) -> None:
     """Compile every spec into out/, replacing what obsgen generated before.
 
     Nothing is written unless every spec compiles and every output checks out.
@@ -134,12 +202,22 @@ def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     _promtool_gate(compiled.promtool_files, compiled.files)
     changes = write_output(out_dir, compiled.files)
-    click.echo(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
-               f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")
-    # What a queue convention cannot show, said once per build, after it succeeded.
+    output = Output(quiet, verbose)
+    output.info(f"obsgen: {len(compiled.services)} service(s): {len(changes.written)} file(s) written, "
+                f"{len(changes.removed)} removed, {len(changes.unchanged)} unchanged in {out_dir}")
+    # What a convention cannot show, said when it first appears or changes: notes follow from the spec,
+    # so a service whose output did not change has the notes the last build printed.
+    changed = {Path(rel).name.split(".")[0] for rel in changes.written}
+    held_back = 0
     for out in compiled.services:
-        for note in out.notes:
-            click.echo(f"note: {out.service.name}: {note}")
+        notes = out.notes
+        if verbose or out.service.name in changed:
+            for note in notes:
+                output.info(f"note: {out.service.name}: {note}")
+        else:
+            held_back += len(notes)
+    if held_back:
+        output.info(f"obsgen: {held_back} note(s) unchanged since the last build; --verbose prints them")
 
 
 def _promtool_gate(rule_files: dict[str, bytes], files: dict[str, bytes] | None = None) -> None:
@@ -157,8 +235,10 @@ def _promtool_gate(rule_files: dict[str, bytes], files: dict[str, bytes] | None 
 @specs_option
 @out_option
 @project_options
+@output_options
 @reports_problems
-def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
+def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, quiet: bool,
+          verbose: bool) -> None:
     """Fail if out/ is not exactly what the specs compile to, or if any output is invalid. The CI gate."""
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
     if lint.promtool() is None:
@@ -171,7 +251,8 @@ def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
         click.echo(f"error: {out_dir} is out of date with {spec_dir}; run `{_build_command(spec_dir, out_dir)}` "
                    "and commit the result", err=True)
         sys.exit(EXIT_PROBLEMS)
-    click.echo(f"obsgen: {out_dir} is up to date ({len(compiled.files)} files, {len(compiled.services)} service(s))")
+    Output(quiet, verbose).info(f"obsgen: {out_dir} is up to date ({len(compiled.files)} files, "
+                                f"{len(compiled.services)} service(s))")
 
 
 def _build_command(spec_dir: Path, out_dir: Path) -> str:
@@ -186,13 +267,17 @@ def _build_command(spec_dir: Path, out_dir: Path) -> str:
 @main.command("validate")
 @specs_option
 @project_options
+@output_options
 @reports_problems
-def validate_command(spec_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs) -> None:
-    """Check the project file and the specs only: syntax, schema, names. Writes nothing."""
-    project = _project(project_file, ext_str, ext_code)
-    documents = load_specs(spec_dir, Path.cwd(), project.jsonnet)
-    validate(documents)
-    click.echo(f"obsgen: {len(documents)} spec(s) valid")
+def validate_command(spec_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, quiet: bool,
+                     verbose: bool) -> None:
+    """Check the project file and the specs: syntax, schema, names, and every check across services. Writes nothing.
+
+    The specs are compiled in memory as `build` compiles them, so whatever `build` would refuse
+    (overlapping pod patterns, duplicate dashboards, broken links) `validate` refuses too.
+    """
+    compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code))
+    Output(quiet, verbose).info(f"obsgen: {len(compiled.services)} spec(s) valid")
 
 
 SCHEMAS = {"spec": spec_schema, "project": project_schema}
@@ -231,50 +316,83 @@ def diff(base_ref: str, output_format: str, spec_dir: Path, project_file: Path |
 @out_option
 @click.option("--jobs", default=os.cpu_count() or 1, show_default="CPU count", type=click.IntRange(1, 64),
               help="Test files run at once.")
+@click.option("--service", "services", multiple=True, metavar="NAME",
+              help="Only this service's rule tests (repeatable). Default: all.")
+@output_options
 @reports_problems
-def test(out_dir: Path, jobs: int) -> None:
-    """Run the generated promtool unit tests (out/tests/*.test.yml) against the generated rules."""
+def test(out_dir: Path, jobs: int, services: tuple[str, ...], quiet: bool, verbose: bool) -> None:
+    """Run the generated promtool unit tests (out/tests/*.test.yml) against the generated rules.
+
+    On a terminal a progress bar shows files done, time elapsed and an estimate of what is left;
+    elsewhere (CI) each file's result is a line with the same figures.
+    """
+    output = Output(quiet, verbose)
     tool = lint.promtool()
     if tool is None:
         _fail(["promtool not found; install Debian's `prometheus` package (or run `make test`, which does)"])
     files = sorted((out_dir / "tests").glob("*.test.yml")) if (out_dir / "tests").is_dir() else []
     if not files:
         _fail([f"no rule tests in {out_dir}/tests; run `obsgen build` first"])
+    if services:
+        by_name = {path.name.removesuffix(".test.yml"): path for path in files}
+        unknown = [name for name in services if name not in by_name]
+        if unknown:
+            _fail([f"no rule tests for service {name!r} in {out_dir}/tests (there are: "
+                   f"{', '.join(sorted(by_name))})" for name in unknown], EXIT_USAGE)
+        files = [by_name[name] for name in dict.fromkeys(services)]
 
     def run(path: Path) -> subprocess.CompletedProcess:
         return subprocess.run([tool, "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True)
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(run, files))
-    failed = []
-    for path, result in zip(files, results):
-        click.echo(f"{'ok' if result.returncode == 0 else 'FAILED':6} {path}")
-        if result.returncode != 0:
-            failed.append(path)
-            click.echo(result.stdout + result.stderr, err=True)
+    progress = Progress(output, "rule tests", len(files))
+    # With the bar on a terminal, results wait for the end; otherwise each is a line as it finishes.
+    lines_now = not (progress.output.terminal and not quiet and sys.stdout.isatty())
+    failed: list[tuple[Path, subprocess.CompletedProcess]] = []
+    with progress.running(), ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run, path): path for path in files}
+        for future in as_completed(futures):
+            path, result = futures[future], future.result()
+            status = "ok" if result.returncode == 0 else "FAILED"
+            if result.returncode != 0:
+                failed.append((path, result))
+            if lines_now and (not quiet or status != "ok"):
+                click.echo(f"{status:6} {path}" + ("" if quiet else f"  [{progress.done + 1}/{len(files)}, "
+                                                   f"{progress.estimate(progress.done + 1)}]"))
+            progress.step(f"{status} {path.name}", plain=False)
+    for path, result in sorted(failed):
+        if not lines_now:
+            click.echo(f"{output.style('FAILED', fg='red', bold=True)} {path}")
+        click.echo(result.stdout + result.stderr, err=True)
     if failed:
         _fail([f"{len(failed)} of {len(files)} rule test file(s) failed"])
-    click.echo(f"obsgen: {len(files)} rule test file(s) passed")
+    output.info(f"obsgen: {len(files)} rule test file(s) passed in {progress.elapsed()}")
 
 
 @main.command()
-@click.option("--readme", type=click.Path(path_type=Path, exists=True), default=Path("README.md"),
-              show_default=True, help="README whose spec reference section to rewrite.")
-@click.option("--check", "check_only", is_flag=True, help="Only fail (exit 1) if the reference is out of date.")
+@click.option("--reference", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=Path("docs/reference.md"), show_default=True,
+              help="File whose spec reference section to rewrite.")
+@click.option("--readme", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=Path("README.md"),
+              show_default=True, help="README whose minimal-spec summary to rewrite.")
+@click.option("--check", "check_only", is_flag=True, help="Only fail (exit 1) if either is out of date.")
 @reports_problems
-def docs(readme: Path, check_only: bool) -> None:
-    """Regenerate the README's spec reference from the spec schema."""
-    from gen.spec.reference import replace_section, update_readme
+def docs(reference: Path, readme: Path, check_only: bool) -> None:
+    """Regenerate docs/reference.md from the spec schema, and the README's counts from the compiler."""
+    from gen.tools.docs import replace_section, replace_summary, update
 
+    parts = ((reference, replace_section, "spec reference"), (readme, replace_summary, "minimal spec summary"))
     try:
         if check_only:
-            if replace_section(readme.read_text()) != readme.read_text():
-                _fail([f"{readme}: spec reference is out of date; run `obsgen docs`"])
+            stale = [f"{path}: {what} is out of date; run `obsgen docs`" for path, rewrite, what in parts
+                     if rewrite(path.read_text()) != path.read_text()]
+            if stale:
+                _fail(stale)
             return
-        changed = update_readme(readme)
+        for path, rewrite, what in parts:
+            changed = update(path, rewrite)
+            click.echo(f"obsgen: {what} in {path} {'updated' if changed else 'already up to date'}")
     except ValueError as err:
-        _fail([f"{readme}: {err}"])
-    click.echo(f"obsgen: spec reference in {readme} {'updated' if changed else 'already up to date'}")
+        _fail([f"{err}"])
 
 
 @main.command()
@@ -290,15 +408,23 @@ def docs(readme: Path, check_only: bool) -> None:
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="promtool runs at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the results as a Markdown table.")
+@output_options
 @reports_problems
 def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Path, ...], no_builtin: bool,
-             only: tuple[str, ...], exports: tuple[Path, ...], jobs: int, as_json: bool, as_markdown: bool) -> None:
+             only: tuple[str, ...], exports: tuple[Path, ...], jobs: int, as_json: bool, as_markdown: bool,
+             quiet: bool, verbose: bool) -> None:
     """Replay workloads through the generated rules and report when each alert fired.
 
     Synthetic scenarios (leaks, GC sawtooth, deploys, daily cycles, spikes) come from the built-in
     library and --scenarios; recorded data from --range-export. promtool evaluates the rules.
-    Exit 1 when a leak scenario is missed or a quiet one raises an alert.
+    Each scenario is scaled to the service's own memory limit (the library is written for 4 GiB).
+    Exit 1 when a leak scenario is missed, a quiet one raises an alert, or an alert fires before
+    a scenario's problem begins (a false alarm, never counted as caught).
+
+    On a terminal a progress bar shows scenarios done, time elapsed and an estimate of what is
+    left; elsewhere each finished scenario is a line on stderr.
     """
+    say = Output(quiet, verbose)
     from gen.tools import backtest as engine
     from gen.write import to_yaml
     from gen.synth.scenario import builtin_dir, load_library, not_applicable
@@ -323,10 +449,13 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
                 jobs_list.append((engine.replay_for(output.service, s), output, rules))
         jobs_list += [(replay, output, rules) for replay in replays]
     for line in skipped:
-        click.echo(f"obsgen: {line}", err=True)
+        say.info(f"obsgen: {line}", err=True)
     if not jobs_list:
         _fail(["nothing to replay: no scenarios matched and no --range-export given"])
-    results = engine.run_all(jobs_list, workers=jobs)
+    progress = Progress(say, "scenarios", len(jobs_list))
+    with progress.running():
+        results = engine.run_all(jobs_list, workers=jobs,
+                                 on_done=lambda r: progress.step(f"{r.replay.name} ({r.service}): {r.verdict}"))
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in results], indent=2))
     elif as_markdown:
@@ -357,11 +486,16 @@ def _variables(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _load_dashboard(path: Path) -> dict:
+def _load_dashboard(path: Path, out_dir: Path) -> dict:
+    if not path.is_file():
+        found = sorted(str(p) for p in (out_dir / "dashboards").rglob("*.json")) if (out_dir / "dashboards").is_dir() else []
+        near = f"dashboards in {out_dir / 'dashboards'}: {', '.join(found[:5])}" + (", ..." if len(found) > 5 else "") \
+            if found else f"run `obsgen build`, or leave out --dashboard to probe every dashboard in {out_dir}"
+        _fail([f"{path}: no such dashboard file ({near})"], EXIT_USAGE)
     try:
         data = json.loads(path.read_text())
     except OSError as err:
-        _fail([f"{path}: cannot read: {err.strerror}"])
+        _fail([f"{path}: cannot read: {err.strerror}"], EXIT_USAGE)
     except json.JSONDecodeError as err:
         _fail([f"{path}:{err.lineno}:{err.colno}: not JSON: {err.msg}"])
     if not isinstance(data, dict) or not isinstance(data.get("panels"), list):
@@ -394,13 +528,14 @@ def probe(url: str, dashboards: tuple[Path, ...], out_dir: Path, since: float, s
     Kubernetes metrics (cAdvisor, kube-state-metrics) that this Prometheus has none of. Recorded
     series are traced to their rules, in Prometheus and in OUT/rules.
 
-    Exit 0 when no panel is empty, 1 when some are, 2 when Prometheus cannot be queried.
+    Exit 0 when no panel is empty, 1 when some are (or a dashboard is not valid JSON), 2 when
+    Prometheus cannot be queried or a --dashboard file does not exist (usage errors).
     """
     # Dashboards sit in one directory per Grafana folder with `layout: folders`.
     paths = list(dashboards) or sorted((out_dir / "dashboards").rglob("*.json"))
     if not paths:
         _fail([f"no dashboards in {out_dir / 'dashboards'}; run `obsgen build` or pass --dashboard FILE"])
-    loaded = [(path, _load_dashboard(path)) for path in paths]
+    loaded = [(path, _load_dashboard(path, out_dir)) for path in paths]
     rule_files = sorted((out_dir / "rules").glob("*.yml")) if (out_dir / "rules").is_dir() else []
     prometheus = Prometheus(url, timeout=timeout)
     now = time.time()

@@ -1,4 +1,4 @@
-"""docs/alerts.md is generated from the alert registry and the compiled rules, and every link in it resolves."""
+"""docs/alert-records.md is generated from the alert registry and the compiled rules, and every link in it resolves."""
 from __future__ import annotations
 
 import re
@@ -28,4 +28,4 @@ def test_every_alert_is_listed_and_every_link_has_an_anchor():
 
 
 def test_readme_links_the_alert_table():
-    assert "docs/alerts.md" in (REPO / "README.md").read_text()
+    assert "docs/alert-records.md" in (REPO / "README.md").read_text()

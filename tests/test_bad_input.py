@@ -26,6 +26,11 @@ CASES: dict[str, tuple[str, str]] = {
     "typo_resources.yaml": ("typo_resources.yaml:12:", "unknown key 'memroy' (did you mean 'memory'?)"),
     "typo_alert_name.yaml": ("typo_alert_name.yaml:17:", "did you mean 'memoryNearLimit'?"),
     "typo_alert_param.yaml": ("typo_alert_param.yaml:18:", "unknown key 'treshold' (did you mean 'threshold'?)"),
+    # Keys valid at another level: where they go.
+    "misplaced_key_top_level.yaml": ("misplaced_key_top_level.yaml:8:1:", "unknown key 'queues' (did you mean "
+                                     "`spec.queues`? 'queues' is valid there, not here)"),
+    "misplaced_key_in_spec.yaml": ("misplaced_key_in_spec.yaml:8:3:", "spec.team: unknown key 'team' (did you "
+                                   "mean `metadata.team`?"),
     # Wrong types.
     "type_number_for_string.yaml": ("type_number_for_string.yaml:7:", "expected a string, got a number (42)"),
     "type_bool_for_string.yaml": ("type_bool_for_string.yaml:5:", "expected a string, got true/false (true) "
@@ -39,7 +44,18 @@ CASES: dict[str, tuple[str, str]] = {
     # Durations.
     "duration_with_space.yaml": ("duration_with_space.yaml:16:", "'15 min' is not a duration; write it like"),
     "duration_without_unit.yaml": ("duration_without_unit.yaml:16:", "expected a duration such as 15m, got a "
-                                   "number (15) (add a unit: 15s, 15m or 15h)"),
+                                   "number (15) (add a unit: 15m or 15h)"),
+    # The unit hint fits the field: only units that give a plausible value are offered.
+    "duration_without_unit_fits_field.yaml": ("duration_without_unit_fits_field.yaml:15:", "got a number (150) "
+                                              "(add a unit: 150ms)"),
+    # Every duration and size has a plausible range; outside it, the error says what the value means.
+    "duration_out_of_range.yaml": ("duration_out_of_range.yaml:15:", "spec.alerts.eventLoopLag.threshold: 150m is "
+                                   "2.5 hours; this must be between 1ms and 10s (did you mean 150ms?)"),
+    "duration_window_too_long.yaml": ("duration_window_too_long.yaml:15:", "16d is 16 days; this must be between "
+                                      "30m and 7d (did you mean 16h?)"),
+    "size_bare_number_out_of_range.yaml": ("size_bare_number_out_of_range.yaml:9:", "2 is 2 bytes; this must be "
+                                           "between 16Mi and 1Ti (did you mean 2Gi?)"),
+    "size_out_of_range.yaml": ("size_out_of_range.yaml:10:", "4Ti is 4 TiB; this must be between 64Ki and 16Gi"),
     "duration_units_out_of_order.yaml": ("duration_units_out_of_order.yaml:16:", "'1m1h' is not a duration"),
     "duration_zero_window.yaml": ("duration_zero_window.yaml:16:", "'0s' is zero; a window must be longer than 0s"),
     # Sizes, CPU, percentages, and resources Kubernetes would reject.
@@ -67,6 +83,13 @@ CASES: dict[str, tuple[str, str]] = {
     "dashboard_tags_repeated.yaml": ("dashboard_tags_repeated.yaml:14:", "lists 'shop' more than once"),
     # Not YAML, or not text.
     "tab_indentation.yaml": ("tab_indentation.yaml:7:", "indent with spaces; YAML does not allow tabs"),
+    # Indentation slips: PyYAML's words, plus where the line probably belongs.
+    "indentation_too_deep.yaml": ("indentation_too_deep.yaml:8:5:", "mapping values are not allowed here "
+                                  "(indentation: line 8 is indented 4 spaces, deeper than 'namespace' on line 7, "
+                                  "which already has a value; indent 'runtime' by 2 spaces to put it beside "
+                                  "'namespace', under 'spec' (line 6))"),
+    "indentation_between_levels.yaml": ("indentation_between_levels.yaml:11:6:", "it probably belongs under "
+                                        "'restarts' (line 9): indent 'window' by 6 spaces (or by 4, under 'alerts')"),
     "unclosed_bracket.yaml": ("unclosed_bracket.yaml:12:", "not valid YAML: '{' is not closed"),
     "unclosed_quote.yaml": ("unclosed_quote.yaml:5:", "runs on to line 12, where reading fails"),
     "binary.yaml": ("binary.yaml: ", "this is a binary file, not a YAML spec"),

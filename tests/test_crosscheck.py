@@ -166,3 +166,14 @@ def test_cross_check_problems_fail_the_build_with_exit_1_and_leave_out_alone(tmp
 def test_a_pattern_too_large_to_compare_gives_up_instead_of_exhausting_memory():
     with pytest.raises(Unsupported):
         common_name("((a{200}){200}){200}", "a+")
+
+
+def test_validate_runs_every_cross_service_check_that_build_runs(tmp_path):
+    """Overlapping pod patterns used to pass `validate` and fail only at `build`."""
+    _write(tmp_path, {"api.yaml": spec("api"), "api-admin.yaml": spec("api-admin")})
+    validate = run_obsgen("validate", cwd=tmp_path)
+    build = run_obsgen("build", cwd=tmp_path)
+    assert validate.returncode == build.returncode == 1
+    assert "select the same pods" in validate.stderr
+    assert validate.stderr == build.stderr
+    assert not (tmp_path / "out").exists()

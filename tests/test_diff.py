@@ -243,3 +243,29 @@ def test_a_renamed_row_is_one_change_not_every_panel_moving(compiled):
     panels = [{**p, "title": "Runtime"} if p is row else p for p in dashboard["panels"]]
     changes = dashboard_changes(Dashboard.from_json(dashboard), Dashboard.from_json({**dashboard, "panels": panels}))
     assert [f"{c.subject}: {c.text}" for c in changes] == [f"row '{row['title']}': renamed to 'Runtime'"]
+
+
+def test_alerts_that_share_a_name_are_told_apart_by_their_signal(tmp_path):
+    """NodejsHeapLeak is one alert per heap signal; the diff names each once, with its signal label."""
+    from gen.pipeline import compile_specs
+    from gen.tools import diff as semantic_diff
+
+    def compiled(extra: str):
+        specs = tmp_path / extra.count("\n").__str__() / "specs"
+        specs.mkdir(parents=True)
+        (specs / "a.yaml").write_text("apiVersion: obsgen/v1\nkind: Service\nmetadata:\n  name: a\nspec:\n"
+                                      "  namespace: shop\n  runtime: nodejs\n" + extra)
+        return compile_specs(specs, specs.parent)
+
+    old = compiled("")
+    new = compiled("  alerts:\n    heapLeak:\n      growthPerPeriod: 5%\n    heapLeakWithinProcess:\n"
+                   "      enabled: false\n")
+    text = semantic_diff.render_text(semantic_diff.compare(old, new, "HEAD", "working tree"))
+    lines = [line.strip() for line in text.splitlines() if "NodejsHeapLeak" in line]
+    assert lines == [
+        "~ NodejsHeapLeak{signal=old_space}: growthPerPeriod 3% -> 5%",
+        "~ NodejsHeapLeak{signal=heap_used}: growthPerPeriod 3% -> 5%",
+        "- NodejsHeapLeakWithinProcess{signal=old_space}: alert removed (alerts.heapLeakWithinProcess disabled)",
+        "- NodejsHeapLeakWithinProcess{signal=heap_used}: alert removed (alerts.heapLeakWithinProcess disabled)",
+    ]
+    assert len(lines) == len(set(lines))

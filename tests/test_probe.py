@@ -108,3 +108,14 @@ def test_probe_rejects_bad_options(repo):
     assert result.returncode == 2 and "is not a duration" in result.stderr
     result = run_obsgen("probe", "--prometheus", "http://127.0.0.1:1", "--var", "novalue", cwd=repo)
     assert result.returncode == 2 and "'novalue' is not NAME=VALUE" in result.stderr
+
+
+def test_probe_with_a_missing_dashboard_is_a_usage_error_naming_the_real_ones(repo):
+    """The README promises exit 2 for usage errors; a --dashboard path that does not exist is one."""
+    result = run_obsgen("probe", "--prometheus", "http://127.0.0.1:1", "--dashboard",
+                        "out/dashboards/submission-api.json", cwd=repo)
+    assert result.returncode == 2, result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: out/dashboards/submission-api.json: no such dashboard file (dashboards in "
+                           "out/dashboards: ")
+    assert "out/dashboards/assessments/submission-api.json" in line

@@ -104,9 +104,9 @@ def test_bad_project_file_fails_the_cli_with_one_line_and_exit_1(repo, tmp_path)
 
 
 def test_every_project_field_is_documented_in_the_gitops_guide(repo):
-    guide = (repo / "README.md").read_text()
+    guide = (repo / "docs" / "reference.md").read_text()
     table = reference_table()
-    assert table in guide, "README.md: paste gen.project.reference_table() into the project file reference"
+    assert table in guide, "docs/reference.md: paste gen.project.reference_table() into the project file reference"
     alerting = reference_table(alerting=True)
     assert alerting in (repo / "docs" / "alertmanager.md").read_text(), \
         "docs/alertmanager.md: paste gen.spec.project.reference_table(alerting=True) into its reference"

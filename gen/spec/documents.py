@@ -265,7 +265,88 @@ def _syntax_problem(file: str, text: str, err: yaml.MarkedYAMLError) -> Problem:
                        start.line + 1, start.column + 1,
                        hint=f"close it with '{'}' if opener == '{' else ']'}' or write the value in block style")
     hint = "indent with spaces; YAML does not allow tabs" if "'\\t'" in problem else ""
+    if not hint and mark is not None and problem in _INDENTATION_PROBLEMS:
+        found = _indentation_hint(text, mark.line, problem)
+        if found is not None:
+            column, hint = found
     return Problem(file, f"not valid YAML: {problem}", line, column, hint=hint)
+
+
+# PyYAML's words for a line indented where no mapping is open; on their own they say nothing useful.
+_INDENTATION_PROBLEMS = ("mapping values are not allowed here", "expected <block end>, but found '<block mapping start>'",
+                         "expected <block end>, but found '<block sequence start>'")
+
+
+def _content_lines(lines: list[str], before: int) -> list[tuple[int, int, str]]:
+    """(line index, indent, text) of the lines above `before` that hold YAML, not blanks or comments."""
+    out = []
+    for index in range(before):
+        stripped = lines[index].strip()
+        if stripped and not stripped.startswith("#") and not stripped.startswith("---"):
+            out.append((index, len(lines[index]) - len(lines[index].lstrip(" ")), stripped))
+    return out
+
+
+def _spaces(count: int) -> str:
+    return "1 space" if count == 1 else f"{count} spaces"
+
+
+def _key_of(text: str) -> str:
+    return text.lstrip("- ").split(":", 1)[0].strip()
+
+
+def _opens_block(text: str) -> bool:
+    """`key:` with nothing after it (or only a comment): its value is the block below."""
+    head, sep, rest = text.partition(":")
+    return bool(sep) and (not rest.strip() or rest.strip().startswith("#"))
+
+
+def _indentation_hint(text: str, index: int, problem: str) -> tuple[int, str] | None:
+    """Where an indentation slip probably meant the line to go, as (column of the line, hint)."""
+    lines = text.split("\n")
+    if index >= len(lines) or not lines[index].strip():
+        return None
+    here = lines[index]
+    indent = len(here) - len(here.lstrip(" "))
+    key = _key_of(here.strip())
+    above = _content_lines(lines, index)
+    if not above:
+        return None
+    # The blocks open at the line above: that line, then each less indented line that owns it.
+    chain, level = [], None
+    for entry in reversed(above):
+        if level is None or entry[1] < level:
+            chain.append(entry)
+            level = entry[1]
+    previous = chain[0]
+    if problem.startswith("mapping values") and here.strip().count(": ") > 1:
+        return indent + 1, (f"the value of '{key}' holds ': ', which YAML reads as another key; "
+                            "quote the value, or fix the indentation")
+    if problem.startswith("mapping values") and indent > previous[1] and not _opens_block(previous[2]):
+        parent = next((e for e in chain[1:] if _opens_block(e[2])), None)
+        where = f", under '{_key_of(parent[2])}' (line {parent[0] + 1})" if parent else ""
+        return indent + 1, (f"indentation: line {index + 1} is indented {_spaces(indent)}, deeper than "
+                            f"'{_key_of(previous[2])}' on line {previous[0] + 1}, which already has a value; "
+                            f"indent '{key}' by {_spaces(previous[1])} to put it beside '{_key_of(previous[2])}'"
+                            f"{where}")
+    if problem.startswith("mapping values"):
+        return None
+    # A line indented between two open blocks: it belongs to one of them.
+    levels: list[tuple[int, str, int]] = []  # (indent of the block's keys, owner key, owner line)
+    for position, entry in enumerate(chain):
+        owner = chain[position + 1] if position + 1 < len(chain) else None
+        levels.append((entry[1], _key_of(owner[2]) if owner else "", owner[0] + 1 if owner else 0))
+    if any(level == indent for level, _, _ in levels):
+        return None
+    best = min(levels, key=lambda lv: (abs(lv[0] - indent), -lv[0]))
+    others = [lv for lv in levels if lv is not best]
+    target = f"under '{best[1]}' (line {best[2]})" if best[1] else "at the top level"
+    hint = (f"indentation: line {index + 1} is indented {_spaces(indent)}, which matches no block above it; "
+            f"it probably belongs {target}: indent '{key}' by {_spaces(best[0])}")
+    if others:
+        other = min(others, key=lambda lv: abs(lv[0] - indent))
+        hint += f" (or by {other[0]}, {'under ' + repr(other[1]) if other[1] else 'at the top level'})"
+    return indent + 1, hint
 
 
 def parse_yaml(file: str, raw: bytes) -> list[Document]:

@@ -152,7 +152,7 @@ def _within_lifetime_alert(description: str, subject: str, min_bytes: str, bytes
 def _alerts() -> dict:
     return obj(
         "Alerts generated for the service. Each can be switched off or tuned; defaults follow the "
-        "severity rules in the README.",
+        "severity rules in docs/alerts.md.",
         {
             "runbookBaseUrl": string(
                 "Base URL of your runbooks; each alert links to <base>/<AlertName>. Default is a placeholder: "
@@ -490,8 +490,56 @@ def _routing() -> dict:
                "file's `alerting.receivers` declares.", properties)
 
 
+# A plausible range for every duration and size, so that a slip of unit (150m for 150ms) is an error at the
+# line that has it, not an alert that can never fire. Patterns: `*` is one path element, `[]` a list item.
+# The bounds are generous: anything outside them is a mistake in every setup we know of.
+RANGES: tuple[tuple[str, str, str], ...] = (
+    ("spec.resources.*.memory", "16Mi", "1Ti"),
+    ("spec.dashboard.timeRange", "5m", "1y"),
+    ("spec.dashboard.refresh", "5s", "1d"),
+    ("spec.leakDetection.floorWindow", "5m", "1d"),
+    ("spec.leakDetection.period", "1h", "7d"),
+    ("spec.leakDetection.average", "15m", "2d"),
+    ("spec.alerts.eventLoopLag.threshold", "1ms", "10s"),
+    ("spec.alerts.restarts.window", "5m", "1d"),
+    ("spec.alerts.*.minBytesPerPeriod", "64Ki", "16Gi"),
+    ("spec.alerts.*.minBytes", "64Ki", "16Gi"),
+    ("spec.alerts.*.window", "30m", "7d"),
+    ("spec.alerts.*.warmup", "1m", "1d"),
+    ("spec.alerts.memoryExhaustion.horizon", "1h", "7d"),
+    ("spec.alerts.memoryExhaustion.fastWindow", "15m", "12h"),
+    ("spec.alerts.memoryExhaustion.fastHorizon", "30m", "1d"),
+    ("spec.alerts.*.for", "0s", "1d"),
+    ("spec.queues.[].alerts.drainTime.threshold", "1m", "7d"),
+    ("spec.queues.[].alerts.*.window", "1m", "1d"),
+    ("spec.queues.[].alerts.*.for", "0s", "1d"),
+)
+
+
+def range_of(path: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first RANGES entry that matches a field's path, as (lowest, highest)."""
+    for pattern, low, high in RANGES:
+        parts = pattern.split(".")
+        if len(parts) == len(path) and all(p in ("*", q) for p, q in zip(parts, path)):
+            return low, high
+    return None
+
+
+def _with_ranges(schema: dict) -> dict:
+    for path, field in walk_fields(schema):
+        if field.get("format") in ("duration", "duration-or-zero", "size"):
+            bounds = range_of(path)
+            if bounds is not None:
+                field["x-range"] = list(bounds)
+    return schema
+
+
 def spec_schema() -> dict:
     """The whole spec language. A fresh copy each call, so callers may not mutate a shared one."""
+    return _with_ranges(_spec_schema())
+
+
+def _spec_schema() -> dict:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,

@@ -79,6 +79,73 @@ def _regex(value: Any) -> bool:
     return True
 
 
+_SIZE_UNITS = (("", 1), ("Ki", 2**10), ("Mi", 2**20), ("Gi", 2**30), ("Ti", 2**40))
+_DURATION_WORDS = (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1))
+
+
+def _amount(fmt: str, value: Any) -> float | None:
+    """A duration in seconds or a size in bytes, or None when the value is not one (other checks say so)."""
+    try:
+        if fmt == "size":
+            return parse_size(value).value if not isinstance(value, bool) else None
+        return parse_duration(value).seconds if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+def _plural(count: float, word: str) -> str:
+    return f"{count:g} {word}" + ("" if count == 1 else "s")
+
+
+def meaning(fmt: str, amount: float) -> str:
+    """What a quantity is, in words: 2.5 hours, 150 milliseconds, 2 bytes, 1.5 GiB."""
+    if fmt == "size":
+        for unit, factor in reversed(_SIZE_UNITS):
+            if unit and amount >= factor:
+                return f"{round(amount / factor, 2):g} {unit}B"
+        return _plural(amount, "byte")
+    if amount < 1:
+        return _plural(round(amount * 1000, 3), "millisecond")
+    for word, factor in _DURATION_WORDS:
+        if amount >= factor:
+            return _plural(round(amount / factor, 2), word)
+    return _plural(amount, "second")
+
+
+def _units_in_range(fmt: str, number: float, bounds: list[str]) -> list[str]:
+    """`number` with each unit that puts it inside `bounds`, smallest unit first."""
+    low, high = (_amount(fmt, b) for b in bounds)
+    if fmt == "size":
+        candidates = [(f"{number:g}{unit}", number * factor) for unit, factor in _SIZE_UNITS]
+    else:
+        candidates = [(f"{number:g}{unit}", number * factor) for unit, factor in
+                      (("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400))]
+        if number != int(number):
+            candidates = []
+    return [text for text, amount in candidates if low <= amount <= high and amount > 0]
+
+
+def _range_check(validator, bounds, instance, schema):
+    fmt = schema.get("format", "")
+    amount = _amount(fmt, instance)
+    if amount is None or (amount == 0 and fmt != "duration-or-zero"):
+        return  # not a quantity, or zero: the type and format checks say what is wrong
+    low, high = (_amount(fmt, b) for b in bounds)
+    if low <= amount <= high:
+        return
+    text = str(instance)
+    number = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?)([A-Za-z]*)", text)
+    fits = [c for c in _units_in_range(fmt, float(number.group(1)), bounds) if c != text] if number else []
+    hint = f"did you mean {' or '.join(fits[:2])}?" if fits else ""
+    error = jsonschema.ValidationError(f"{text} is {meaning(fmt, amount)}; this must be between {bounds[0]} "
+                                       f"and {bounds[1]}")
+    error.hint = hint
+    yield error
+
+
+SpecValidator = jsonschema.validators.extend(Draft202012Validator, {"x-range": _range_check})
+
+
 def format_checker() -> FormatChecker:
     checker = FormatChecker(formats=())
     checker.checks("duration", raises=ValueError)(lambda v: _checked(parse_duration)(v) and _positive_duration(v))
@@ -134,15 +201,19 @@ def _not_allowed(pattern: str, value: str) -> str:
     return ", ".join(repr(c) for c in bad[:8])
 
 
-def _quantity_type_hint(fmt: str, value: Any) -> str:
+def _quantity_type_hint(fmt: str, value: Any, bounds: list[str] | None = None) -> str:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return ""
     if fmt.startswith("duration"):
-        return f"add a unit: {value}s, {value}m or {value}h"
+        fits = _units_in_range("duration", float(value), bounds) if bounds else []
+        return f"add a unit: {' or '.join(fits[:3])}" if fits else f"add a unit: {value}s, {value}m or {value}h"
     if fmt == "percent":
         share = value * 100 if 0 <= value <= 1 else value
         return f"write it as '{share:g}%'"
     if fmt == "size":
+        fits = [f for f in _units_in_range("size", float(value), bounds) if f != str(value)] if bounds else []
+        if fits:
+            return f"a bare number is bytes; did you mean {' or '.join(fits[:2])}?"
         return "write a whole number of bytes or a size with a unit, like 1536Mi"
     return ""
 
@@ -154,7 +225,7 @@ def _type_problem(doc: Document, path: tuple, err: jsonschema.ValidationError) -
     if fmt in _QUANTITY:
         what, example = _QUANTITY[fmt]
         return doc.problem(path, f"expected {what} such as {example}, got {_describe(value)}",
-                           _quantity_type_hint(fmt, value))
+                           _quantity_type_hint(fmt, value, err.schema.get("x-range")))
     wanted_text = " or ".join(_SCHEMA_TYPE[w] for w in wanted if w != "null")
     hint = ""
     if isinstance(value, bool) and "string" in wanted:
@@ -188,7 +259,16 @@ def _short(value: str, limit: int = 40) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
 
 
-def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Problem]:
+def _elsewhere(root: dict, key: str) -> list[str]:
+    """Where else in the schema `key` is a valid key, as dotted paths (`spec.queues`), shortest first."""
+    found = []
+    for path, _ in spec_schema.walk_fields(root):
+        if path[-1] == key:
+            found.append(".".join(path).replace(".[]", "[]"))
+    return sorted(found, key=lambda p: (p.count(".") + p.count("[]"), p))
+
+
+def _problems_for(doc: Document, err: jsonschema.ValidationError, root: dict | None = None) -> list[Problem]:
     path = tuple(err.absolute_path)
     kind = err.validator
     if kind == "additionalProperties":
@@ -196,7 +276,12 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
         problems = []
         for key in sorted(k for k in err.instance if k not in allowed):
             guess = _suggest(key, allowed)
-            hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
+            places = _elsewhere(root, key) if root and not guess else []
+            if places:
+                also = f" (or `{places[1]}`)" if len(places) > 1 else ""
+                hint = f"did you mean `{places[0]}`{also}? '{key}' is valid there, not here"
+            else:
+                hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
             problems.append(doc.problem(path + (key,), f"unknown key '{key}'", hint, key=True))
         return problems
     if kind == "required":
@@ -234,6 +319,8 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError) -> list[Proble
         return [doc.problem(path, f"{err.instance!r} is too small; the minimum is {err.validator_value}")]
     if kind in ("maximum", "exclusiveMaximum"):
         return [doc.problem(path, f"{err.instance!r} is too large; the maximum is {err.validator_value}")]
+    if kind == "x-range":
+        return [doc.problem(path, err.message, getattr(err, "hint", ""))]
     if kind == "uniqueItems":
         twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
         return [doc.problem(path, f"lists {twice!r} more than once", "remove the repeated entry")]
@@ -251,7 +338,7 @@ def _key_problem(doc: Document, path: tuple, key: Any, names: dict) -> Problem:
 
 
 def _validator() -> Draft202012Validator:
-    return Draft202012Validator(spec_schema.spec_schema(), format_checker=format_checker())
+    return SpecValidator(spec_schema.spec_schema(), format_checker=format_checker())
 
 
 def validate_document(doc: Document, validator: Draft202012Validator | None = None) -> list[Problem]:
@@ -273,7 +360,7 @@ def validate_document(doc: Document, validator: Draft202012Validator | None = No
             continue
         if err.validator == "required" and (path, _missing_key(err)) in misspelt:
             continue
-        problems.extend(_problems_for(doc, err))
+        problems.extend(_problems_for(doc, err, validator.schema))
     return _dedupe(problems)
 
 

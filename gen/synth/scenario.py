@@ -321,8 +321,12 @@ _MEMORY_METRICS = {
 
 
 def generate(service: Service, scenario: Scenario, memory_limit: float | None,
-             first_pod: int = 0) -> list[GeneratedSeries]:
-    """Every raw series the service's rules read, for every process of the scenario."""
+             first_pod: int = 0, memory_scale: float = 1.0) -> list[GeneratedSeries]:
+    """Every raw series the service's rules read, for every process of the scenario.
+
+    `memory_scale` multiplies every memory sample: the backtest fits a scenario written for one
+    memory limit to a service with another.
+    """
     pods = pods_for(service, scenario, first_pod)
     times = [i * scenario.step for i in range(scenario.samples)]
     prefix = service.nodejs_metric_prefix
@@ -344,7 +348,7 @@ def generate(service: Service, scenario: Scenario, memory_limit: float | None,
             values = column(pod.app(name, **extra) if kind == "app" else pod.container(name, **extra))
             shape = scenario.memory[key]
             for i in alive:
-                values[i] = round(memory_value(shape, proc, times[i], rng, phase))
+                values[i] = round(memory_value(shape, proc, times[i], rng, phase) * memory_scale)
         constants = [(pod.app(prefix + "process_start_time_seconds"), proc.start), (pod.app("up"), 1),
                      (pod.container("kube_pod_container_status_restarts_total", job="kube-state-metrics"),
                       0 if scenario.new_pod else proc.generation)]

@@ -1,10 +1,10 @@
-"""docs/alerts.md: every alert of the registry, and the chain of recorded series it reads.
+"""docs/alert-records.md: every alert of the registry, and the chain of recorded series it reads.
 
 Generated from the alert registry (gen/domains/alerts.py), the spec schema's defaults and the rule
 groups compiled for one example service, so a reviewer can follow an alert through named records
 down to the raw series. tests/test_alert_table.py regenerates it and compares.
 
-    python -m gen.tools.alert_table            # rewrite docs/alerts.md
+    python -m gen.tools.alert_table            # rewrite docs/alert-records.md
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from gen.promql.selectors import layout
 from gen.spec.schema import spec_schema
 
 EXAMPLE_SERVICE = "submission-api"
-DOCS = Path("docs") / "alerts.md"
+DOCS = Path("docs") / "alert-records.md"
 
 
 def default_severity(alert: Alert) -> str:
@@ -111,7 +111,7 @@ def render(repo: Path, service: str = EXAMPLE_SERVICE) -> str:
 
 
 def write(repo: Path) -> bool:
-    """Rewrite docs/alerts.md; True when it changed."""
+    """Rewrite docs/alert-records.md; True when it changed."""
     path = repo / DOCS
     new = render(repo)
     old = path.read_text() if path.exists() else None

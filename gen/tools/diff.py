@@ -75,13 +75,35 @@ def show(value: Any) -> str:
 
 # ---- alert settings, in spec terms ----
 
+def distinguished(rules: list[tuple[str, dict]]) -> list[str]:
+    """Names for (alert name, labels) pairs, with the labels that tell same-named alerts apart.
+
+    NodejsHeapLeak is one alert per heap signal: shown as NodejsHeapLeak{signal=old_space} and
+    NodejsHeapLeak{signal=heap_used}, not as the same name twice.
+    """
+    by_name: dict[str, list[dict]] = {}
+    for name, labels in rules:
+        by_name.setdefault(name, []).append(labels)
+    out = []
+    for name, labels in rules:
+        siblings = by_name[name]
+        if len(siblings) < 2:
+            out.append(name)
+            continue
+        keys = sorted({k for other in siblings for k in other if len({str(o.get(k)) for o in siblings}) > 1})
+        shown = ",".join(f"{k}={labels[k]}" for k in keys if k in labels)
+        out.append(f"{name}{{{shown}}}" if shown else name)
+    return out
+
+
 def _alert_names(out: ServiceOutput) -> dict[str, list[str]]:
+    rules = [rule for domain in out.domains for group in domain.groups for rule in group.rules
+             if isinstance(rule, AlertRule) and rule.setting]
+    shown = distinguished([(rule.name, dict(rule.labels)) for rule in rules])
     names: dict[str, list[str]] = {}
-    for domain in out.domains:
-        for group in domain.groups:
-            for rule in group.rules:
-                if isinstance(rule, AlertRule) and rule.setting:
-                    names.setdefault(rule.setting, []).append(rule.name)
+    for rule, name in zip(rules, shown):
+        if name not in names.setdefault(rule.setting, []):
+            names[rule.setting].append(name)
     return names
 
 
@@ -153,14 +175,30 @@ Rendered = RecordingRule | RenderedAlert
 
 
 def _keyed(items: Iterable[tuple[str, Rendered]]) -> dict[tuple[str, int], tuple[str, Rendered]]:
-    """Items keyed by (name, n-th of that name), so repeated names pair up in order."""
+    """Items keyed by (name, n-th of that name), so repeated names pair up in order.
+
+    Alerts that share a name carry the labels that tell them apart in the name
+    (NodejsHeapLeak{signal=old_space}), so each is paired with its own and shown once.
+    """
+    items = list(items)
+    names = distinguished([(_name(rule), _identity(rule)) for _, rule in items])
     seen: dict[str, int] = {}
     out = {}
-    for group, rule in items:
-        name = rule.record if isinstance(rule, RecordingRule) else rule.name
+    for name, (group, rule) in zip(names, items):
         out[(name, seen.get(name, 0))] = (group, rule)
         seen[name] = seen.get(name, 0) + 1
     return out
+
+
+def _name(rule: Rendered) -> str:
+    return rule.record if isinstance(rule, RecordingRule) else rule.name
+
+
+def _identity(rule: Rendered) -> dict:
+    """The labels that say which of several same-named alerts a rule is (not severity or routing)."""
+    if not isinstance(rule, RenderedAlert):
+        return {}
+    return {k: v for k, v in rule.labels if k not in ("severity", "service", "team")}
 
 
 def _rules(rule_file: RuleFile, kind: type) -> dict[tuple[str, int], tuple[str, Rendered]]:
@@ -373,7 +411,7 @@ def service_changes(old: ServiceOutput, new: ServiceOutput) -> list[Change]:
 
 
 def _inventory(out: ServiceOutput, sign: str) -> list[Change]:
-    alerts = [a.name for a in out.rule_file.alerts]
+    alerts = distinguished([(a.name, _identity(a)) for a in out.rule_file.alerts])
     records = out.rule_file.records
     panels = out.dashboard.content_panels
     verb = "added" if sign == "+" else "removed"
