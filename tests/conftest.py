@@ -13,6 +13,27 @@ from gen.pipeline import compile_specs
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "schemas" / "upstream"
+LIVE = Path(__file__).resolve().parent / "live"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Units of work for pytest-xdist (`make test` runs `pytest -n auto --dist loadgroup`).
+
+    Each test module is one group, so a worker builds a module's fixtures once (the backtest's
+    library run, the bad-input corpus' previous build); every test under tests/live is one group,
+    so a single worker runs them, in file order, against one test bed. A module that sets
+    XDIST_GROUP_BY = "test" has its tests spread one by one (its fixtures are cheap, its tests slow).
+    Without -n the markers change nothing.
+    """
+    for item in items:
+        path = Path(item.path).resolve()
+        if LIVE in path.parents:
+            group = "live"
+        elif getattr(getattr(item, "module", None), "XDIST_GROUP_BY", "module") == "test":
+            group = item.nodeid
+        else:
+            group = path.relative_to(REPO).as_posix()
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")

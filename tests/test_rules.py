@@ -8,11 +8,11 @@ from functools import lru_cache
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import yaml
 from jsonschema import Draft7Validator
 
 from gen.checks.lint import dashboard_exprs, parse_error, recorded_in, recorded_names, rule_exprs
 from gen.spec.schema import SEVERITIES
+from gen.write import from_yaml
 
 from .conftest import REPO, UPSTREAM
 
@@ -40,7 +40,7 @@ def test_files(compiled) -> dict[str, bytes]:
 
 def test_rule_files_validate_against_schemastore(rule_files):
     for name, content in rule_files.items():
-        data = yaml.safe_load(content)
+        data = from_yaml(content)
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in schemastore("rules").iter_errors(data)]
         assert not errors, f"{name}: {errors[:5]}"
 
@@ -48,7 +48,7 @@ def test_rule_files_validate_against_schemastore(rule_files):
 def test_rule_test_files_validate_against_schemastore(test_files, compiled):
     assert len(test_files) == len(compiled.services)
     for name, content in test_files.items():
-        data = yaml.safe_load(content)
+        data = from_yaml(content)
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in schemastore("rules.test").iter_errors(data)]
         assert not errors, f"{name}: {errors[:5]}"
 
