@@ -13,27 +13,11 @@ from gen.pipeline import compile_specs
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "schemas" / "upstream"
-LIVE = Path(__file__).resolve().parent / "live"
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Units of work for pytest-xdist (`make test` runs `pytest -n auto --dist loadgroup`).
-
-    Each test module is one group, so a worker builds a module's fixtures once (the backtest's
-    library run, the bad-input corpus' previous build); every test under tests/live is one group,
-    so a single worker runs them, in file order, against one test bed. A module that sets
-    XDIST_GROUP_BY = "test" has its tests spread one by one (its fixtures are cheap, its tests slow).
-    Without -n the markers change nothing.
-    """
-    for item in items:
-        path = Path(item.path).resolve()
-        if LIVE in path.parents:
-            group = "live"
-        elif getattr(getattr(item, "module", None), "XDIST_GROUP_BY", "module") == "test":
-            group = item.nodeid
-        else:
-            group = path.relative_to(REPO).as_posix()
-        item.add_marker(pytest.mark.xdist_group(group))
+# `make test` runs `pytest -n auto --dist loadfile`: each test module goes to one worker, so its module
+# fixtures are built once (the backtest's library run, the bad-input corpus' previous build), and
+# tests/live is one module, so one worker runs it against one test bed. (--dist loadgroup with
+# xdist_group marks does not group with pytest 9.2 and xdist 3.8: xdist renames item._nodeid, which
+# pytest 9 no longer reads.)
 
 
 @pytest.fixture(scope="session")

@@ -3,8 +3,9 @@ loading the rules obsgen generated from tests/live/specs.
 
 The processes start when the first live test needs them and stop right after the last test of
 tests/live, not at the end of the whole session: the rest of the suite does not share the two
-cores with them. Every live test is in one xdist group (see tests/conftest.py),
-so under `pytest -n` one worker runs them all, in file order, against one test bed.
+cores with them. Every live test is in test_live.py and `make test` hands out whole files to
+its xdist workers (--dist loadfile), so one worker runs them all, in file order, against one test bed;
+a second live test file would need --dist loadgroup with an xdist_group mark.
 
 Missing components are installed (Debian packages, `npm ci`); if that or a start fails, every
 live test fails with the reason, never skips. Processes are stopped after the package's last test,
