@@ -24,10 +24,16 @@ schema: $(STAMP)
 	$(BIN)/obsgen schema > schema/obsgen-v1.schema.json.tmp && mv schema/obsgen-v1.schema.json.tmp schema/obsgen-v1.schema.json
 	$(BIN)/obsgen schema project > schema/obsgen-project-v1.schema.json.tmp && mv schema/obsgen-project-v1.schema.json.tmp schema/obsgen-project-v1.schema.json
 
+# `obsgen test` (the generated promtool proofs over out/) runs inside pytest, as
+# tests/test_rules.py::test_the_committed_rule_tests_pass_in_promtool, in parallel with the rest;
+# `obsgen check` first proves out/ is exactly what the specs compile to.
+# Test modules run in parallel (pytest-xdist), each whole on one worker (--dist loadfile), so module
+# fixtures are built once and tests/live (one file) runs against one test bed. PYTEST_WORKERS=0: no xdist.
+PYTEST_WORKERS ?= auto
+
 test: $(STAMP) debian-packages $(NPM_STAMP)
 	$(BIN)/obsgen check
-	$(BIN)/obsgen test
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 # Installs only what is missing.
 debian-packages:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -27,11 +28,10 @@ def header(source: str) -> str:
     return f"{GENERATED_MARK} from {source}. Do not edit: change the spec and run `obsgen build`."
 
 
-class _Dumper(yaml.SafeDumper):
-    """Block style, no line folding (a folded expression makes noisy diffs), no aliases."""
-
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+# libyaml's emitter and parser when PyYAML was built with it: the same bytes (tests/test_yaml_c.py compares
+# them on every generated file), several times faster than the pure-Python ones.
+_SafeDumperBase = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -39,13 +39,59 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_Dumper.add_representer(str, _str)
+def _dumper(base: type) -> type:
+    """Block style, no line folding (a folded expression makes noisy diffs), no aliases."""
+
+    class Dumper(base):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    Dumper.add_representer(str, _str)
+    return Dumper
+
+
+_Dumper = _dumper(_SafeDumperBase)
+_PURE_DUMPER = _Dumper if _SafeDumperBase is yaml.SafeDumper else _dumper(yaml.SafeDumper)
+
+
+# Where libyaml's emitter writes other bytes than the pure-Python one (found by comparing both on random
+# strings): characters beyond U+FFFF and NEL (U+0085) it escapes; after a block scalar that keeps its final
+# line breaks (text ending in two of them, or just one) it ends the document with "..."; and mapping keys
+# that are empty or hold a carriage return or a Unicode line separator it writes as simple keys or the other
+# way round.
+_C_DIFFERS_IN_VALUE = re.compile("[\x85\U00010000-\U0010ffff]|\n\n\\Z|\\A\n\\Z")
+_C_DIFFERS_IN_KEY = re.compile("\\A\\Z|[\r\x85\u2028\u2029\U00010000-\U0010ffff]|\n\n\\Z|\\A\n\\Z")
+
+
+def _c_dumper_agrees(data: Any) -> bool:
+    stack = [data]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if _C_DIFFERS_IN_VALUE.search(value):
+                return False
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _C_DIFFERS_IN_KEY.search(key):
+                    return False
+                stack.append(item)
+        elif isinstance(value, (list, tuple)):
+            stack.extend(value)
+    return True
 
 
 def to_yaml(data: Any, source: str) -> bytes:
-    body = yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
+    """The same bytes whichever emitter writes them: the rare data libyaml writes differently goes to the
+    pure-Python one."""
+    dumper = _Dumper if _Dumper is _PURE_DUMPER or _c_dumper_agrees(data) else _PURE_DUMPER
+    body = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, allow_unicode=True,
                      width=1 << 30, indent=2)
     return f"# {header(source)}\n{body}".encode()
+
+
+def from_yaml(content: bytes | str) -> Any:
+    """Generated YAML (or any plain YAML without node positions) back into data, with libyaml when present."""
+    return yaml.load(content, Loader=_SafeLoader)
 
 
 def to_json(data: Any) -> bytes:

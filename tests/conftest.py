@@ -13,6 +13,11 @@ from gen.pipeline import compile_specs
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 UPSTREAM = SHARED / "schemas" / "upstream"
+# `make test` runs `pytest -n auto --dist loadfile`: each test module goes to one worker, so its module
+# fixtures are built once (the backtest's library run, the bad-input corpus' previous build), and
+# tests/live is one module, so one worker runs it against one test bed. (--dist loadgroup with
+# xdist_group marks does not group with pytest 9.2 and xdist 3.8: xdist renames item._nodeid, which
+# pytest 9 no longer reads.)
 
 
 @pytest.fixture(scope="session")

@@ -8,13 +8,13 @@ from functools import lru_cache
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-import yaml
 from jsonschema import Draft7Validator
 
 from gen.checks.lint import dashboard_exprs, recorded_in, rule_exprs
 from gen.promql.parse import parse_error, recorded_series
 from gen.domains.alerts import QUEUE_ALERTS
 from gen.spec.schema import SEVERITIES
+from gen.write import from_yaml
 
 from .conftest import REPO, UPSTREAM
 
@@ -59,7 +59,7 @@ def test_files(compiled) -> dict[str, bytes]:
 
 def test_rule_files_validate_against_schemastore(rule_files):
     for name, content in rule_files.items():
-        data = yaml.safe_load(content)
+        data = from_yaml(content)
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in schemastore("rules").iter_errors(data)]
         assert not errors, f"{name}: {errors[:5]}"
 
@@ -67,7 +67,7 @@ def test_rule_files_validate_against_schemastore(rule_files):
 def test_rule_test_files_validate_against_schemastore(test_files, compiled):
     assert len(test_files) == len(compiled.services)
     for name, content in test_files.items():
-        data = yaml.safe_load(content)
+        data = from_yaml(content)
         errors = [f"{list(e.absolute_path)}: {e.message[:200]}" for e in schemastore("rules.test").iter_errors(data)]
         assert not errors, f"{name}: {errors[:5]}"
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from gen.write import write_output
+from gen.write import from_yaml, write_output
 from gen.errors import ObsgenError
 from gen.pipeline import compile_specs
 from gen.spec.project import default_project
@@ -80,7 +80,7 @@ def test_prometheus_rules_validate_against_the_crd_and_the_strict_rule_schema(co
     resources = _files(compiled, "kubernetes/prometheusrules/")
     assert len(resources) == len(compiled.services)
     for path, content in resources.items():
-        resource = yaml.safe_load(content)
+        resource = from_yaml(content)
         assert not list(crd_schema.iter_errors(resource)), path
         # The CRD lets unknown keys through (the API server prunes them); SchemaStore's schema does not.
         assert not list(rules_schema.iter_errors(resource["spec"])), path
@@ -89,7 +89,7 @@ def test_prometheus_rules_validate_against_the_crd_and_the_strict_rule_schema(co
 
 
 def test_the_two_schemas_catch_what_they_should(compiled, crd_schema, rules_schema):
-    resource = yaml.safe_load(next(iter(_files(compiled, "kubernetes/prometheusrules/").values())))
+    resource = from_yaml(next(iter(_files(compiled, "kubernetes/prometheusrules/").values())))
     no_expr = json.loads(json.dumps(resource))
     del no_expr["spec"]["groups"][0]["rules"][0]["expr"]
     assert [e.validator for e in crd_schema.iter_errors(no_expr)] == ["required"]
@@ -102,8 +102,8 @@ def test_the_two_schemas_catch_what_they_should(compiled, crd_schema, rules_sche
 def test_prometheus_rules_carry_exactly_the_plain_rule_groups(compiled):
     for out in compiled.services:
         name = out.service.name
-        resource = yaml.safe_load(compiled.files[f"kubernetes/prometheusrules/{name}.yaml"])
-        assert resource["spec"] == yaml.safe_load(compiled.files[f"rules/{name}.rules.yml"])
+        resource = from_yaml(compiled.files[f"kubernetes/prometheusrules/{name}.yaml"])
+        assert resource["spec"] == from_yaml(compiled.files[f"rules/{name}.rules.yml"])
         assert resource["metadata"]["annotations"]["obsgen.dev/spec"] == out.service.source
 
 
@@ -111,7 +111,7 @@ def test_rule_groups_inside_the_crd_pass_promtool(compiled, promtool, tmp_path):
     paths = []
     for path, content in _files(compiled, "kubernetes/prometheusrules/").items():
         spec = tmp_path / Path(path).name
-        spec.write_text(yaml.safe_dump(yaml.safe_load(content)["spec"], sort_keys=False))
+        spec.write_text(yaml.safe_dump(from_yaml(content)["spec"], sort_keys=False))
         paths.append(str(spec))
     result = subprocess.run([promtool, "check", "rules", *paths], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -122,7 +122,7 @@ def test_dashboard_configmaps_hold_the_dashboard_json_for_the_sidecar(compiled, 
     resources = _files(compiled, "kubernetes/grafana-dashboards/")
     assert len(resources) == len(compiled.services)
     for out in compiled.services:
-        resource = yaml.safe_load(resources[f"kubernetes/grafana-dashboards/{out.service.name}.yaml"])
+        resource = from_yaml(resources[f"kubernetes/grafana-dashboards/{out.service.name}.yaml"])
         _k8s_metadata_ok(resource, "ConfigMap", "v1")
         assert resource["metadata"]["labels"]["grafana_dashboard"] == "1"  # a string, as labels must be
         assert resource["metadata"]["annotations"]["grafana_folder"] == compiled.project.folder(out.service.team)
@@ -175,7 +175,7 @@ PROVIDER_FILE = {
 
 
 def test_provider_file_has_one_provider_per_folder_reading_that_folders_dashboards(compiled):
-    provider_file = yaml.safe_load(compiled.files["grafana/provisioning/dashboards/obsgen.yaml"])
+    provider_file = from_yaml(compiled.files["grafana/provisioning/dashboards/obsgen.yaml"])
     assert not list(Draft7Validator(PROVIDER_FILE).iter_errors(provider_file))
     providers = provider_file["providers"]
     assert len({p["name"] for p in providers}) == len(providers)
@@ -193,13 +193,13 @@ def test_provider_file_has_one_provider_per_folder_reading_that_folders_dashboar
 
 
 def test_kustomization_lists_every_generated_kubernetes_resource(compiled):
-    kustomization = yaml.safe_load(compiled.files["kubernetes/kustomization.yaml"])
+    kustomization = from_yaml(compiled.files["kubernetes/kustomization.yaml"])
     assert (kustomization["apiVersion"], kustomization["kind"]) == ("kustomize.config.k8s.io/v1beta1",
                                                                     "Kustomization")
     resources = {k.removeprefix("kubernetes/") for k in _files(compiled, "kubernetes/")} - {"kustomization.yaml"}
     assert kustomization["resources"] == sorted(resources)
     for rel in resources:
-        resource = yaml.safe_load(compiled.files[f"kubernetes/{rel}"])
+        resource = from_yaml(compiled.files[f"kubernetes/{rel}"])
         assert resource["kind"] in ("PrometheusRule", "ConfigMap", "AlertmanagerConfig")
 
 

@@ -1,9 +1,15 @@
-"""The live test bed as one session fixture: Redis, the Node.js app in every mode, and Prometheus
+"""The live test bed as one package fixture: Redis, the Node.js app in every mode, and Prometheus
 loading the rules obsgen generated from tests/live/specs.
 
+The processes start when the first live test needs them and stop right after the last test of
+tests/live, not at the end of the whole session: the rest of the suite does not share the two
+cores with them. Every live test is in test_live.py and `make test` hands out whole files to
+its xdist workers (--dist loadfile), so one worker runs them all, in file order, against one test bed;
+a second live test file would need --dist loadgroup with an xdist_group mark.
+
 Missing components are installed (Debian packages, `npm ci`); if that or a start fails, every
-live test fails with the reason, never skips. Processes are stopped when the session ends, on
-SIGTERM/SIGHUP, at interpreter exit, and by the kernel if the test process dies (see processes.py).
+live test fails with the reason, never skips. Processes are stopped after the package's last test,
+on SIGTERM/SIGHUP, at interpreter exit, and by the kernel if the test process dies (see processes.py).
 """
 from __future__ import annotations
 
@@ -51,7 +57,7 @@ class Testbed:
                 if not m.running()]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_compiled() -> Compiled:
     # The default project (plain rule files, flat dashboards), not the repository's obsgen.yaml with
     # its Kubernetes targets: the test bed loads files as a plain Prometheus does.
@@ -61,7 +67,7 @@ def live_compiled() -> Compiled:
         pytest.fail(f"obsgen cannot compile the live test spec in {SPEC_DIR}:\n{err}", pytrace=False)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_output(live_compiled) -> ServiceOutput:
     return next(s for s in live_compiled.services if s.service.name == SERVICE)
 
@@ -80,7 +86,7 @@ def _targets_up(prometheus: Prometheus) -> list[dict]:
     return prometheus.targets()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def testbed(tmp_path_factory, live_compiled, live_output) -> Testbed:
     try:
         ensure_debian_packages()
