@@ -132,7 +132,7 @@ def test_long_service_names_get_short_distinct_stable_url_safe_uids(tmp_path: Pa
     (tmp_path / "specs").mkdir()
     for name in (LONG_A, LONG_B, "tiny"):
         (tmp_path / "specs" / f"{name}.yaml").write_text(_tiny_spec(name))
-    uids = [{o.service.name: o.dashboard["uid"] for o in compile_specs(tmp_path / "specs", tmp_path).services}
+    uids = [{o.service.name: o.dashboard.uid for o in compile_specs(tmp_path / "specs", tmp_path).services}
             for _ in range(2)]
     assert uids[0] == uids[1], "uids change between builds"
     uid = uids[0]

@@ -581,6 +581,10 @@ def _spec_schema() -> dict:
                     "alerts": _alerts(),
                     "routing": _routing(),
                     "queues": _queues(),
+                    "rangeChecks": boolean(
+                        "Check every duration and size against its plausible range. Default true: a slip of "
+                        "unit (150m for 150ms) is an error, not an alert that can never fire. Set false only "
+                        "for a test bed that compresses days into seconds (tests/live does).", True),
                 },
                 required=("namespace", "runtime"),
             ),

@@ -2,7 +2,7 @@
 (GC sawtooth, leaks, restarts, daily cycles, spikes), and this module turns it into the raw
 series the real exporters would have produced, labelled for a given service.
 
-Scenario files are YAML, validated like specs. Built-in ones live in gen/scenarios/;
+Scenario files are YAML, validated like specs. Built-in ones live in gen/synth/scenarios/;
 users add their own with `obsgen backtest --scenarios DIR`.
 """
 from __future__ import annotations

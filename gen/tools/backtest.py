@@ -1,6 +1,6 @@
 """Replay workloads through a service's generated rules with promtool's own evaluation engine.
 
-For each scenario (synthetic, from gen/scenarios or a user's directory, or a
+For each scenario (synthetic, from gen/synth/scenarios or a user's directory, or a
 recorded Prometheus range export) we write the raw series and the service's rule
 file into a promtool test, evaluate every rule over the whole span, and read back,
 hour by hour, how many evaluations each alert was firing. That gives when it
