@@ -33,7 +33,7 @@ PYTEST_WORKERS ?= auto
 
 test: $(STAMP) debian-packages $(NPM_STAMP)
 	$(BIN)/obsgen check
-	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist loadfile --durations=15
 
 # Installs only what is missing.
 debian-packages:
