@@ -6,9 +6,8 @@ Like the promtool gate: skipped when amtool is not installed (Debian package pro
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
+
+from gen.checks.external import check_files
 
 
 def amtool() -> str | None:
@@ -20,15 +19,4 @@ def amtool_check_config(files: dict[str, bytes]) -> list[str]:
     tool = amtool()
     if tool is None or not files:
         return []
-    with tempfile.TemporaryDirectory(prefix="obsgen-amtool-") as tmp:
-        paths = []
-        for rel, content in sorted(files.items()):
-            path = Path(tmp) / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            paths.append(str(path))
-        result = subprocess.run([tool, "check-config", *paths], capture_output=True, text=True)
-        if result.returncode == 0:
-            return []
-        text = (result.stdout + result.stderr).replace(tmp + "/", "")
-        return [line for line in text.splitlines() if line.strip()]
+    return check_files([tool, "check-config"], files, lambda result: result.returncode != 0, "obsgen-amtool-")

@@ -3,11 +3,9 @@ alert links resolve. A problem here is a bug in obsgen or in a custom query, nev
 from __future__ import annotations
 
 import shutil
-import subprocess
-import tempfile
-from pathlib import Path
 from typing import Iterable
 
+from gen.checks.external import check_files
 from gen.ir import Dashboard, RecordingRule, RuleFile
 from gen.promql.parse import parse_error, recorded_series
 
@@ -54,16 +52,6 @@ def promtool_check_rules(files: dict[str, bytes]) -> list[str]:
     tool = promtool()
     if tool is None or not files:
         return []
-    with tempfile.TemporaryDirectory(prefix="obsgen-check-") as tmp:
-        paths = []
-        for rel, content in sorted(files.items()):
-            path = Path(tmp) / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-            paths.append(str(path))
-        result = subprocess.run([tool, "check", "rules", *paths], capture_output=True, text=True)
-        # Lint findings (duplicate rules) print FAILED but leave the exit code 0; they count as failures.
-        if result.returncode == 0 and "FAILED" not in result.stdout:
-            return []
-        text = (result.stdout + result.stderr).replace(tmp + "/", "")
-        return [line for line in text.splitlines() if line.strip()]
+    # Lint findings (duplicate rules) print FAILED but leave the exit code 0; they count as failures.
+    return check_files([tool, "check", "rules"], files,
+                       lambda result: result.returncode != 0 or "FAILED" in result.stdout, "obsgen-check-")

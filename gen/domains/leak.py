@@ -154,7 +154,6 @@ def _heap_across_days(signal: trend.RetainedSignal, service: Service, across: Al
 
 def _heap_within_process(signal: trend.RetainedSignal, service: Service,
                          within: AlertSettings) -> tuple[AlertRule, ...]:
-    w = _windows(service)
     who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
     window = within.param("window")
     return (alert_rule(

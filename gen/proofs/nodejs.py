@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from gen.domains.alerts import NODEJS_EVENT_LOOP_LAG_HIGH
 from gen.domains.nodejs import Metrics
-from gen.ir import RuleTest
 from gen.proofs.rule_tests import ProofSet, fires, rule_test, silent
 from gen.synth.example_pods import example_pods
 from gen.spec.model import Service
