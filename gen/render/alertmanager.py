@@ -12,7 +12,7 @@ cannot hide a page.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from gen.domains import inhibitions, unsuperseded
 from gen.domains.alerts import REGISTRY, Inhibition
@@ -167,20 +167,31 @@ def inhibition_table() -> str:
 
 # ---- as Alertmanager's configuration file writes them ----
 
-def route_yaml(route: Route, project: Project | None = None) -> dict:
-    out: dict = {"matchers": [m.text() for m in route.matchers]}
+# How the two forms spell a route's keys: alertmanager.yml in snake case, AlertmanagerConfig in camel case.
+_YAML_KEYS = {"group_by": "group_by", "group_wait": "group_wait", "group_interval": "group_interval",
+              "repeat_interval": "repeat_interval"}
+_CRD_KEYS = {"group_by": "groupBy", "group_wait": "groupWait", "group_interval": "groupInterval",
+             "repeat_interval": "repeatInterval"}
+
+
+def _route(route: Route, project: Project | None, keys: dict[str, str], matcher: Callable[[Matcher], object]) -> dict:
+    out: dict = {"matchers": [matcher(m) for m in route.matchers]}
     if route.receiver:
         out["receiver"] = route.receiver
     if project is not None:  # the subtree's grouping, inherited by every route below it
         a = project.alerting
-        out.update({"group_by": list(a.group_by), "group_wait": a.group_wait.text,
-                    "group_interval": a.group_interval.text,
-                    "repeat_interval": dict(a.repeat_interval)["critical"].text})
+        out.update({keys["group_by"]: list(a.group_by), keys["group_wait"]: a.group_wait.text,
+                    keys["group_interval"]: a.group_interval.text,
+                    keys["repeat_interval"]: dict(a.repeat_interval)["critical"].text})
     if route.repeat_interval:
-        out["repeat_interval"] = route.repeat_interval
+        out[keys["repeat_interval"]] = route.repeat_interval
     if route.routes:
-        out["routes"] = [route_yaml(r) for r in route.routes]
+        out["routes"] = [_route(r, None, keys, matcher) for r in route.routes]
     return out
+
+
+def route_yaml(route: Route, project: Project | None = None) -> dict:
+    return _route(route, project, _YAML_KEYS, lambda m: m.text())
 
 
 def inhibit_rule_yaml(rule: InhibitRule) -> dict:
@@ -191,19 +202,7 @@ def inhibit_rule_yaml(rule: InhibitRule) -> dict:
 # ---- as the Prometheus Operator's AlertmanagerConfig writes them ----
 
 def route_crd(route: Route, project: Project | None = None) -> dict:
-    out: dict = {"matchers": [m.crd() for m in route.matchers]}
-    if route.receiver:
-        out["receiver"] = route.receiver
-    if project is not None:
-        a = project.alerting
-        out.update({"groupBy": list(a.group_by), "groupWait": a.group_wait.text,
-                    "groupInterval": a.group_interval.text,
-                    "repeatInterval": dict(a.repeat_interval)["critical"].text})
-    if route.repeat_interval:
-        out["repeatInterval"] = route.repeat_interval
-    if route.routes:
-        out["routes"] = [route_crd(r) for r in route.routes]
-    return out
+    return _route(route, project, _CRD_KEYS, lambda m: m.crd())
 
 
 def inhibit_rule_crd(rule: InhibitRule) -> dict:
