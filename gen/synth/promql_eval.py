@@ -78,6 +78,11 @@ class Storage:
     evaluations: Clock = Clock(60.0)
     inputs: dict[Labels, Samples] = field(default_factory=dict)
     recorded: dict[Labels, list[float | None]] = field(default_factory=dict)
+    # Which series a selector matches, computed once: inputs never change after loading, and recorded
+    # series only gain label sets (their sample lists grow in place), so a match list stays valid until
+    # a new recorded label set appears.
+    _input_matches: dict[tuple, list] = field(default_factory=dict, repr=False)
+    _recorded_matches: dict[tuple, tuple[int, list]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, series: Iterable[tuple[str, Samples]], samples: Clock, evaluations: Clock) -> "Storage":
@@ -103,12 +108,20 @@ class Storage:
 
     def select(self, node) -> list[tuple[Labels, Samples, Clock, bool]]:
         """The series a selector matches, sorted by labels: (labels, samples, clock, recorded?)."""
+        key = (node.name, tuple((m.name, str(m.op), m.value) for m in node.matchers.matchers))
+        known = self._recorded_matches.get(key)
+        if known is not None and known[0] == len(self.recorded):
+            return list(known[1])
         matchers = _matchers(node)
-        found = [(labels, samples, self.samples, False) for labels, samples in self.inputs.items()
+        inputs = self._input_matches.get(key)
+        if inputs is None:
+            inputs = self._input_matches[key] = [(labels, samples, self.samples, False)
+                                                 for labels, samples in self.inputs.items()
+                                                 if all(m(labels) for m in matchers)]
+        found = [(labels, samples, self.evaluations, True) for labels, samples in self.recorded.items()
                  if all(m(labels) for m in matchers)]
-        found += [(labels, samples, self.evaluations, True) for labels, samples in self.recorded.items()
-                  if all(m(labels) for m in matchers)]
-        return sorted(found, key=lambda s: s[0])
+        known = self._recorded_matches[key] = (len(self.recorded), sorted(inputs + found, key=lambda s: s[0]))
+        return list(known[1])
 
 
 def _matcher(name: str, op, value: str):
