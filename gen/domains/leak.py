@@ -277,7 +277,7 @@ def _panels(service: Service) -> tuple[Panel, ...]:
         FORECAST_PANEL, "Memory forecast vs limit",
         f"The working-set floor, the predict_linear() forecast {horizon.text} ahead from the last {window.text} "
         f"of it, and the limit. When the forecast line crosses the limit and the rise is steady, "
-        "PodMemoryExhaustionForecast fires.",
+        f"{POD_MEMORY_EXHAUSTION_FORECAST.name} fires.",
         UNIT_BYTES,
         (Query(floor, "{{pod}} floor"), Query(f"predict_linear({floor}[{window.text}], {number(horizon.seconds)})",
                                               f"{{{{pod}}}} forecast in {horizon.text}"),

@@ -145,7 +145,7 @@ def _exhaustion_proof(service: Service) -> RuleTest:
                                     "memory": _memory(workingSet={"base": base, "leakPerDay": per_hour * 24})},
                           "1m")
     return rule_test(
-        "working set climbing towards the limit fires PodMemoryExhaustionForecast hours ahead", "1m", series,
+        f"working set climbing towards the limit fires {POD_MEMORY_EXHAUSTION_FORECAST.name} hours ahead", "1m", series,
         silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(needed - 3600)),
         fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at), [(pod.container_labels(), time_to_limit)]))
 
@@ -164,7 +164,7 @@ def _fast_exhaustion_proof(service: Service) -> RuleTest:
                                     "memory": _memory(workingSet={"base": base, "leakPerDay": per_hour * 24,
                                                                   "leakFrom": format_duration(onset)})}, "1m")
     return rule_test(
-        "a pod that starts leaking fast after a day fires PodMemoryExhaustionForecast within hours", "1m", series,
+        f"a pod that starts leaking fast after a day fires {POD_MEMORY_EXHAUSTION_FORECAST.name} within hours", "1m", series,
         silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(onset + 3600)),
         fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at), [(pod.container_labels(), time_to_limit)]))
 

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
-from gen.domains.alerts import QUEUE_ALERTS, Alert
+from gen.domains.alerts import QUEUE_ALERTS, QUEUE_BACKLOG_GROWING, Alert
 from gen.domains.queue.domain import generated_alerts, rule_group
 from gen.domains.queue.queries import QueueQueries
 from gen.ir import AlertCheck, ExpectedAlert, RuleTest
@@ -197,7 +197,7 @@ def scenarios(s: Scale) -> list[Scenario]:
     residue = 2 * s.growth
     out.append(Scenario(
         f"batches every {duration(period * STEP)} that leave {residue} jobs behind each time fire "
-        f"QueueBacklogGrowing",
+        f"{QUEUE_BACKLOG_GROWING.name}",
         # Workers busy all the time, but a period's work is more than they finish in a period.
         work(max(span, 4 * period + 20), _every(period, c * period + residue, 5), lambda m: c),
         {"backlogGrowing": FIRES, "stuck": SILENT}))
