@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 from gen.render.alertmanager import inhibit_rule_crd, inhibit_rules, obsgen_route, route_crd, used_receivers
 from gen.spec.project import DISCARD_RECEIVER
 from gen.targets.emitted import Emitted
-from gen.targets.kubernetes import DIRECTORY, MANAGED_BY, SOURCE_ANNOTATION
+from gen.targets.kubernetes import DIRECTORY, MANAGED_BY, SOURCE_ANNOTATION, kubernetes_object
 from gen.write import to_yaml
 
 if TYPE_CHECKING:
@@ -39,18 +39,13 @@ def alertmanager_config(project: Project, outputs: Sequence[ServiceOutput], name
     target = project.targets.alertmanager_config
     subtree = obsgen_route(project, services)
     sources = ", ".join(sorted(s.source for s in services))
-    metadata = {
-        "name": target.name,
-        "namespace": namespace,
-        "labels": dict(sorted({**MANAGED_BY, **dict(target.labels)}.items())),
-        "annotations": dict(sorted({SOURCE_ANNOTATION: sources, **dict(target.annotations)}.items())),
-    }
     spec: dict = {"route": route_crd(subtree, project),
                   "receivers": [{"name": n} for n in sorted(used_receivers(subtree) | {DISCARD_RECEIVER})]}
     rules = [inhibit_rule_crd(r) for r in inhibit_rules(project)]
     if rules:
         spec["inhibitRules"] = rules
-    return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": spec}
+    return kubernetes_object(API_VERSION, KIND, target.name, namespace, {**MANAGED_BY, **dict(target.labels)},
+                             {SOURCE_ANNOTATION: sources, **dict(target.annotations)}, {"spec": spec})
 
 
 def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:

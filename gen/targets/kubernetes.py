@@ -11,18 +11,21 @@ MANAGED_BY = {"app.kubernetes.io/managed-by": "obsgen"}
 SOURCE_ANNOTATION = "obsgen.dev/spec"
 
 
-def manifest(api_version: str, kind: str, name: str, service: Service, meta: KubernetesMeta, body: dict[str, Any],
-             labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
-    """apiVersion, kind, metadata, then the body: the order people expect when they read one.
-
-    The project's labels and annotations come last, so they win over obsgen's own.
-    """
-    all_labels = {**MANAGED_BY, "app.kubernetes.io/name": service.name, **(labels or {}), **dict(meta.labels)}
-    all_annotations = {SOURCE_ANNOTATION: service.source, **(annotations or {}), **dict(meta.annotations)}
+def kubernetes_object(api_version: str, kind: str, name: str, namespace: str, labels: dict[str, str],
+                      annotations: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    """apiVersion, kind, metadata, then the body: the order people expect when they read one."""
     metadata = {
         "name": name,
-        "namespace": meta.namespace,
-        "labels": dict(sorted(all_labels.items())),
-        "annotations": dict(sorted(all_annotations.items())),
+        "namespace": namespace,
+        "labels": dict(sorted(labels.items())),
+        "annotations": dict(sorted(annotations.items())),
     }
     return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+
+
+def manifest(api_version: str, kind: str, name: str, service: Service, meta: KubernetesMeta, body: dict[str, Any],
+             labels: dict[str, str] | None = None, annotations: dict[str, str] | None = None) -> dict[str, Any]:
+    """One service's object. The project's labels and annotations come last, so they win over obsgen's own."""
+    all_labels = {**MANAGED_BY, "app.kubernetes.io/name": service.name, **(labels or {}), **dict(meta.labels)}
+    all_annotations = {SOURCE_ANNOTATION: service.source, **(annotations or {}), **dict(meta.annotations)}
+    return kubernetes_object(api_version, kind, name, meta.namespace, all_labels, all_annotations, body)
