@@ -17,9 +17,11 @@ from pathlib import Path
 
 from gen.errors import ObsgenError, Problem
 
+
 # Never following links out is what keeps a pull request from making CI print files of its machine.
-def link_hint(what: str) -> str:
-    return f"commit the file itself, or link to a file inside {what}"
+LINK_HINT = "commit what it points to instead of the link"
+PATH_HINT = "move what it names into the repository"
+
 
 # What each kind of file that is not a regular file is called; reading one blocks or never ends.
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -75,14 +77,15 @@ class Confinement:
     def contains(self, path: Path) -> bool:
         return Path(os.path.realpath(path)).is_relative_to(self.real)
 
-    def outside(self, path: Path, name: str | None = None, quoted_as: str = "") -> Problem:
+    def outside(self, path: Path, quoted_as: str = "") -> Problem:
         """Why `path` resolves outside: the first link on its way that leaves, and where it goes."""
         real = Path(os.path.realpath(path))
-        name = name or self.name(path)
+        name = self.name(path)
         subject = f"{quoted_as} " if quoted_as else ""
         culprit = _escaping_link(Path(os.path.abspath(path)), self)
-        if culprit is None:  # `..` alone, no link
-            what = f"{subject}resolves to {real.as_posix()}"
+        hint = LINK_HINT
+        if culprit is None:  # `..` or an absolute path, no link
+            what, hint = f"{subject}resolves to {real.as_posix()}", PATH_HINT
         else:
             link, target = culprit
             via = os.readlink(link)
@@ -94,7 +97,7 @@ class Confinement:
                 who = f"{subject}goes through {self.name(link)}, which " if quoted_as else f"{self.name(link)} "
             what = f"{who}is a symlink to {target.as_posix()}{through}"
         return Problem(name, f"{what}, outside {self.what}; obsgen reads only files inside {self.lexical.as_posix()}",
-                       hint=link_hint(self.what))
+                       hint=hint)
 
     def check_directory(self, directory: Path) -> None:
         if not self.contains(directory):
@@ -105,7 +108,7 @@ class Confinement:
         Problem, raised before a byte is read. The file is named as written: a link by its own name."""
         name = self.name(path)
         if not self.contains(path):
-            raise ObsgenError([self.outside(path, name)])
+            raise ObsgenError([self.outside(path)])
         real = os.path.realpath(path)
         try:
             info = os.stat(real)

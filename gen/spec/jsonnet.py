@@ -22,7 +22,7 @@ from typing import Any
 import _jsonnet
 
 from gen.errors import MAX_TEXT, ObsgenError, Problem, excerpt, quoted
-from gen.spec.confine import Confinement, SizeLimit, link_hint
+from gen.spec.confine import Confinement, SizeLimit
 from gen.spec.documents import SPEC_SIZE, MAX_FILE_BYTES, Document, Path_, Position, decode_text, display_name
 
 # Limits against runaway evaluation: a fleet is tens of services, each a few kilobytes.
@@ -142,7 +142,7 @@ class _Imports:
         self.base = base
         self.confinement = confinement
         self.read: dict[str, str] = {}
-        self.refused = False  # an import led out of the repository: the error gets the hint that says why
+        self.refused = ""  # the hint of an import refused for leading out of the repository
 
     def __call__(self, directory: str, rel: str) -> tuple[str, bytes]:
         shown = quoted(rel)
@@ -152,8 +152,10 @@ class _Imports:
             if not os.path.lexists(candidate):
                 continue
             if not self.confinement.contains(candidate):
-                self.refused = True
-                raise RuntimeError(self.confinement.outside(candidate, quoted_as=shown).message)
+                refusal = self.confinement.outside(candidate)
+                self.refused = refusal.hint
+                # Jsonnet's message names the import: "couldn't open import "x": <this>".
+                raise RuntimeError(refusal.message)
             real = candidate.resolve()
             if not any(real.is_relative_to(root) for root in self.roots):
                 raise RuntimeError(
@@ -162,7 +164,7 @@ class _Imports:
             try:
                 content = self.confinement.read(real, IMPORT_SIZE)
             except ObsgenError as err:
-                raise RuntimeError(f"{shown}: {err.problems[0].message}") from None
+                raise RuntimeError(err.problems[0].message) from None
             self.read[str(real)] = content.decode("utf-8", errors="replace")
             return str(real), content
         raise RuntimeError(f"{shown} not found next to the importing file or in the library paths "
@@ -220,7 +222,7 @@ def load_jsonnet(path: Path, name: str, source: str, spec_dir: Path, base: Path,
         known = {str(real): name, **{r: display_name(Path(r), base) for r in imports.read}}
         problem = _error_problem(str(err), known, name)
         if imports.refused:
-            problem = dataclasses.replace(problem, hint=link_hint(confinement.what))
+            problem = dataclasses.replace(problem, hint=imports.refused)
         raise ObsgenError([problem]) from None
     if len(output) > MAX_OUTPUT_BYTES:
         raise ObsgenError([Problem(name, f"evaluates to {len(output)} bytes of JSON; the limit is "
