@@ -11,12 +11,14 @@ MAX_TEXT = 320  # a message or hint is cut here: beyond it, it could only be quo
 _LINE_BREAKS = "\n\r\t\v\f"
 
 
-def printable(text: str) -> str:
-    """`text` with line breaks as spaces and every other control or invisible formatting character escaped
-    (`\\x1b`, `\\u202e`), so that input can neither repaint a terminal or CI log nor split or reorder a line."""
+def printable(text: str, breaks: str = " ") -> str:
+    """`text` with line breaks as `breaks` and every other control or invisible formatting character escaped
+    (`\\x1b`, `\\u202e`), so that input can neither repaint a terminal or CI log nor split or reorder a line.
+    `breaks=""` escapes line breaks too (`\\n`), for names, where a space would be ambiguous."""
     if text.isprintable():
         return text
-    return "".join(c if c.isprintable() else " " if c in _LINE_BREAKS else repr(c)[1:-1] for c in text)
+    return "".join(c if c.isprintable() else breaks if breaks and c in _LINE_BREAKS else repr(c)[1:-1]
+                   for c in text)
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
@@ -48,9 +50,9 @@ class Problem:
             where += f":{self.line}"
             if self.column is not None:
                 where += f":{self.column}"
-        text = f"{printable(where)}: "
+        text = f"{printable(where, breaks='')}: "
         if self.path:
-            text += f"{printable(format_path(self.path))}: "
+            text += f"{printable(format_path(self.path), breaks='')}: "
         # One problem, one line: multi-line YAML scalars must not split the report, nor control characters
         # of the input act on the terminal; every message passes here, whichever stage wrote it.
         text += _capped(printable(self.message))

@@ -113,6 +113,9 @@ CASES: dict[str, tuple[str, str]] = {
     "alias_bomb.yaml": ("alias_bomb.yaml:5:", "document expands to more than 50000 values"),
     "deep_nesting.yaml": ("deep_nesting.yaml:1:", "nested more than 40 levels deep"),
     "deep_nesting_unclosed.yaml": ("deep_nesting_unclosed.yaml:1:", "nested more than 40 levels deep"),
+    # PyYAML quotes an undefined alias' name whole: only an excerpt is printed.
+    "undefined_alias_long.yaml": ("undefined_alias_long.yaml:6:9: not valid YAML: found undefined alias "
+                                  "'leakleakleak", "leakleakl..."),
     "recursive_alias.yaml": ("recursive_alias.yaml:9:", "spec.selector.matchers: recursive alias"),
     "yaml_python_tag.yaml": ("yaml_python_tag.yaml:7:", "YAML tag '!!python/object/apply:os.system' is not used"),
     "yaml_custom_tag_on_mapping.yaml": ("yaml_custom_tag_on_mapping.yaml:9:", "YAML tag '!custom' is not used"),
@@ -270,7 +273,7 @@ def test_oversized_file_is_refused_before_parsing(previous_build: Path, tmp_path
 
 SECRET = "obsgen-test-secret-5b1e"
 SECRET_YAML = f"apiVersion: obsgen/v1\nkind: Service\ntoken: {SECRET}\n{SECRET}: {SECRET}\n"
-HOSTILE_LINE = re.compile(r"^error: (specs/\S+?|obsgen\.yaml)(:\d+:\d+)?: \S")
+HOSTILE_LINE = re.compile(r"^error: (specs/.+?|obsgen\.yaml)(:\d+:\d+)?: \S")
 SERVICE_JSONNET = "local s = import 'lib.libsonnet';\ns\n"
 
 
@@ -379,7 +382,14 @@ def _huge_sparse_spec(repo: Path, outside: Path) -> tuple[str, str]:
     return "huge.yaml: ", "file is 8589934592 bytes; specs are limited to 1048576 (split it into several spec files)"
 
 
+def _file_name_with_a_line_break(repo: Path, outside: Path) -> tuple[str, str]:
+    # The name is written into a comment of each generated file; a line break would end the comment there.
+    shutil.copy(repo / "specs" / "submission-api.yaml", repo / "specs" / "x\ngroups: [].yaml")
+    return "x\\ngroups: [].yaml: ", "the file name holds a control or invisible character (rename the file)"
+
+
 HOSTILE: dict[str, Callable[[Path, Path], tuple[str, str]]] = {
+    "file_name_with_a_line_break": _file_name_with_a_line_break,
     "link_to_file_outside": _link_to_file_outside,
     "link_to_etc_passwd": _link_to_etc_passwd,
     "linked_directory_outside": _linked_directory_outside,

@@ -22,6 +22,8 @@ SPEC_SIZE = SizeLimit(MAX_FILE_BYTES, "specs", "split it into several spec files
 # Specs are a few hundred nodes; these limits only stop hostile or broken input.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
+# PyYAML's messages are under 60 characters, unless they quote the input (an alias or tag name): then cut.
+YAML_MESSAGE_CHARS = 100
 SPEC_SUFFIXES = (".yaml", ".yml", ".jsonnet")
 
 Path_ = tuple[str | int, ...]
@@ -253,7 +255,7 @@ def _syntax_problem(file: str, text: str, err: yaml.MarkedYAMLError) -> Problem:
     """One actionable line for a YAML syntax error, placed where the fix goes when that is knowable."""
     mark = err.problem_mark or err.context_mark
     # PyYAML's own words name a token or a character; an alias or tag name in them is the input's, so cut.
-    problem = excerpt((err.problem or err.context or "not valid YAML").strip(), 160)
+    problem = excerpt((err.problem or err.context or "not valid YAML").strip(), YAML_MESSAGE_CHARS)
     line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
     opener = _FLOW_OPENERS.get(err.context or "")
     quote = _unclosed_quote(text, err.problem_mark) if err.problem_mark else None
@@ -382,7 +384,7 @@ def parse_yaml(file: str, raw: bytes) -> list[Document]:
         raise ObsgenError([_syntax_problem(file, text, err)]) from None
     except yaml.YAMLError as err:
         # str() of a YAML error can quote the input around the error (a snippet of lines): never printed.
-        problem = excerpt(str(getattr(err, "problem", None) or err), 160)
+        problem = excerpt(str(getattr(err, "problem", None) or err), YAML_MESSAGE_CHARS)
         raise ObsgenError([Problem(file, f"not valid YAML: {problem}")]) from None
     except RecursionError:  # a last resort: _SpecLoader and _DocumentReader stop nesting well before this
         raise ObsgenError([Problem(file, "nested too deeply to read",

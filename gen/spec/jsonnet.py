@@ -176,6 +176,20 @@ _LOCATION = re.compile(r"(?P<file>[^\s:][^:\t]*):(?:(?P<line>\d+):(?P<col>\d+)(?
                        r"\((?P<line2>\d+):(?P<col2>\d+)\)-\(\d+:\d+\))")
 
 
+# Jsonnet's words around an import our callback refused: the name is the spec's, the rest is ours.
+_IMPORT_FAILED = re.compile(r"couldn't open import \"(?P<name>.*?)\": (?P<rest>.*)", re.DOTALL)
+JSONNET_MESSAGE_CHARS = 100
+
+
+def _excerpt(message: str) -> str:
+    """Jsonnet's message, cut where it quotes the input: a string given to `error`, a token it could not parse,
+    an import's name. What our import callback said is kept whole: it names a link and where it points."""
+    failed = _IMPORT_FAILED.fullmatch(message)
+    if failed is None:
+        return excerpt(message, JSONNET_MESSAGE_CHARS)
+    return f"couldn't open import \"{excerpt(failed['name'])}\": {excerpt(failed['rest'], MAX_TEXT)}"
+
+
 def _error_problem(text: str, files: dict[str, str], fallback: str) -> Problem:
     """One Problem from Jsonnet's error text, at the first frame in a file we know."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -190,8 +204,7 @@ def _error_problem(text: str, files: dict[str, str], fallback: str) -> Problem:
             break
     if static and where is not None:
         message = message[where.end():].lstrip(": ")
-    # Jsonnet's message can quote the input: a string given to `error`, a token it could not parse.
-    message = excerpt(message or text, MAX_TEXT)
+    message = _excerpt(message or text)
     if where is None:
         return Problem(fallback, f"jsonnet: {message}")
     line = int(where.group("line") or where.group("line2"))

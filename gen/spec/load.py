@@ -36,6 +36,10 @@ def load_specs(spec_dir: Path, base: Path, jsonnet: JsonnetSettings | None = Non
     for path in files:
         try:
             source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
+            if not source.isprintable():
+                # The name lands in a comment of every generated file: a line break there would end the comment.
+                raise ObsgenError([Problem(confinement.name(path), "the file name holds a control or invisible "
+                                           "character", hint="rename the file")])
             if path.suffix == ".jsonnet":
                 documents.extend(load_jsonnet(path, display_name(path, base), source, spec_dir, base,
                                               jsonnet or JsonnetSettings(), confinement))

@@ -335,7 +335,7 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError, root: dict | N
         twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
         return [doc.problem(path, f"lists {quoted(twice)} more than once", "remove the repeated entry")]
     # jsonschema's own words quote the whole value: cut.
-    return [doc.problem(path, excerpt(err.message, 160))]
+    return [doc.problem(path, excerpt(err.message, 120))]
 
 
 def _key_problem(doc: Document, path: tuple, key: Any, names: dict) -> Problem:
