@@ -479,3 +479,25 @@ def test_links_that_stay_inside_the_repository_keep_working(previous_build: Path
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in (repo / "out" / "rules").iterdir()) == [
         "invoice-api.rules.yml", "ledger-api.rules.yml", "refund-api.rules.yml", "submission-api.rules.yml"]
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    pytest.param(lambda repo, outside: (repo / "scenarios" / "leak.yaml").symlink_to(_outside(outside)),
+                 "scenarios/leak.yaml: is a symlink to {outside}/secret.yaml, outside its directory", id="link-out"),
+    pytest.param(lambda repo, outside: os.mkfifo(repo / "scenarios" / "leak.yaml"),
+                 "scenarios/leak.yaml: is a FIFO (named pipe), not a regular file", id="fifo"),
+    pytest.param(lambda repo, outside: (repo / "export.json").symlink_to("/dev/zero"),
+                 "export.json: is a symlink to /dev/zero, outside its directory", id="range-export-dev-zero"),
+])
+def test_backtest_reads_scenario_files_and_recorded_data_as_it_reads_specs(make, says: str, previous_build: Path,
+                                                                          tmp_path: Path):
+    """--scenarios and --range-export are named on the command line; what is there may come from a pull request.
+    Each is refused before it is read, and before any replay runs."""
+    repo, outside = copy_of(previous_build, tmp_path / "repo"), tmp_path / "outside"
+    (repo / "scenarios").mkdir()
+    make(repo, outside)
+    extra = ("--range-export", "export.json") if (repo / "export.json").is_symlink() else ("--scenarios", "scenarios")
+    result = run_bounded("backtest", "--no-builtin", *extra, cwd=repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith(f"error: {says.format(outside=outside)}"), result.stderr
