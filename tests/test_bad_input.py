@@ -388,7 +388,16 @@ def _file_name_with_a_line_break(repo: Path, outside: Path) -> tuple[str, str]:
     return "x\\ngroups: [].yaml: ", "the file name holds a control or invisible character (rename the file)"
 
 
+def _link_into_git_directory(repo: Path, outside: Path) -> tuple[str, str]:
+    # actions/checkout leaves the job's token in .git/config: inside the checkout, and never a spec.
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config").write_text(f"[http]\n\textraheader = AUTHORIZATION: basic {SECRET}\n")
+    (repo / "specs" / "config.yaml").symlink_to("../.git/config")
+    return "config.yaml: ", f"is a symlink to {repo}/.git/config, in git's own directory; obsgen never reads files there"
+
+
 HOSTILE: dict[str, Callable[[Path, Path], tuple[str, str]]] = {
+    "link_into_git_directory": _link_into_git_directory,
     "file_name_with_a_line_break": _file_name_with_a_line_break,
     "link_to_file_outside": _link_to_file_outside,
     "link_to_etc_passwd": _link_to_etc_passwd,

@@ -21,6 +21,7 @@ from gen.errors import ObsgenError, Problem
 # Never following links out is what keeps a pull request from making CI print files of its machine.
 LINK_HINT = "commit what it points to instead of the link"
 PATH_HINT = "move what it names into the repository"
+GIT_DIR = ".git"
 
 
 # What each kind of file that is not a regular file is called; reading one blocks or never ends.
@@ -75,7 +76,10 @@ class Confinement:
         return absolute.as_posix()
 
     def contains(self, path: Path) -> bool:
-        return Path(os.path.realpath(path)).is_relative_to(self.real)
+        """Whether `path`, every link followed, is in the confinement and not in git's own directory (.git
+        holds what CI put there: a checkout's token in .git/config, for one)."""
+        real = Path(os.path.realpath(path))
+        return real.is_relative_to(self.real) and GIT_DIR not in real.relative_to(self.real).parts
 
     def outside(self, path: Path, quoted_as: str = "") -> Problem:
         """Why `path` resolves outside: the first link on its way that leaves, and where it goes."""
@@ -96,6 +100,8 @@ class Confinement:
             else:
                 who = f"{subject}goes through {self.name(link)}, which " if quoted_as else f"{self.name(link)} "
             what = f"{who}is a symlink to {target.as_posix()}{through}"
+        if Path(os.path.realpath(path)).is_relative_to(self.real):
+            return Problem(name, f"{what}, in git's own directory; obsgen never reads files there", hint=hint)
         return Problem(name, f"{what}, outside {self.what}; obsgen reads only files inside {self.lexical.as_posix()}",
                        hint=hint)
 
@@ -154,17 +160,15 @@ def _check_size(name: str, size: int, limit: SizeLimit) -> None:
 
 
 def _escaping_link(path: Path, confinement: Confinement) -> tuple[Path, Path] | None:
-    """The first symlink on the way to `path`, below the confinement's root, that resolves outside it."""
+    """The first symlink on the way to `path`, below the confinement's root, that leads out of it."""
     for anchor in (confinement.lexical, confinement.real):
         if not path.is_relative_to(anchor):
             continue
         current = anchor
         for part in path.relative_to(anchor).parts:
             current = current / part
-            if os.path.islink(current):
-                target = Path(os.path.realpath(current))
-                if not target.is_relative_to(confinement.real):
-                    return current, target
+            if os.path.islink(current) and not confinement.contains(current):
+                return current, Path(os.path.realpath(current))
     return None
 
 
