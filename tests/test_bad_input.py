@@ -393,7 +393,8 @@ def _link_into_git_directory(repo: Path, outside: Path) -> tuple[str, str]:
     (repo / ".git").mkdir()
     (repo / ".git" / "config").write_text(f"[http]\n\textraheader = AUTHORIZATION: basic {SECRET}\n")
     (repo / "specs" / "config.yaml").symlink_to("../.git/config")
-    return "config.yaml: ", f"is a symlink to {repo}/.git/config, in git's own directory; obsgen never reads files there"
+    return "config.yaml: ", f"is a symlink to {repo}/.git/config, in git's own directory; obsgen never reads " \
+                            "files there"
 
 
 HOSTILE: dict[str, Callable[[Path, Path], tuple[str, str]]] = {

@@ -169,10 +169,11 @@ class _DocumentReader:
         try:
             value = self.scalars.construct_object(node, deep=True)
         except yaml.YAMLError as err:
-            raise _fail(self.file, node, f"cannot read value: {excerpt(str(getattr(err, 'problem', err)))}", path=path) from None
+            problem = excerpt(str(getattr(err, "problem", err)))
+            raise _fail(self.file, node, f"cannot read value: {problem}", path=path) from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(self.file, node, f"{quoted(node.value)} is not a number a spec can use", "write a finite number",
-                        path=path)
+            raise _fail(self.file, node, f"{quoted(node.value)} is not a number a spec can use",
+                        "write a finite number", path=path)
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
@@ -189,7 +190,8 @@ class _DocumentReader:
         try:
             self.scalars.flatten_mapping(node)  # resolves '<<' merge keys; explicit keys win, as YAML says
         except yaml.YAMLError as err:
-            raise _fail(self.file, node, f"bad merge key: {excerpt(str(getattr(err, 'problem', err)))}", path=path) from None
+            problem = excerpt(str(getattr(err, "problem", err)))
+            raise _fail(self.file, node, f"bad merge key: {problem}", path=path) from None
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)

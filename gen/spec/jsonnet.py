@@ -23,7 +23,7 @@ import _jsonnet
 
 from gen.errors import MAX_TEXT, ObsgenError, Problem, excerpt, quoted
 from gen.spec.confine import Confinement, SizeLimit
-from gen.spec.documents import SPEC_SIZE, MAX_FILE_BYTES, Document, Path_, Position, decode_text, display_name
+from gen.spec.documents import MAX_FILE_BYTES, SPEC_SIZE, Document, Path_, Position, decode_text, display_name
 
 # Limits against runaway evaluation: a fleet is tens of services, each a few kilobytes.
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
