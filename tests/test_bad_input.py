@@ -6,14 +6,21 @@ files. CASES below says, for each, where the error must point (`file:line:` unde
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import resource
 import shutil
+import subprocess
+import sys
 from pathlib import Path
+from typing import Callable
 
 import pytest
+import yaml
 
 from .conftest import run_obsgen
-from .workspace import copy_of, good_build, snapshot
+from .workspace import copy_of, good_build, second_service, snapshot
 
 BAD_SPECS = Path(__file__).parent / "bad_specs"
 
@@ -96,10 +103,19 @@ CASES: dict[str, tuple[str, str]] = {
     "not_utf8.yaml": ("not_utf8.yaml:6:", "not valid UTF-8 (byte 0xe9) (save the file as UTF-8)"),
     "utf16.yaml": ("utf16.yaml: ", "saved as UTF-16, not UTF-8"),
     "control_character.yaml": ("control_character.yaml:5:", "control character U+0007 is not allowed in YAML"),
+    # Escapes that would repaint a CI log (clear the screen, set the window title, hide text, reverse it):
+    # quoted escaped, so the line shows what the spec holds and does nothing to the terminal.
+    "ansi_escape_in_value.yaml": ("ansi_escape_in_value.yaml:5:", "metadata.team: '\\x1b[2J\\x1b[1;31mpayments"
+                                  "\\x1b[0m\\u202e' must be empty or hold only"),
+    "ansi_escape_in_key.yaml": ("ansi_escape_in_key.yaml:5:", "unknown key '\\x1b]0;pwned\\x07tea\\x1b[8mm\\r\\n"
+                                "error: all good'"),
     # Hostile YAML.
     "alias_bomb.yaml": ("alias_bomb.yaml:5:", "document expands to more than 50000 values"),
     "deep_nesting.yaml": ("deep_nesting.yaml:1:", "nested more than 40 levels deep"),
     "deep_nesting_unclosed.yaml": ("deep_nesting_unclosed.yaml:1:", "nested more than 40 levels deep"),
+    # PyYAML quotes an undefined alias' name whole: only an excerpt is printed.
+    "undefined_alias_long.yaml": ("undefined_alias_long.yaml:6:9: not valid YAML: found undefined alias "
+                                  "'leakleakleak", "leakleakl..."),
     "recursive_alias.yaml": ("recursive_alias.yaml:9:", "spec.selector.matchers: recursive alias"),
     "yaml_python_tag.yaml": ("yaml_python_tag.yaml:7:", "YAML tag '!!python/object/apply:os.system' is not used"),
     "yaml_custom_tag_on_mapping.yaml": ("yaml_custom_tag_on_mapping.yaml:9:", "YAML tag '!custom' is not used"),
@@ -172,6 +188,7 @@ def error_lines(result) -> list[str]:
     for line in lines:
         assert ERROR_LINE.match(line), f"not a one-line error naming a spec file: {line!r}"
         assert len(line) <= MAX_LINE, f"error line of {len(line)} characters: {line[:200]!r}..."
+        assert line.isprintable(), f"a control or invisible character reached the log: {line!r}"
     return lines
 
 
@@ -246,3 +263,251 @@ def test_oversized_file_is_refused_before_parsing(previous_build: Path, tmp_path
     assert error_lines(result) == ["error: specs/huge.yaml: file is 1200000 bytes; specs are limited to 1048576 "
                                    "(split it into several spec files)"]
     assert snapshot(repo / "out") == before
+
+
+# ---- A pull request is untrusted input ----
+# Links, FIFOs and devices cannot be committed portably, so each case makes them in its own workspace: the
+# repository beside an `outside` directory that stands for the CI machine's files. Every file there holds
+# SECRET, which no output may ever show. Each case: exit 1 (2 for diff), one line, no traceback, out/
+# byte-identical, and the build returns at once (a FIFO or /dev/zero read would block or fill memory).
+
+SECRET = "obsgen-test-secret-5b1e"
+SECRET_YAML = f"apiVersion: obsgen/v1\nkind: Service\ntoken: {SECRET}\n{SECRET}: {SECRET}\n"
+HOSTILE_LINE = re.compile(r"^error: (specs/.+?|obsgen\.yaml)(:\d+:\d+)?: \S")
+SERVICE_JSONNET = "local s = import 'lib.libsonnet';\ns\n"
+
+
+def _outside(outside: Path) -> Path:
+    """A secret file outside the repository, as a token or kubeconfig on a CI runner would be."""
+    outside.mkdir(exist_ok=True)
+    (outside / "secret.yaml").write_text(SECRET_YAML)
+    (outside / "dir").mkdir(exist_ok=True)
+    (outside / "dir" / "team.yaml").write_text(SECRET_YAML)
+    return outside / "secret.yaml"
+
+
+def _link_to_file_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "evil.yaml").symlink_to(_outside(outside))
+    return "evil.yaml: ", f"is a symlink to {outside}/secret.yaml, outside the repository; obsgen reads only files " \
+                          f"inside {repo} (commit what it points to instead of the link)"
+
+
+def _link_to_etc_passwd(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "passwd.yaml").symlink_to("/etc/passwd")
+    return "passwd.yaml: ", "is a symlink to /etc/passwd, outside the repository"
+
+
+def _linked_directory_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    _outside(outside)
+    (repo / "specs" / "team").symlink_to(outside / "dir", target_is_directory=True)
+    return "team: ", f"is a symlink to {outside}/dir, outside the repository"
+
+
+def _specs_directory_linked_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    _outside(outside)
+    (repo / "specs" / "nested").mkdir()
+    (repo / "specs" / "nested" / "deeper").symlink_to(outside / "dir", target_is_directory=True)
+    return "nested/deeper: ", f"is a symlink to {outside}/dir, outside the repository"
+
+
+def _link_chain_ending_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "hop.yaml").symlink_to(_outside(outside))  # the first step stays inside the repository
+    (repo / "specs" / "chain.yaml").symlink_to("../hop.yaml")
+    return "chain.yaml: ", f"is a symlink to {outside}/secret.yaml (through ../hop.yaml), outside the repository"
+
+
+def _dangling_link(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "gone.yaml").symlink_to("moved-away.yaml")
+    return "gone.yaml: ", "is a symlink to specs/moved-away.yaml, which does not exist"
+
+
+def _jsonnet_import_through_link(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "lib.libsonnet").symlink_to(_outside(outside))
+    (repo / "specs" / "fleet.jsonnet").write_text(SERVICE_JSONNET)
+    return "fleet.jsonnet:1:11: ", (f"jsonnet: couldn't open import \"lib.libsonnet\": is a symlink to {outside}/"
+                                    "secret.yaml, outside the repository; obsgen reads only files inside")
+
+
+def _jsonnet_importstr_up_and_out(repo: Path, outside: Path) -> tuple[str, str]:
+    _outside(outside)
+    (repo / "specs" / "fleet.jsonnet").write_text("{ token: importstr '../../outside/secret.yaml' }\n")
+    return "fleet.jsonnet:1:10: ", f"import \"../../outside/secret.yaml\": resolves to {outside}/secret.yaml, " \
+                                   "outside the repository"
+
+
+def _jsonnet_importbin_absolute(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "fleet.jsonnet").write_text(f"{{ token: importbin '{_outside(outside)}' }}\n")
+    return "fleet.jsonnet:1:10: ", f"resolves to {outside}/secret.yaml, outside the repository"
+
+
+def _jsonnet_import_through_linked_directory(repo: Path, outside: Path) -> tuple[str, str]:
+    _outside(outside)
+    (repo / "vendor").symlink_to(outside / "dir", target_is_directory=True)  # not under specs/: not walked
+    (repo / "specs" / "fleet.jsonnet").write_text("import '../vendor/team.yaml'\n")
+    return "fleet.jsonnet:1:1: ", f"import \"../vendor/team.yaml\": vendor is a symlink to {outside}/dir, outside"
+
+
+def _project_file_linked_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "obsgen.yaml").symlink_to(_outside(outside))
+    return "obsgen.yaml: ", f"is a symlink to {outside}/secret.yaml, outside the repository"
+
+
+def _library_path_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    _outside(outside)
+    (repo / "obsgen.yaml").write_text("apiVersion: obsgen/v1\nkind: Project\njsonnet:\n  libraryPaths: [../outside]\n")
+    return "obsgen.yaml:4:18: ", (f"jsonnet.libraryPaths[0]: library path '../outside' resolves to {outside}, "
+                                  "outside the repository")
+
+
+def _fifo(repo: Path, outside: Path) -> tuple[str, str]:
+    os.mkfifo(repo / "specs" / "pipe.yaml")
+    return "pipe.yaml: ", "is a FIFO (named pipe), not a regular file; obsgen reads only regular files"
+
+
+def _fifo_through_link_inside(repo: Path, outside: Path) -> tuple[str, str]:
+    os.mkfifo(repo / "pipe")
+    (repo / "specs" / "pipe.yaml").symlink_to("../pipe")
+    return "pipe.yaml: ", "is a symlink to a FIFO (named pipe), not a regular file"
+
+
+def _dev_zero_through_link(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "specs" / "zero.yaml").symlink_to("/dev/zero")
+    return "zero.yaml: ", "is a symlink to /dev/zero, outside the repository"
+
+
+def _huge_sparse_spec(repo: Path, outside: Path) -> tuple[str, str]:
+    # 8 GiB on paper, nothing on disk: refused by its size, so never read into memory.
+    with open(repo / "specs" / "huge.yaml", "wb") as handle:
+        handle.truncate(8 * 1024**3)
+    return "huge.yaml: ", "file is 8589934592 bytes; specs are limited to 1048576 (split it into several spec files)"
+
+
+def _file_name_with_a_line_break(repo: Path, outside: Path) -> tuple[str, str]:
+    # The name is written into a comment of each generated file; a line break would end the comment there.
+    shutil.copy(repo / "specs" / "submission-api.yaml", repo / "specs" / "x\ngroups: [].yaml")
+    return "x\\ngroups: [].yaml: ", "the file name holds a control or invisible character (rename the file)"
+
+
+def _link_into_git_directory(repo: Path, outside: Path) -> tuple[str, str]:
+    # actions/checkout leaves the job's token in .git/config: inside the checkout, and never a spec.
+    (repo / ".git").mkdir()
+    (repo / ".git" / "config").write_text(f"[http]\n\textraheader = AUTHORIZATION: basic {SECRET}\n")
+    (repo / "specs" / "config.yaml").symlink_to("../.git/config")
+    return "config.yaml: ", f"is a symlink to {repo}/.git/config, in git's own directory; obsgen never reads " \
+                            "files there"
+
+
+HOSTILE: dict[str, Callable[[Path, Path], tuple[str, str]]] = {
+    "link_into_git_directory": _link_into_git_directory,
+    "file_name_with_a_line_break": _file_name_with_a_line_break,
+    "link_to_file_outside": _link_to_file_outside,
+    "link_to_etc_passwd": _link_to_etc_passwd,
+    "linked_directory_outside": _linked_directory_outside,
+    "nested_linked_directory_outside": _specs_directory_linked_outside,
+    "link_chain_ending_outside": _link_chain_ending_outside,
+    "dangling_link": _dangling_link,
+    "jsonnet_import_through_link": _jsonnet_import_through_link,
+    "jsonnet_importstr_up_and_out": _jsonnet_importstr_up_and_out,
+    "jsonnet_importbin_absolute": _jsonnet_importbin_absolute,
+    "jsonnet_import_through_linked_directory": _jsonnet_import_through_linked_directory,
+    "project_file_linked_outside": _project_file_linked_outside,
+    "jsonnet_library_path_outside": _library_path_outside,
+    "fifo": _fifo,
+    "fifo_through_link_inside": _fifo_through_link_inside,
+    "dev_zero_through_link": _dev_zero_through_link,
+    "huge_sparse_spec": _huge_sparse_spec,
+}
+
+
+def run_bounded(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """The real command line, stopped if it blocks: a read of a FIFO or /dev/zero would never return."""
+    return subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def hostile_line(result: subprocess.CompletedProcess) -> str:
+    """The one error line of a refused run, after checking that it leaks nothing and is well formed."""
+    assert SECRET not in result.stdout + result.stderr, "content from outside the repository was printed"
+    assert "root:x:0:0" not in result.stdout + result.stderr, "/etc/passwd was printed"
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    line = lines[0]
+    assert HOSTILE_LINE.match(line), f"not a one-line error naming the file: {line!r}"
+    assert line.isprintable() and len(line) <= MAX_LINE, line
+    return line
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_files_leading_out_of_the_repository_or_not_regular_are_refused_unread(case: str, previous_build: Path,
+                                                                                tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    where, says = HOSTILE[case](repo, tmp_path / "outside")
+    before = snapshot(repo / "out")
+    prefix = where if where.startswith("obsgen.yaml") else f"specs/{where}"
+    for command in (("build", "--specs", "specs", "--out", "out"), ("check",), ("validate",)):
+        result = run_bounded(*command, cwd=repo)
+        assert result.returncode == 1, (command, result.stdout + result.stderr)
+        line = hostile_line(result)
+        assert line.startswith(f"error: {prefix}") and says in line, (
+            f"{command[0]}: expected an error at {prefix} saying {says!r}; got:\n{line}")
+        assert snapshot(repo / "out") == before
+    # Nothing was read into memory: not the 8 GiB file, not /dev/zero.
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1024 * 1024  # KiB: under 1 GiB
+
+
+def test_diff_on_a_pull_request_refuses_a_link_out_with_exit_2(previous_build: Path, tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    git = ("git", "-c", "user.name=t", "-c", "user.email=t@example.invalid")
+    subprocess.run(("git", "init", "-q"), cwd=repo, check=True)
+    subprocess.run((*git, "add", "-A"), cwd=repo, check=True)
+    subprocess.run((*git, "commit", "-qm", "base"), cwd=repo, check=True)
+    where, says = _link_to_file_outside(repo, tmp_path / "outside")
+    result = run_bounded("diff", "--base", "HEAD", cwd=repo)
+    assert result.returncode == 2, result.stdout + result.stderr
+    line = hostile_line(result)
+    assert line.startswith(f"error: specs/{where}") and says in line, line
+
+
+def test_links_that_stay_inside_the_repository_keep_working(previous_build: Path, tmp_path: Path):
+    """A spec linked from elsewhere in the repository, a linked directory of specs, a directory link that
+    loops back, and a Jsonnet import through a link: all inside, all read as before."""
+    repo = copy_of(previous_build, tmp_path / "repo")
+    (repo / "teams" / "billing").mkdir(parents=True)
+    (repo / "teams" / "billing" / "invoice-api.yaml").write_text(second_service("invoice-api"))
+    (repo / "teams" / "refund-api.yaml").write_text(second_service("refund-api"))
+    (repo / "specs" / "refund-api.yaml").symlink_to("../teams/refund-api.yaml")
+    (repo / "specs" / "billing").symlink_to("../teams/billing", target_is_directory=True)
+    (repo / "specs" / "loop").symlink_to(".", target_is_directory=True)
+    (repo / "specs" / "shared").mkdir()
+    (repo / "specs" / "shared" / "svc.libsonnet").write_text(json.dumps(yaml.safe_load(second_service("ledger-api"))))
+    (repo / "specs" / "lib.libsonnet").symlink_to("shared/svc.libsonnet")
+    (repo / "specs" / "ledger.jsonnet").write_text(SERVICE_JSONNET)
+
+    result = run_bounded("build", "--specs", "specs", "--out", "out", cwd=repo)
+
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (repo / "out" / "rules").iterdir()) == [
+        "invoice-api.rules.yml", "ledger-api.rules.yml", "refund-api.rules.yml", "submission-api.rules.yml"]
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    pytest.param(lambda repo, outside: (repo / "scenarios" / "leak.yaml").symlink_to(_outside(outside)),
+                 "scenarios/leak.yaml: is a symlink to {outside}/secret.yaml, outside its directory", id="link-out"),
+    pytest.param(lambda repo, outside: os.mkfifo(repo / "scenarios" / "leak.yaml"),
+                 "scenarios/leak.yaml: is a FIFO (named pipe), not a regular file", id="fifo"),
+    pytest.param(lambda repo, outside: (repo / "export.json").symlink_to("/dev/zero"),
+                 "export.json: is a symlink to /dev/zero, outside its directory", id="range-export-dev-zero"),
+])
+def test_backtest_reads_scenario_files_and_recorded_data_as_it_reads_specs(make, says: str, previous_build: Path,
+                                                                          tmp_path: Path):
+    """--scenarios and --range-export are named on the command line; what is there may come from a pull request.
+    Each is refused before it is read, and before any replay runs."""
+    repo, outside = copy_of(previous_build, tmp_path / "repo"), tmp_path / "outside"
+    (repo / "scenarios").mkdir()
+    make(repo, outside)
+    extra = ("--range-export", "export.json") if (repo / "export.json").is_symlink() else ("--scenarios", "scenarios")
+    result = run_bounded("backtest", "--no-builtin", *extra, cwd=repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith(f"error: {says.format(outside=outside)}"), result.stderr

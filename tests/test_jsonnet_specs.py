@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,50 @@ def test_libsonnet_files_are_libraries_not_specs(tmp_path):
     spec_dir = _specs(tmp_path, {"specs/lib/only.libsonnet": "{}",
                                  "specs/a.jsonnet": SERVICE % {"name": "'a'", "threshold": "'200ms'"}})
     assert [d.file for d in load_specs(spec_dir, tmp_path, JsonnetSettings())] == ["specs/a.jsonnet"]
+
+
+# ---- Imports are input from a pull request: confined, checked before reading, quoted only in part ----
+
+def test_importstr_and_importbin_read_files_inside_specs(tmp_path):
+    spec = SERVICE % {"name": "std.rstripChars(importstr 'name.txt', '\\n')", "threshold": "'200ms'"}
+    spec = spec.replace("kind: 'Service',", "kind: 'Service', assert std.length(importbin 'name.txt') == 6,")
+    spec_dir = _specs(tmp_path, {"specs/a.jsonnet": spec, "specs/name.txt": "dummy\n"})
+    (documents,) = load_specs(spec_dir, tmp_path, JsonnetSettings())
+    assert documents.data["metadata"]["name"] == "dummy"
+
+
+def test_an_import_linked_out_of_the_repository_is_refused_before_it_is_read(tmp_path):
+    repo, secret = tmp_path / "repo", tmp_path / "token"
+    secret.write_text("do-not-print")
+    spec_dir = _specs(repo, {"specs/a.jsonnet": "{ t: importstr 'token.txt' }"})
+    (spec_dir / "token.txt").symlink_to(secret)
+    with pytest.raises(ObsgenError) as info:
+        load_specs(spec_dir, repo, JsonnetSettings())
+    assert [p.format() for p in info.value.problems] == [
+        f"specs/a.jsonnet:1:6: jsonnet: couldn't open import \"token.txt\": is a symlink to {secret}, outside the "
+        f"repository; obsgen reads only files inside {repo} (commit what it points to instead of the link)"]
+
+
+def test_an_oversized_import_is_refused_by_its_size_on_disk(tmp_path):
+    spec_dir = _specs(tmp_path, {"specs/a.jsonnet": "{ t: importstr 'big.txt' }"})
+    with open(spec_dir / "big.txt", "wb") as handle:
+        handle.truncate(4 * 1024**3)  # sparse: were it read, the test would need 4 GiB
+    assert _problems(tmp_path, {}) == [
+        "specs/a.jsonnet:1:6: jsonnet: couldn't open import \"big.txt\": file is 4294967296 bytes; imports are "
+        "limited to 1048576"]
+
+
+def test_an_import_of_a_fifo_is_refused_without_blocking(tmp_path):
+    spec_dir = _specs(tmp_path, {"specs/a.jsonnet": "import 'pipe.libsonnet'"})
+    os.mkfifo(spec_dir / "pipe.libsonnet")
+    assert _problems(tmp_path, {}) == [
+        "specs/a.jsonnet:1:1: jsonnet: couldn't open import \"pipe.libsonnet\": is a FIFO (named pipe), not a "
+        "regular file; obsgen reads only regular files"]
+
+
+def test_jsonnets_error_text_is_escaped_and_cut(tmp_path):
+    """`error` prints what a spec gives it: it must not repaint a CI log, nor print a whole file."""
+    problems = _problems(tmp_path, {"specs/a.jsonnet": "error '\\u001b[2J\\u001b[31mred' + std.repeat('x', 5000)"})
+    assert len(problems) == 1
+    assert problems[0].startswith("specs/a.jsonnet:1:1: jsonnet: \\x1b[2J\\x1b[31mredxxx")
+    assert problems[0].isprintable() and problems[0].endswith("x...") and len(problems[0]) < 400

@@ -1,6 +1,7 @@
 """The project file: defaults without it, the example's settings, and errors as good as the specs' errors."""
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -125,3 +126,53 @@ def test_an_explicit_project_file_must_exist(repo):
     result = run_obsgen("validate", "--project", "obsgen.yml", cwd=repo)
     assert result.returncode == 2
     assert "'obsgen.yml' does not exist" in result.stderr
+
+
+# ---- The project file is input from a pull request too ----
+
+def test_a_project_file_linked_inside_the_repository_is_read(tmp_path):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "obsgen.yaml").write_text(MINIMAL + "grafana:\n  defaultFolder: Shop\n")
+    (tmp_path / "obsgen.yaml").symlink_to("config/obsgen.yaml")
+    assert load_project(tmp_path / "obsgen.yaml", tmp_path).default_folder == "Shop"
+
+
+def test_a_project_file_linked_out_of_the_repository_is_refused_unread(tmp_path):
+    repo, secret = tmp_path / "repo", tmp_path / "kubeconfig"
+    repo.mkdir()
+    secret.write_text("token: do-not-print\n")
+    (repo / "obsgen.yaml").symlink_to(secret)
+    with pytest.raises(ObsgenError) as info:
+        load_project(repo / "obsgen.yaml", repo)
+    assert [p.format() for p in info.value.problems] == [
+        f"obsgen.yaml: is a symlink to {secret}, outside the repository; obsgen reads only files inside {repo} "
+        "(commit what it points to instead of the link)"]
+
+
+def test_a_dangling_project_link_is_an_error_not_a_missing_file(tmp_path):
+    (tmp_path / "obsgen.yaml").symlink_to("gone.yaml")
+    assert [p.format() for p in pytest.raises(ObsgenError, load_project, tmp_path / "obsgen.yaml",
+                                              tmp_path).value.problems] == [
+        "obsgen.yaml: is a symlink to gone.yaml, which does not exist (remove the link or restore its file)"]
+
+
+def test_a_project_file_that_is_a_fifo_is_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "obsgen.yaml")
+    errors = [p.format() for p in pytest.raises(ObsgenError, load_project, tmp_path / "obsgen.yaml",
+                                                tmp_path).value.problems]
+    assert errors == ["obsgen.yaml: is a FIFO (named pipe), not a regular file; obsgen reads only regular files "
+                      "(replace it with a regular file)"]
+
+
+@pytest.mark.parametrize(("library", "says"), [
+    ("/etc", "jsonnet.libraryPaths[0]: library path '/etc' resolves to /etc, outside the repository"),
+    ("vendor", "jsonnet.libraryPaths[0]: library path 'vendor' is a symlink to {outside}, outside the repository"),
+])
+def test_library_paths_stay_inside_the_repository(tmp_path, library, says):
+    """Imports are read from library paths: one outside would let a spec import any file of the machine."""
+    repo, outside = tmp_path / "repo", tmp_path / "outside"
+    repo.mkdir()
+    outside.mkdir()
+    (repo / "vendor").symlink_to(outside, target_is_directory=True)
+    errors = _errors(repo, MINIMAL + f"jsonnet:\n  libraryPaths: ['{library}']\n")
+    assert len(errors) == 1 and says.format(outside=outside) in errors[0], errors

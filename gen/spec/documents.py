@@ -13,13 +13,17 @@ from typing import Any
 
 import yaml
 
-from gen.errors import ObsgenError, Problem
+from gen.errors import ObsgenError, Problem, excerpt, quoted
+from gen.spec.confine import Confinement, SizeLimit
 
 
 MAX_FILE_BYTES = 1024 * 1024
+SPEC_SIZE = SizeLimit(MAX_FILE_BYTES, "specs", "split it into several spec files")
 # Specs are a few hundred nodes; these limits only stop hostile or broken input.
 MAX_NODES = 50_000
 MAX_DEPTH = 40
+# PyYAML's messages are under 60 characters, unless they quote the input (an alias or tag name): then cut.
+YAML_MESSAGE_CHARS = 100
 SPEC_SUFFIXES = (".yaml", ".yml", ".jsonnet")
 
 Path_ = tuple[str | int, ...]
@@ -83,7 +87,7 @@ _PLAIN_SCALAR_TAGS = tuple(f"tag:yaml.org,2002:{kind}" for kind in ("str", "int"
 
 
 def _unused_tag(file: str, node: yaml.Node, path: Path_) -> ObsgenError:
-    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    tag = excerpt(node.tag.replace("tag:yaml.org,2002:", "!!"))
     return _fail(file, node, f"YAML tag '{tag}' is not used in specs",
                  "remove the tag; specs are plain mappings, lists and values", path)
 
@@ -165,10 +169,11 @@ class _DocumentReader:
         try:
             value = self.scalars.construct_object(node, deep=True)
         except yaml.YAMLError as err:
-            raise _fail(self.file, node, f"cannot read value: {getattr(err, 'problem', err)}", path=path) from None
+            problem = excerpt(str(getattr(err, "problem", err)))
+            raise _fail(self.file, node, f"cannot read value: {problem}", path=path) from None
         if isinstance(value, float) and not math.isfinite(value):
-            raise _fail(self.file, node, f"'{node.value}' is not a number a spec can use", "write a finite number",
-                        path=path)
+            raise _fail(self.file, node, f"{quoted(node.value)} is not a number a spec can use",
+                        "write a finite number", path=path)
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path_, depth: int) -> dict:
@@ -179,13 +184,14 @@ class _DocumentReader:
             key = self._key(key_node, path)
             if key in seen:
                 first = _position(seen[key])
-                raise _fail(self.file, key_node, f"duplicate key '{key}' (first defined at line {first.line})",
+                raise _fail(self.file, key_node, f"duplicate key {quoted(key)} (first defined at line {first.line})",
                             "remove one of them; YAML keeps only the last, which hides mistakes", path + (key,))
             seen[key] = key_node
         try:
             self.scalars.flatten_mapping(node)  # resolves '<<' merge keys; explicit keys win, as YAML says
         except yaml.YAMLError as err:
-            raise _fail(self.file, node, f"bad merge key: {getattr(err, 'problem', err)}", path=path) from None
+            problem = excerpt(str(getattr(err, "problem", err)))
+            raise _fail(self.file, node, f"bad merge key: {problem}", path=path) from None
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
             key = self._key(key_node, path)
@@ -250,7 +256,8 @@ _FLOW_OPENERS = {"while parsing a flow mapping": "{", "while parsing a flow sequ
 def _syntax_problem(file: str, text: str, err: yaml.MarkedYAMLError) -> Problem:
     """One actionable line for a YAML syntax error, placed where the fix goes when that is knowable."""
     mark = err.problem_mark or err.context_mark
-    problem = (err.problem or err.context or "not valid YAML").strip()
+    # PyYAML's own words name a token or a character; an alias or tag name in them is the input's, so cut.
+    problem = excerpt((err.problem or err.context or "not valid YAML").strip(), YAML_MESSAGE_CHARS)
     line, column = (mark.line + 1, mark.column + 1) if mark else (None, None)
     opener = _FLOW_OPENERS.get(err.context or "")
     quote = _unclosed_quote(text, err.problem_mark) if err.problem_mark else None
@@ -292,7 +299,8 @@ def _spaces(count: int) -> str:
 
 
 def _key_of(text: str) -> str:
-    return text.lstrip("- ").split(":", 1)[0].strip()
+    """The key a line starts with, as hints quote it: a short excerpt of the line, escaped."""
+    return excerpt(text.lstrip("- ").split(":", 1)[0].strip(), 40)
 
 
 def _opens_block(text: str) -> bool:
@@ -377,7 +385,9 @@ def parse_yaml(file: str, raw: bytes) -> list[Document]:
     except yaml.MarkedYAMLError as err:
         raise ObsgenError([_syntax_problem(file, text, err)]) from None
     except yaml.YAMLError as err:
-        raise ObsgenError([Problem(file, f"not valid YAML: {err}")]) from None
+        # str() of a YAML error can quote the input around the error (a snippet of lines): never printed.
+        problem = excerpt(str(getattr(err, "problem", None) or err), YAML_MESSAGE_CHARS)
+        raise ObsgenError([Problem(file, f"not valid YAML: {problem}")]) from None
     except RecursionError:  # a last resort: _SpecLoader and _DocumentReader stop nesting well before this
         raise ObsgenError([Problem(file, "nested too deeply to read",
                                    hint=f"a spec is only a few levels deep; the limit is {MAX_DEPTH}")]) from None
@@ -394,11 +404,11 @@ def display_name(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def load_file(path: Path, name: str, source: str | None = None) -> list[Document]:
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ObsgenError([Problem(name, f"cannot read: {err.strerror}")]) from None
+def load_file(path: Path, name: str, source: str | None = None,
+              confinement: Confinement | None = None) -> list[Document]:
+    """The documents of one YAML file, read only if it resolves inside `confinement` (by default the directory
+    it is in) and is a regular file of at most MAX_FILE_BYTES."""
+    raw = (confinement or Confinement.around(path)).read(path, SPEC_SIZE)
     documents = parse_yaml(name, raw)
     for doc in documents:
         doc.source = source or name

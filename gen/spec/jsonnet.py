@@ -11,6 +11,7 @@ of their own, so a line is given only where the source shows it unambiguously
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -20,13 +21,15 @@ from typing import Any
 
 import _jsonnet
 
-from gen.errors import ObsgenError, Problem
-from gen.spec.documents import MAX_FILE_BYTES, Document, Path_, Position, decode_text, display_name
+from gen.errors import MAX_TEXT, ObsgenError, Problem, excerpt, quoted
+from gen.spec.confine import Confinement, SizeLimit
+from gen.spec.documents import MAX_FILE_BYTES, SPEC_SIZE, Document, Path_, Position, decode_text, display_name
 
 # Limits against runaway evaluation: a fleet is tens of services, each a few kilobytes.
 MAX_OUTPUT_BYTES = 16 * 1024 * 1024
 MAX_SPECS = 1000
 MAX_STACK = 500
+IMPORT_SIZE = SizeLimit(MAX_FILE_BYTES, "imports")
 
 Pairs = tuple[tuple[str, str], ...]
 
@@ -130,39 +133,61 @@ class JsonnetDocument(Document):
 
 
 class _Imports:
-    """Jsonnet's import callback, confined to the allowed directories; remembers what it read."""
+    """Jsonnet's import callback (import, importstr and importbin alike), confined to the repository and, in it,
+    to the allowed directories; remembers what it read. Nothing is read before both checks pass."""
 
-    def __init__(self, roots: list[Path], library_paths: list[Path], base: Path) -> None:
+    def __init__(self, roots: list[Path], library_paths: list[Path], base: Path, confinement: Confinement) -> None:
         self.roots = roots
         self.library_paths = library_paths
         self.base = base
+        self.confinement = confinement
         self.read: dict[str, str] = {}
+        self.refused = ""  # the hint of an import refused for leading out of the repository
 
     def __call__(self, directory: str, rel: str) -> tuple[str, bytes]:
+        shown = quoted(rel)
         candidates = [Path(rel)] if os.path.isabs(rel) else [Path(directory) / rel,
                                                               *(lib / rel for lib in self.library_paths)]
         for candidate in candidates:
-            if not candidate.exists():
+            if not os.path.lexists(candidate):
                 continue
+            if not self.confinement.contains(candidate):
+                refusal = self.confinement.outside(candidate)
+                self.refused = refusal.hint
+                # Jsonnet's message names the import: "couldn't open import "x": <this>".
+                raise RuntimeError(refusal.message)
             real = candidate.resolve()
             if not any(real.is_relative_to(root) for root in self.roots):
                 raise RuntimeError(
-                    f"'{rel}' is {display_name(real, self.base)}, outside the specs directory and the library "
+                    f"{shown} is {display_name(real, self.base)}, outside the specs directory and the library "
                     "paths; add its directory to jsonnet.libraryPaths in obsgen.yaml or move it under specs/")
-            if not real.is_file():
-                raise RuntimeError(f"'{rel}' is not a file")
-            content = real.read_bytes()
-            if len(content) > MAX_FILE_BYTES:
-                raise RuntimeError(f"'{rel}' is {len(content)} bytes; imports are limited to {MAX_FILE_BYTES}")
+            try:
+                content = self.confinement.read(real, IMPORT_SIZE)
+            except ObsgenError as err:
+                raise RuntimeError(err.problems[0].message) from None
             self.read[str(real)] = content.decode("utf-8", errors="replace")
             return str(real), content
-        raise RuntimeError(f"'{rel}' not found next to the importing file or in the library paths "
+        raise RuntimeError(f"{shown} not found next to the importing file or in the library paths "
                            "(jsonnet.libraryPaths in obsgen.yaml)")
 
 
 # A location in Jsonnet's messages: file:line:col, file:line:col-col or file:(line:col)-(line:col).
 _LOCATION = re.compile(r"(?P<file>[^\s:][^:\t]*):(?:(?P<line>\d+):(?P<col>\d+)(?:-\d+)?|"
                        r"\((?P<line2>\d+):(?P<col2>\d+)\)-\(\d+:\d+\))")
+
+
+# Jsonnet's words around an import our callback refused: the name is the spec's, the rest is ours.
+_IMPORT_FAILED = re.compile(r"couldn't open import \"(?P<name>.*?)\": (?P<rest>.*)", re.DOTALL)
+JSONNET_MESSAGE_CHARS = 100
+
+
+def _excerpt(message: str) -> str:
+    """Jsonnet's message, cut where it quotes the input: a string given to `error`, a token it could not parse,
+    an import's name. What our import callback said is kept whole: it names a link and where it points."""
+    failed = _IMPORT_FAILED.fullmatch(message)
+    if failed is None:
+        return excerpt(message, JSONNET_MESSAGE_CHARS)
+    return f"couldn't open import \"{excerpt(failed['name'])}\": {excerpt(failed['rest'], MAX_TEXT)}"
 
 
 def _error_problem(text: str, files: dict[str, str], fallback: str) -> Problem:
@@ -179,8 +204,9 @@ def _error_problem(text: str, files: dict[str, str], fallback: str) -> Problem:
             break
     if static and where is not None:
         message = message[where.end():].lstrip(": ")
+    message = _excerpt(message or text)
     if where is None:
-        return Problem(fallback, f"jsonnet: {message or text}")
+        return Problem(fallback, f"jsonnet: {message}")
     line = int(where.group("line") or where.group("line2"))
     column = int(where.group("col") or where.group("col2"))
     return Problem(files[where.group("file")], f"jsonnet: {message}", line, column)
@@ -193,25 +219,24 @@ def _sources(entry: str, entry_text: str, imports: _Imports, base: Path) -> tupl
     return tuple(out)
 
 
-def load_jsonnet(path: Path, name: str, source: str, spec_dir: Path, base: Path,
-                 settings: JsonnetSettings) -> list[Document]:
+def load_jsonnet(path: Path, name: str, source: str, spec_dir: Path, base: Path, settings: JsonnetSettings,
+                 confinement: Confinement | None = None) -> list[Document]:
     """The specs a `.jsonnet` file evaluates to: one object, or a list of them."""
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ObsgenError([Problem(name, f"cannot read: {err.strerror}")]) from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise ObsgenError([Problem(name, f"file is {len(raw)} bytes; specs are limited to {MAX_FILE_BYTES}")])
+    confinement = confinement or Confinement.for_input(spec_dir, base)
+    raw = confinement.read(path, SPEC_SIZE)
     text = decode_text(name, raw)
     real = path.resolve()
     libraries = [p.resolve() for p in settings.library_paths]
-    imports = _Imports([spec_dir.resolve(), *libraries], libraries, base)
+    imports = _Imports([spec_dir.resolve(), *libraries], libraries, base, confinement)
     try:
         output = _jsonnet.evaluate_snippet(str(real), text, import_callback=imports, max_stack=MAX_STACK,
                                            ext_vars=dict(settings.ext_vars), ext_codes=dict(settings.ext_code))
     except RuntimeError as err:
         known = {str(real): name, **{r: display_name(Path(r), base) for r in imports.read}}
-        raise ObsgenError([_error_problem(str(err), known, name)]) from None
+        problem = _error_problem(str(err), known, name)
+        if imports.refused:
+            problem = dataclasses.replace(problem, hint=imports.refused)
+        raise ObsgenError([problem]) from None
     if len(output) > MAX_OUTPUT_BYTES:
         raise ObsgenError([Problem(name, f"evaluates to {len(output)} bytes of JSON; the limit is "
                                          f"{MAX_OUTPUT_BYTES}", hint="split the fleet into several files")])

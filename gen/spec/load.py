@@ -4,14 +4,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from gen.errors import ObsgenError, Problem
+from gen.spec.confine import Confinement, walk
 from gen.spec.documents import SPEC_SUFFIXES, Document, display_name, load_file
 from gen.spec.jsonnet import JsonnetSettings, load_jsonnet
 
 
-def spec_files(spec_dir: Path) -> list[Path]:
-    """Spec files under `spec_dir`, in a stable order independent of the file system."""
-    found = [p for p in spec_dir.rglob("*") if p.is_file() and p.suffix in SPEC_SUFFIXES]
-    return sorted(found, key=lambda p: p.relative_to(spec_dir).as_posix())
+def spec_files(spec_dir: Path, confinement: Confinement) -> tuple[list[Path], list[Problem]]:
+    """Spec files under `spec_dir`, in a stable order independent of the file system, and a problem for each
+    symlinked directory in it that leads out of the repository."""
+    found, problems = walk(spec_dir, SPEC_SUFFIXES, confinement)
+    return sorted(found, key=lambda p: p.relative_to(spec_dir).as_posix()), problems
 
 
 
@@ -23,21 +25,26 @@ def load_specs(spec_dir: Path, base: Path, jsonnet: JsonnetSettings | None = Non
     if not spec_dir.is_dir():
         raise ObsgenError([Problem(name, "spec directory not found",
                                    hint="run obsgen at the repository root or pass --specs DIR")])
-    files = spec_files(spec_dir)
-    if not files:
+    confinement = Confinement.for_input(spec_dir, base)
+    confinement.check_directory(spec_dir)
+    files, problems = spec_files(spec_dir, confinement)
+    if not files and not problems:
         # Compiling nothing would remove every generated file: far more likely a wrong --specs than intended.
         raise ObsgenError([Problem(name, f"no spec files (*{', *'.join(SPEC_SUFFIXES)}) found",
                                    hint="pass the directory that holds the specs with --specs DIR")])
     documents: list[Document] = []
-    problems: list[Problem] = []
     for path in files:
         try:
             source = f"{spec_dir.resolve().name}/{path.relative_to(spec_dir).as_posix()}"
+            if not source.isprintable():
+                # The name lands in a comment of every generated file: a line break there would end the comment.
+                raise ObsgenError([Problem(confinement.name(path), "the file name holds a control or invisible "
+                                           "character", hint="rename the file")])
             if path.suffix == ".jsonnet":
                 documents.extend(load_jsonnet(path, display_name(path, base), source, spec_dir, base,
-                                              jsonnet or JsonnetSettings()))
+                                              jsonnet or JsonnetSettings(), confinement))
             else:
-                documents.extend(load_file(path, display_name(path, base), source))
+                documents.extend(load_file(path, display_name(path, base), source, confinement))
         except ObsgenError as err:
             problems.extend(err.problems)
     if problems:

@@ -8,15 +8,17 @@ rule files, dashboards and rule tests.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
-from gen.errors import ObsgenError, Problem
+from gen.errors import ObsgenError, Problem, quoted
+from gen.spec.confine import Confinement, SizeLimit
 from gen.spec.jsonnet import JsonnetSettings, Pairs
-from gen.spec.documents import Document, display_name, parse_yaml
+from gen.spec.documents import MAX_FILE_BYTES, Document, display_name, parse_yaml
 from gen.spec.model import apply_defaults
 from gen.spec.schema import (API_VERSION, DNS_LABEL, LABEL_NAME, RECEIVER_NAME, RECEIVER_OR_EMPTY, SEVERITIES,
                              TEAM, boolean, duration, integer, obj, string, walk_fields)
@@ -24,6 +26,7 @@ from gen.units import Duration, parse_duration
 from gen.spec.validate import _suggest, format_checker, validate_document
 
 PROJECT_FILE = "obsgen.yaml"
+PROJECT_SIZE = SizeLimit(MAX_FILE_BYTES, "project files")
 PROJECT_SCHEMA_ID = "https://obsgen.dev/schema/obsgen-project-v1.json"
 
 # Kubernetes label and annotation keys: an optional DNS-subdomain prefix, then a name.
@@ -460,7 +463,7 @@ def _model(data: dict, file: str, root: Path, document: Document | None = None) 
 
 
 # Settings that only work together: (needs this, when this is on, message).
-def _consistency(doc: Document, data: dict, root: Path) -> list[Problem]:
+def _consistency(doc: Document, data: dict, root: Path, confinement: Confinement) -> list[Problem]:
     t = data["targets"]
     problems = []
     if t["ruleTests"]["enabled"] and not t["rules"]["enabled"]:
@@ -487,8 +490,14 @@ def _consistency(doc: Document, data: dict, root: Path) -> list[Problem]:
                                         "drops alerts", "leave a severity's receiver empty to route it nowhere"))
     problems += _undeclared_receivers(doc, data["alerting"])
     for i, rel in enumerate(data["jsonnet"]["libraryPaths"]):
-        if not (root / rel).is_dir():
-            problems.append(doc.problem(("jsonnet", "libraryPaths", i), f"library path '{rel}' is not a directory",
+        where = ("jsonnet", "libraryPaths", i)
+        if not confinement.contains(root / rel):
+            # Imports are read from library paths: one outside the repository would open the machine to specs.
+            outside = confinement.outside(root / rel, quoted_as=f"library path {quoted(rel)}")
+            problems.append(doc.problem(where, outside.message, f"paths are relative to {doc.file}'s directory and "
+                                        "must stay inside the repository"))
+        elif not (root / rel).is_dir():
+            problems.append(doc.problem(where, f"library path {quoted(rel)} is not a directory",
                                         f"paths are relative to {doc.file}'s directory"))
     return problems
 
@@ -522,14 +531,11 @@ def default_project() -> Project:
 
 def load_project(path: Path, base: Path) -> Project:
     """The project file at `path`, validated and defaulted; the defaults when there is none."""
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling link is not "no project file": reading it says what is wrong
         return default_project()
     name = display_name(path, base)
-    try:
-        raw = path.read_bytes()
-    except OSError as err:
-        raise ObsgenError([Problem(name, f"cannot read: {err.strerror}")]) from None
-    documents = parse_yaml(name, raw)
+    confinement = Confinement.for_input(path, base)
+    documents = parse_yaml(name, confinement.read(path, PROJECT_SIZE))
     if len(documents) != 1:
         found = "no document" if not documents else f"{len(documents)} documents"
         raise ObsgenError([Problem(name, f"a project file holds exactly one document, found {found}",
@@ -544,7 +550,7 @@ def load_project(path: Path, base: Path) -> Project:
         raise ObsgenError(problems)
     root = path.resolve().parent
     data = apply_defaults(project_schema(), doc.data, {})
-    problems = _consistency(doc, data, root)
+    problems = _consistency(doc, data, root, confinement)
     if problems:
         raise ObsgenError(problems)
     return _model(data, name, root, doc)

@@ -9,7 +9,7 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 
 from gen.spec import schema as spec_schema
-from gen.errors import ObsgenError, Problem
+from gen.errors import ObsgenError, Problem, excerpt, quoted
 from gen.spec.documents import Document
 from gen.spec.queue_conventions import BUILT_IN, PROGRESS_FOR_CUSTOM
 from gen.units import parse_cpu, parse_duration, parse_percent, parse_size
@@ -50,7 +50,7 @@ _QUANTITY = {
 
 def _positive_duration(value: Any) -> bool:
     if isinstance(value, str) and parse_duration(value).seconds <= 0:
-        raise ValueError(f"'{value}' is zero; a window must be longer than 0s")
+        raise ValueError(f"{quoted(value)} is zero; a window must be longer than 0s")
     return True
 
 
@@ -71,11 +71,12 @@ def _regex(value: Any) -> bool:
     if not isinstance(value, str):
         return True
     if _NOT_RE2.search(value):
-        raise ValueError(f"'{value}' uses look-around or back-references, which Prometheus' RE2 does not support")
+        raise ValueError(f"{quoted(value)} uses look-around or back-references, which Prometheus' RE2 does not "
+                         "support")
     try:
         re.compile(value)
     except re.error as err:
-        raise ValueError(f"'{value}' is not a valid regular expression: {err}") from None
+        raise ValueError(f"{quoted(value)} is not a valid regular expression: {err}") from None
     return True
 
 
@@ -171,7 +172,7 @@ def _describe(value: Any) -> str:
     kind = _YAML_TYPE.get(type(value), type(value).__name__)
     if isinstance(value, (dict, list)) or value is None:
         return kind
-    return f"{kind} ({value!r})" if not isinstance(value, bool) else f"{kind} ({str(value).lower()})"
+    return f"{kind} ({quoted(value)})" if not isinstance(value, bool) else f"{kind} ({str(value).lower()})"
 
 
 def _pattern_meaning(schema: dict) -> str:
@@ -198,7 +199,7 @@ def _not_allowed(pattern: str, value: str) -> str:
     for char in value:
         if char not in bad and not re.fullmatch(pattern, probe + char + probe):
             bad.append(char)
-    return ", ".join(repr(c) for c in bad[:8])
+    return ", ".join(quoted(c) for c in bad[:8])
 
 
 def _quantity_type_hint(fmt: str, value: Any, bounds: list[str] | None = None) -> str:
@@ -256,7 +257,15 @@ def _missing_key(err: jsonschema.ValidationError) -> str:
 
 
 def _short(value: str, limit: int = 40) -> str:
-    return repr(value) if len(value) <= limit else repr(value[:limit]) + "..."
+    return quoted(value, limit)
+
+
+def _format_cause(cause: BaseException, value: Any) -> str:
+    """A format check's message, with the value it quotes (units.py quotes it whole) cut to an excerpt."""
+    text = str(cause)
+    if isinstance(value, str):
+        text = text.replace(f"'{value}'", quoted(value))
+    return text
 
 
 def _elsewhere(root: dict, key: str) -> list[str]:
@@ -282,7 +291,7 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError, root: dict | N
                 hint = f"did you mean `{places[0]}`{also}? '{key}' is valid there, not here"
             else:
                 hint = f"did you mean '{guess}'?" if guess else f"valid keys: {', '.join(allowed)}"
-            problems.append(doc.problem(path + (key,), f"unknown key '{key}'", hint, key=True))
+            problems.append(doc.problem(path + (key,), f"unknown key {quoted(key)}", hint, key=True))
         return problems
     if kind == "required":
         return [_required_problem(doc, path, err, _missing_key(err) or err.message)]
@@ -292,11 +301,12 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError, root: dict | N
         options = [str(o) for o in err.validator_value]
         guess = _suggest(str(err.instance), options)
         hint = f"did you mean '{guess}'?" if guess else ""
-        return [doc.problem(path, f"{err.instance!r} is not one of: {', '.join(options)}", hint)]
+        return [doc.problem(path, f"{quoted(err.instance)} is not one of: {', '.join(options)}", hint)]
     if kind == "const":
         return [doc.problem(path, f"must be '{err.validator_value}', got {_describe(err.instance)}")]
     if kind == "format":
-        cause = str(err.cause) if err.cause else f"{err.instance!r} is not a valid {err.validator_value}"
+        cause = _format_cause(err.cause, err.instance) if err.cause else \
+            f"{quoted(err.instance)} is not a valid {err.validator_value}"
         return [doc.problem(path, cause)]
     if kind == "pattern":
         fmt = err.schema.get("format")
@@ -315,26 +325,27 @@ def _problems_for(doc: Document, err: jsonschema.ValidationError, root: dict | N
                                   f"the limit is {err.validator_value}")]
     if kind in ("minimum", "exclusiveMinimum"):
         if err.validator_value == 0 and kind == "minimum":
-            return [doc.problem(path, f"{err.instance!r} is negative; it must be 0 or more")]
-        return [doc.problem(path, f"{err.instance!r} is too small; the minimum is {err.validator_value}")]
+            return [doc.problem(path, f"{quoted(err.instance)} is negative; it must be 0 or more")]
+        return [doc.problem(path, f"{quoted(err.instance)} is too small; the minimum is {err.validator_value}")]
     if kind in ("maximum", "exclusiveMaximum"):
-        return [doc.problem(path, f"{err.instance!r} is too large; the maximum is {err.validator_value}")]
+        return [doc.problem(path, f"{quoted(err.instance)} is too large; the maximum is {err.validator_value}")]
     if kind == "x-range":
         return [doc.problem(path, err.message, getattr(err, "hint", ""))]
     if kind == "uniqueItems":
         twice = next(item for i, item in enumerate(err.instance) if item in err.instance[:i])
-        return [doc.problem(path, f"lists {twice!r} more than once", "remove the repeated entry")]
-    return [doc.problem(path, err.message)]
+        return [doc.problem(path, f"lists {quoted(twice)} more than once", "remove the repeated entry")]
+    # jsonschema's own words quote the whole value: cut.
+    return [doc.problem(path, excerpt(err.message, 120))]
 
 
 def _key_problem(doc: Document, path: tuple, key: Any, names: dict) -> Problem:
     """A bad key in a map whose keys have rules (label names; Kubernetes label keys in the project file)."""
     if "x-meaning" in names:
-        return doc.problem(path + (key,), f"{key!r} {names['x-meaning']}", key=True)
+        return doc.problem(path + (key,), f"{quoted(key)} {names['x-meaning']}", key=True)
     if str(key).startswith("__"):
-        return doc.problem(path + (key,), f"label name {key!r} is reserved: names starting with '__' are "
+        return doc.problem(path + (key,), f"label name {quoted(key)} is reserved: names starting with '__' are "
                                           "Prometheus' own", "choose a name without the leading '__'", key=True)
-    return doc.problem(path + (key,), f"{key!r} {_PATTERN_MEANING[spec_schema.LABEL_NAME]}", key=True)
+    return doc.problem(path + (key,), f"{quoted(key)} {_PATTERN_MEANING[spec_schema.LABEL_NAME]}", key=True)
 
 
 def _validator() -> Draft202012Validator:

@@ -19,6 +19,7 @@ from typing import Callable
 
 from gen.write import to_yaml
 from gen.errors import ObsgenError, Problem
+from gen.spec.confine import Confinement, SizeLimit
 from gen.checks.lint import promtool
 from gen.spec.model import Service
 from gen.ir import ServiceOutput
@@ -209,11 +210,15 @@ def run_all(jobs: list[tuple[Replay, ServiceOutput, bytes]], workers: int = 2,
     return [r for r in results if r is not None]
 
 
+RANGE_EXPORT_SIZE = SizeLimit(256 * 1024 * 1024, "recorded exports", "export a shorter range or a coarser step")
+
+
 def range_export_replay(path: Path, name: str | None = None) -> Replay:
     """Recorded data: a Prometheus /api/v1/query_range JSON response (one or more series)."""
     display = name or path.as_posix()
+    raw = Confinement.around(path).read(path, RANGE_EXPORT_SIZE)  # no FIFO, device or runaway file: refused unread
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(raw)
         matrix = data["data"]["result"] if "data" in data else data["result"]
         assert isinstance(matrix, list)
     except (OSError, ValueError, KeyError, TypeError, AssertionError):
