@@ -86,8 +86,11 @@ class QueueQueries:
         # deriv is linear in its samples, so the sum of the parts' slopes is the slope of the sum.
         return " + ".join(self.over("deriv", c, window) for c in QUEUED if self.conv.has(c))
 
-    def recorded(self, name: str) -> str:
-        return selector(name, [eq("service", self.service.name)] + self.identity())
+    def recorded(self, name: str, offset: str = "") -> str:
+        # Every queue record carries the service and the spec's queue name (the rule's own labels), so these two
+        # pick one queue's record whatever labels the exporter uses.
+        shift = f" offset {offset}" if offset else ""
+        return selector(name, [eq("service", self.service.name), eq("queue", self.queue.name)]) + shift
 
     def quantile(self, dist: Distribution, q: float) -> str:
         scale = "" if dist.scale == 1 else f" * {number(dist.scale)}"
@@ -99,71 +102,139 @@ class QueueQueries:
         return f"max by ({self.by}) ({series}){scale}"
 
 
+
+
+# --- recorded series and alert conditions ---------------------------------------------------------------
+#
+# Each alert is a short condition on series recorded in the queue's group; the records carry the window in
+# their name. Thresholds that scale with traffic are shares of the jobs the queue finished in the same window
+# (its completion counter): an absolute number of jobs is only a floor that keeps tiny queues quiet.
+
+Record = tuple[str, str]  # (name, expression)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An alert's expression and the records it reads (beyond the queue's base records)."""
+
+    records: tuple[Record, ...]
+    expr: str
+
+
 def half(d: Duration) -> Duration:
     return duration(d.seconds / 2)
 
 
-def backlog_growing_expr(q: QueueQueries, s: AlertSettings) -> str:
+def completed_in(q: QueueQueries, window: str) -> Record:
+    return f"queue:jobs_completed:increase{window}", q.over("increase", "completed", window)
+
+
+def _at_least(value: str, floor: str) -> str:
+    """max(value, floor) per series, without clamp_min: the value where it is at least the floor, else the floor."""
+    return f"{value} >= {floor}\nor\n{value} * 0 + {floor}"
+
+
+def backlog_growing(q: QueueQueries, s: AlertSettings) -> Condition:
     window = s.param("window")
-    w, g = window.text, number(s.param("minGrowth"))
+    w, seconds = window.text, number(window.seconds)
     queued = q.recorded(REC_QUEUED)
-    trough = [f"min_over_time({queued}[{w}]{' offset ' + off if off else ''})"
-              for off in ("", w, duration(2 * window.seconds).text)]
+    floor_rise = f"queue:jobs_queued:floor_rise{w}"
+    climb = f"queue:jobs_queued:climb{w}"
+    threshold = f"queue:jobs_queued:growth_threshold{w}"
+    trend = f"deriv({queued}[{w}]) * {seconds}"
+    minimum = number(s.param("minGrowth"))
+    if q.conv.has("completed"):
+        name, completed = completed_in(q, w)
+        # A share of the jobs completed in the window, at least minGrowth: growth scales with traffic, and the
+        # floor only keeps tiny queues quiet. Without completions (counters not kept) the floor alone is left.
+        records: tuple[Record, ...] = (
+            (name, completed),
+            (threshold, _at_least(f"{q.recorded(name)} * {number(s.param('share').value)}", minimum)),
+        )
+    else:
+        records = ((threshold, f"{queued} * 0 + {minimum}"),)
     # The lowest queued backlog of each window: batches that drain within the window leave it at the same
     # floor, so they never count. A raised floor alone is not growth (a batch enqueued at once and drained
     # slowly raises it once), so the backlog must also still be climbing: by its trend over the last window,
     # or by a floor that rose in the window before as well (batches that no longer drain completely).
-    return (f"({trough[0]} - {trough[1]} >= {g})\n"
-            f"and (\n"
-            f"  ({trough[1]} - {trough[2]} >= {g})\n"
-            f"  or deriv({queued}[{w}]) * {number(window.seconds)} >= {g}\n"
-            f")")
+    records += (
+        (floor_rise, f"min_over_time({queued}[{w}]) - min_over_time({queued}[{w}] offset {w})"),
+        (climb, f"{q.recorded(floor_rise, w)} >= {trend}\nor\n{trend}"),
+    )
+    return Condition(records, f"{q.recorded(floor_rise)} >= {q.recorded(threshold)}\n"
+                              f"and {q.recorded(climb)} >= {q.recorded(threshold)}")
 
 
-def stuck_expr(q: QueueQueries, s: AlertSettings) -> str:
+def stuck(q: QueueQueries, s: AlertSettings) -> Condition:
     w = s.param("window").text
     queued, active = q.recorded(REC_QUEUED), q.recorded(REC_ACTIVE)
-    progress = [f"{q.over('increase', c, w)} > 0" for c in ("completed", "failed", "retried") if q.conv.has(c)]
+    held, progress = f"queue:jobs_held:min{w}", f"queue:jobs_progress:signs{w}"
+    signs = [f"{q.over('increase', c, w)} > 0" for c in ("completed", "failed", "retried") if q.conv.has(c)]
     # The kept sets change when jobs finish (or are trimmed, which happens when others finish).
-    progress += [f"{q.over('changes', c, w)} > 0" for c in ("completedSet", "failedSet") if q.conv.has(c)]
-    # A worker taking a job lowers the queued count; a job starting or ending changes the active count.
-    progress += [f"resets({queued}[{w}]) > 0", f"changes({active}[{w}]) > 0"]
-    evidence = "\n  or ".join(progress)
-    # `offset`: the recorded backlog must reach back a whole window, or a fresh series would claim a
-    # quiet window it has not seen.
-    return (f"({queued} + {active})\n"
-            f"and (min_over_time({queued}[{w}]) > 0 or min_over_time({active}[{w}]) > 0)\n"
-            f"and on ({q.by}) {queued} offset {w}\n"
-            f"unless on ({q.by}) (\n  {evidence}\n)")
+    signs += [f"{q.over('changes', c, w)} > 0" for c in ("completedSet", "failedSet") if q.conv.has(c)]
+    # The queued backlog falling is a worker taking a job, and active falling a job ending. Active rising is
+    # not progress: workers that hang take jobs into free slots and never give them back. Read from the
+    # scraped gauges, not the records, which hold one sample per rule evaluation and would miss a job that
+    # starts and ends between two.
+    signs += [f"{q.over('resets', c, w)} > 0" for c in (*QUEUED, "active") if q.conv.has(c)]
+    evidence = "\nor ".join(signs)
+    records = (
+        # Jobs present all window long (queued or active never 0). `offset`: the recorded backlog must reach
+        # back a whole window, or a fresh series would claim a quiet window it has not seen.
+        (held, f"(min_over_time({queued}[{w}]) + min_over_time({active}[{w}]))\nand {q.recorded(REC_QUEUED, w)}"),
+        (progress, evidence),
+    )
+    return Condition(records, f"({queued} + {active})\nand {q.recorded(held)} > 0\nunless {q.recorded(progress)}")
 
 
-def failure_ratio_expr(q: QueueQueries, s: AlertSettings) -> str:
+def failure_ratio(q: QueueQueries, s: AlertSettings) -> Condition:
     w = s.param("window").text
-    failed, completed = q.over("increase", "failed", w), q.over("increase", "completed", w)
-    return (f"{failed} / ({failed} + {completed}) > {number(s.param('threshold').value)}\n"
-            f"and on ({q.by}) ({failed} + {completed} >= {number(s.param('minVolume'))})")
+    failed, finished = f"queue:jobs_failed:increase{w}", f"queue:jobs_finished:increase{w}"
+    completed = completed_in(q, w)
+    records = (completed, (failed, q.over("increase", "failed", w)),
+               (finished, f"{q.recorded(completed[0])} + {q.recorded(failed)}"))
+    return Condition(records, f"{q.recorded(failed)} / {q.recorded(finished)} > {number(s.param('threshold').value)}\n"
+                              f"and {q.recorded(finished)} >= {number(s.param('minVolume'))}")
 
 
-def drain_time_expr(q: QueueQueries, s: AlertSettings) -> str:
+def drain_time(q: QueueQueries, s: AlertSettings) -> Condition:
     # Only a positive rate divides: with none, QueueStuck speaks, not a +Inf drain time.
-    return (f"{q.recorded(REC_QUEUED)} / ({q.recorded(REC_COMPLETED)} > 0)"
-            f" > {number(s.param('threshold').seconds)}")
+    return Condition((), f"{q.recorded(REC_QUEUED)} / ({q.recorded(REC_COMPLETED)} > 0)"
+                         f" > {number(s.param('threshold').seconds)}")
 
 
-def failed_growing_expr(q: QueueQueries, s: AlertSettings) -> str:
-    w = s.param("window")
-    h = half(w).text
-    g = s.param("minGrowth")
-    # Growth in both halves of the window: a single burst of failures lies in one half only.
-    return (f"{q.over('delta', 'failedSet', w.text)} >= {number(g)}\n"
-            f"and on ({q.by}) {q.over('delta', 'failedSet', h)} >= {number(g / 2)}\n"
-            f"and on ({q.by}) {q.over('delta', 'failedSet', h, h)} >= {number(g / 2)}")
+THROUGHPUT_MEMORY = "1d"  # a completion counter that moved within this long is being kept
 
 
-EXPRESSIONS = {
-    "backlogGrowing": backlog_growing_expr,
-    "stuck": stuck_expr,
-    "failureRatio": failure_ratio_expr,
-    "drainTime": drain_time_expr,
-    "failedGrowing": failed_growing_expr,
+def failed_growing(q: QueueQueries, s: AlertSettings) -> Condition:
+    window = s.param("window")
+    w, h = window.text, half(window).text
+    gained, delta_half = f"queue:jobs_failed_kept:delta{w}", f"queue:jobs_failed_kept:delta{h}"
+    gain_half, share = f"queue:jobs_failed_kept:gain{h}", f"queue:jobs_failed_kept:share{h}"
+    completed = completed_in(q, h)
+    # Growth only (a cleanup is no negative failure), as a share of the jobs that finished: completed plus the
+    # failed ones the set gained. A completion counter that never moved (BullMQ workers without `metrics`,
+    # bull_exporter with removeOnComplete: true) says nothing about throughput: then there is no share at all,
+    # rather than every failure counting as 100%.
+    records = (
+        (gained, q.over("delta", "failedSet", w)),
+        (delta_half, q.over("delta", "failedSet", h)),
+        (gain_half, f"{q.recorded(delta_half)} > 0\nor\n{q.recorded(delta_half)} * 0"),
+        completed,
+        (share, f"{q.recorded(gain_half)} / ({q.recorded(completed[0])} + {q.recorded(gain_half)})\n"
+                f"and max_over_time({q.recorded(REC_COMPLETED)}[{THROUGHPUT_MEMORY}]) > 0"),
+    )
+    threshold = number(s.param("threshold").value)
+    # In both halves of the window: a single burst of failures lies in one half only.
+    return Condition(records, f"{q.recorded(share)} >= {threshold}\n"
+                              f"and {q.recorded(share, h)} >= {threshold}\n"
+                              f"and {q.recorded(gained)} >= {number(s.param('minGrowth'))}")
+
+
+CONDITIONS = {
+    "backlogGrowing": backlog_growing,
+    "stuck": stuck,
+    "failureRatio": failure_ratio,
+    "drainTime": drain_time,
+    "failedGrowing": failed_growing,
 }

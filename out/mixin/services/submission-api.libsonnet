@@ -5023,7 +5023,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueBacklogGrowing",
               "summary": "Queue grading: jobs arrive faster than they complete"
             },
-            "expr": "(min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) >= 50)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 2h) >= 50)\n  or deriv(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) * 3600 >= 50\n)",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:growth_threshold1h{service=\"submission-api\", queue=\"grading\"}\nand queue:jobs_queued:climb1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:growth_threshold1h{service=\"submission-api\", queue=\"grading\"}",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5040,7 +5040,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueStuck",
               "summary": "Queue grading is stuck: jobs wait and nothing completes"
             },
-            "expr": "(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} + queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"})\nand (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0 or min_over_time(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0)\nand on (job, namespace, queue) queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} offset 10m\nunless on (job, namespace, queue) (\n  max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"completed\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[10m])) > 0\n  or resets(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or changes(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n)",
+            "expr": "(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} + queue:jobs_active:max{service=\"submission-api\", queue=\"grading\"})\nand queue:jobs_held:min10m{service=\"submission-api\", queue=\"grading\"} > 0\nunless queue:jobs_progress:signs10m{service=\"submission-api\", queue=\"grading\"}",
             "for": "5m",
             "labels": {
               "queue": "grading",
@@ -5057,7 +5057,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailureRatioHigh",
               "summary": "Queue grading: many jobs fail"
             },
-            "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) / (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))) > 0.1\nand on (job, namespace, queue) (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) >= 20)",
+            "expr": "queue:jobs_failed:increase15m{service=\"submission-api\", queue=\"grading\"} / queue:jobs_finished:increase15m{service=\"submission-api\", queue=\"grading\"} > 0.1\nand queue:jobs_finished:increase15m{service=\"submission-api\", queue=\"grading\"} >= 20",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5074,7 +5074,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueDrainTimeLong",
               "summary": "Queue grading will take long to drain"
             },
-            "expr": "queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} / (queue:jobs_completed:rate5m{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} > 0) > 3600",
+            "expr": "queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"} > 0) > 3600",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5091,7 +5091,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailedSetGrowing",
               "summary": "Queue grading: failed jobs keep piling up"
             },
-            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[1h])) >= 10\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m])) >= 5\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m] offset 30m)) >= 5",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta1h{service=\"submission-api\", queue=\"grading\"} >= 10",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5375,6 +5375,118 @@
               "service": "submission-api"
             },
             "record": "queue:jobs_completed:rate5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase1h"
+          },
+          {
+            "expr": "queue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 * 0 + 25",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:growth_threshold1h"
+          },
+          {
+            "expr": "min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h] offset 1h)",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:floor_rise1h"
+          },
+          {
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} offset 1h >= deriv(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) * 3600\nor\nderiv(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) * 3600",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:climb1h"
+          },
+          {
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[10m]) + min_over_time(queue:jobs_active:max{service=\"submission-api\", queue=\"grading\"}[10m]))\nand queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} offset 10m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_held:min10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\nor max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\nor max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"completed\"}[10m])) > 0\nor max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"waiting\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"prioritized\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"active\"}[10m])) > 0",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_progress:signs10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase15m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed:increase15m"
+          },
+          {
+            "expr": "queue:jobs_completed:increase15m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed:increase15m{service=\"submission-api\", queue=\"grading\"}",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_finished:increase15m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[1h]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:delta1h"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:delta30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} > 0\nor\nqueue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} * 0",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:gain30m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[30m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"})\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:share30m"
           }
         ]
       },
