@@ -72,13 +72,15 @@ def test_firing_checks_expect_the_queue_label_and_derived_values(compiled):
     for name, check in firing:
         (alert,) = check["exp_alerts"]
         assert alert["exp_labels"]["queue"] == "grading"
-    growth = next(c for name, c in firing if c["alertname"] == "QueueBacklogGrowing" and "+3/min" in name)
-    # The backlog grows 3 jobs a minute from the start: the floor of the last hour is the backlog an hour ago and
-    # the floor of the hour before is the start, so at minute m the floor rose 3 * (m - 60) jobs.
+    # The default growth threshold of this queue's proof workload is minGrowth (25 jobs: 2% of the 600 jobs an
+    # hour it completes is less), so the scenario adds 2 jobs a minute more than the workers complete.
+    growth = next(c for name, c in firing if c["alertname"] == "QueueBacklogGrowing" and "+2/min" in name)
+    # The backlog grows 2 jobs a minute from the start: the floor of the last hour is the backlog an hour ago and
+    # the floor of the hour before is the start, so at minute m the floor rose 2 * (m - 60) jobs.
     minutes = int(parse_duration(growth["eval_time"]).seconds // 60)
     assert 60 < minutes < 120
     assert growth["exp_alerts"][0]["exp_annotations"]["description"].startswith(
-        f"Over the last 1h the lowest point of queue grading's queued backlog was {3 * (minutes - 60)} jobs higher")
+        f"Over the last 1h the lowest point of queue grading's queued backlog was {2 * (minutes - 60)} jobs higher")
 
 
 def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_path, promtool):

@@ -333,7 +333,7 @@ def _throughput_scenarios(s: Scale, work: Callable[..., Workload]) -> list[Scena
     hang, every = 30, 3
     minutes = hang + 2 * s.stuck_window + s.stuck_for + 25
     out.append(Scenario(
-        "workers hung on their active jobs while nothing waits fires QueueStuck",
+        "hung workers holding their jobs while nothing waits fires QueueStuck",
         # A job every few minutes; from `hang` on, each one a worker takes hangs. Free slots remain, so nothing
         # waits: the active count only rises.
         work(minutes, _every(every, 1), lambda m: s.capacity,

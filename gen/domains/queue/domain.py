@@ -179,7 +179,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("delayed and retried panel", (), ("delayed", "retried", "attempts"), _delayed_panel,
             "delayed, retry or attempts metric"),
     Feature("backlog-trend panel", ("waiting",), (), _trend_panel, ""),
-    Feature("failed-set panel", ("failedSet",), (), _failed_set_panel, "failed-set gauge"),
+    Feature("failed-set panel and QueueFailedSetGrowing", ("failedSet",), (), _failed_set_panel, "failed-set gauge"),
     # Failed-set growth is judged against the jobs finished meanwhile; an absolute count would fire on every
     # busy queue with an ordinary background of failures, so without a completion counter there is no alert.
     Feature("QueueFailedSetGrowing", ("failedSet", "completed"), (), _failed_set_panel,
@@ -278,7 +278,7 @@ ALERTS: tuple[AlertSpec, ...] = (
 _FEATURE_BY_WHAT = {f.what: f for f in FEATURES}
 # Features that only gate an alert, with the feature of the panel that alert links to: no panel of their own,
 # and no note when that panel itself is left out (its note says enough).
-ALERTS_ONLY = {"QueueFailedSetGrowing": "failed-set panel"}
+ALERTS_ONLY = {"QueueFailedSetGrowing": "failed-set panel and QueueFailedSetGrowing"}
 
 
 def generated_alerts(queue: Queue) -> tuple[AlertSpec, ...]:

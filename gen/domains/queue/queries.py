@@ -221,7 +221,8 @@ def failed_growing(q: QueueQueries, s: AlertSettings) -> Condition:
         (delta_half, q.over("delta", "failedSet", h)),
         (gain_half, f"{q.recorded(delta_half)} > 0\nor\n{q.recorded(delta_half)} * 0"),
         completed,
-        (share, f"{q.recorded(gain_half)} / ({q.recorded(completed[0])} + {q.recorded(gain_half)})\n"
+        # No share while nothing finished (rather than NaN).
+        (share, f"{q.recorded(gain_half)} / ({q.recorded(completed[0])} + {q.recorded(gain_half)} > 0)\n"
                 f"and max_over_time({q.recorded(REC_COMPLETED)}[{THROUGHPUT_MEMORY}]) > 0"),
     )
     threshold = number(s.param("threshold").value)

@@ -6247,7 +6247,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"})\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"}[1d]) > 0",
             "labels": {
               "queue": "email",
               "service": "notification-worker"
@@ -6364,7 +6364,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"})\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"}[1d]) > 0",
             "labels": {
               "queue": "push",
               "service": "notification-worker"

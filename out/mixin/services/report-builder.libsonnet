@@ -5590,7 +5590,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:increase30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"})\nand max_over_time(queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:increase30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"}[1d]) > 0",
             "labels": {
               "queue": "monthly-reports",
               "service": "report-builder"

@@ -5481,7 +5481,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"})\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
             "labels": {
               "queue": "grading",
               "service": "submission-api"
