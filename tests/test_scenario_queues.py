@@ -97,7 +97,7 @@ def test_every_alert_a_scenario_may_name_is_one_obsgen_generates(compiled):
 
 def test_the_queue_library_names_real_alerts_and_applies_only_to_services_with_queues(compiled):
     library = [s for s in load_library([builtin_dir()]) if s.queues is not None]
-    assert len(library) == 11
+    assert len(library) == 27
     fire = [s for s in library if s.expect == "fire"]
     assert fire and all(s.alerts for s in fire)
     assert all(not s.alerts for s in library if s.expect == "quiet")
