@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gen.spec.model import AlertSettings, Queue, Service
-from gen.promql.selectors import Matcher, eq, selector
+from gen.promql.selectors import Matcher, eq, re_, selector
 from gen.spec.queue_conventions import HISTOGRAM, QUEUED, Convention, Distribution, Source
 from gen.units import Duration, duration, number
 
@@ -79,6 +79,18 @@ class QueueQueries:
         shift = f" offset {offset}" if offset else ""
         return f"{self.source(concept).aggregation} by ({self.by}) ({fn}({self.select(concept)}[{window}]{shift}))"
 
+    def any_over(self, fn: str, concepts: tuple[str, ...], window: str) -> list[str]:
+        """`fn` over the concepts the convention has, per scrape target (not combined): one term where they are
+        one metric told apart by one label's value (BullMQ's `state`), so that the rule reads the metric once."""
+        present = [c for c in concepts if self.conv.has(c)]
+        merged = _one_label_apart([self.source(c) for c in present])
+        if merged is None:
+            return [f"{fn}({self.select(c)}[{window}])" for c in present]
+        source, label, values = merged
+        matchers = self.identity() + [eq(k, v) for k, v in self.queue.matchers] + \
+            [eq(k, v) for k, v in source.matchers if k != label] + [re_(label, "|".join(values))]
+        return [f"{fn}({selector(source.metric, matchers)}[{window}])"]
+
     def queued(self) -> str:
         return " + ".join(self.state(c) for c in QUEUED if self.conv.has(c))
 
@@ -121,6 +133,21 @@ class Condition:
     expr: str
 
 
+def _one_label_apart(sources: list[Source]) -> tuple[Source, str, list[str]] | None:
+    """(first source, label, its values) when several sources differ only in one fixed label's plain value."""
+    if len(sources) < 2 or len({(s.metric, s.aggregation) for s in sources}) > 1:
+        return None
+    labels = [dict(s.matchers) for s in sources]
+    differing = {k for k in labels[0] if len({m.get(k) for m in labels}) > 1}
+    if len(differing) != 1 or any(m.keys() != labels[0].keys() for m in labels):
+        return None
+    (label,) = differing
+    values = [m[label] for m in labels]
+    if not all(v.replace("-", "").replace("_", "").isalnum() for v in values):
+        return None  # anything a regex would read differently stays one term per concept
+    return sources[0], label, values
+
+
 def half(d: Duration) -> Duration:
     return duration(d.seconds / 2)
 
@@ -129,9 +156,9 @@ def completed_in(q: QueueQueries, window: str) -> Record:
     return f"queue:jobs_completed:increase{window}", q.over("increase", "completed", window)
 
 
-def _at_least(value: str, floor: str) -> str:
-    """max(value, floor) per series, without clamp_min: the value where it is at least the floor, else the floor."""
-    return f"{value} >= {floor}\nor\n{value} * 0 + {floor}"
+def _at_least(series: str, factor: str, floor: str) -> str:
+    """max(series * factor, floor), without clamp_min: the product where it is at least the floor, else the floor."""
+    return f"{series} * {factor} >= {floor}\nor\n{series} * 0 + {floor}"
 
 
 def backlog_growing(q: QueueQueries, s: AlertSettings) -> Condition:
@@ -149,7 +176,7 @@ def backlog_growing(q: QueueQueries, s: AlertSettings) -> Condition:
         # floor only keeps tiny queues quiet. Without completions (counters not kept) the floor alone is left.
         records: tuple[Record, ...] = (
             (name, completed),
-            (threshold, _at_least(f"{q.recorded(name)} * {number(s.param('share').value)}", minimum)),
+            (threshold, _at_least(q.recorded(name), number(s.param('share').value), minimum)),
         )
     else:
         records = ((threshold, f"{queued} * 0 + {minimum}"),)
@@ -169,15 +196,17 @@ def stuck(q: QueueQueries, s: AlertSettings) -> Condition:
     w = s.param("window").text
     queued, active = q.recorded(REC_QUEUED), q.recorded(REC_ACTIVE)
     held, progress = f"queue:jobs_held:min{w}", f"queue:jobs_progress:signs{w}"
-    signs = [f"{q.over('increase', c, w)} > 0" for c in ("completed", "failed", "retried") if q.conv.has(c)]
+    signs = [f"{t} > 0" for t in q.any_over("increase", ("completed", "failed", "retried"), w)]
     # The kept sets change when jobs finish (or are trimmed, which happens when others finish).
-    signs += [f"{q.over('changes', c, w)} > 0" for c in ("completedSet", "failedSet") if q.conv.has(c)]
+    signs += [f"{t} > 0" for t in q.any_over("changes", ("completedSet", "failedSet"), w)]
     # The queued backlog falling is a worker taking a job, and active falling a job ending. Active rising is
     # not progress: workers that hang take jobs into free slots and never give them back. Read from the
     # scraped gauges, not the records, which hold one sample per rule evaluation and would miss a job that
     # starts and ends between two.
-    signs += [f"{q.over('resets', c, w)} > 0" for c in (*QUEUED, "active") if q.conv.has(c)]
-    evidence = "\nor ".join(signs)
+    signs += [f"{t} > 0" for t in q.any_over("resets", (*QUEUED, "active"), w)]
+    # Any one target's or state's evidence will do: none of these functions is ever negative, so a combined
+    # count above 0 is the same as one term above 0.
+    evidence = f"max by ({q.by}) (\n  " + "\n  or ".join(signs) + "\n)"
     records = (
         # Jobs present all window long (queued or active never 0). `offset`: the recorded backlog must reach
         # back a whole window, or a fresh series would claim a quiet window it has not seen.
@@ -209,27 +238,25 @@ THROUGHPUT_MEMORY = "1d"  # a completion counter that moved within this long is 
 def failed_growing(q: QueueQueries, s: AlertSettings) -> Condition:
     window = s.param("window")
     w, h = window.text, half(window).text
-    gained, delta_half = f"queue:jobs_failed_kept:delta{w}", f"queue:jobs_failed_kept:delta{h}"
-    gain_half, share = f"queue:jobs_failed_kept:gain{h}", f"queue:jobs_failed_kept:share{h}"
+    gained = f"queue:jobs_failed_kept:delta{h}"
+    share = f"queue:jobs_failed_kept:share{h}"
     completed = completed_in(q, h)
-    # Growth only (a cleanup is no negative failure), as a share of the jobs that finished: completed plus the
-    # failed ones the set gained. A completion counter that never moved (BullMQ workers without `metrics`,
-    # bull_exporter with removeOnComplete: true) says nothing about throughput: then there is no share at all,
-    # rather than every failure counting as 100%.
+    # The jobs the set gained as a share of the jobs that finished: completed plus the failed ones it gained.
+    # A cleanup makes the share negative, never high; with nothing finished there is no share (not NaN). A
+    # completion counter that never moved (BullMQ workers without `metrics`, bull_exporter with
+    # removeOnComplete: true) says nothing about throughput: then there is no share at all, rather than every
+    # failure counting as 100%.
     records = (
-        (gained, q.over("delta", "failedSet", w)),
-        (delta_half, q.over("delta", "failedSet", h)),
-        (gain_half, f"{q.recorded(delta_half)} > 0\nor\n{q.recorded(delta_half)} * 0"),
+        (gained, q.over("delta", "failedSet", h)),
         completed,
-        # No share while nothing finished (rather than NaN).
-        (share, f"{q.recorded(gain_half)} / ({q.recorded(completed[0])} + {q.recorded(gain_half)} > 0)\n"
+        (share, f"{q.recorded(gained)} / ({q.recorded(completed[0])} + {q.recorded(gained)} > 0)\n"
                 f"and max_over_time({q.recorded(REC_COMPLETED)}[{THROUGHPUT_MEMORY}]) > 0"),
     )
     threshold = number(s.param("threshold").value)
     # In both halves of the window: a single burst of failures lies in one half only.
     return Condition(records, f"{q.recorded(share)} >= {threshold}\n"
                               f"and {q.recorded(share, h)} >= {threshold}\n"
-                              f"and {q.recorded(gained)} >= {number(s.param('minGrowth'))}")
+                              f"and {q.recorded(gained)} + {q.recorded(gained, h)} >= {number(s.param('minGrowth'))}")
 
 
 CONDITIONS = {

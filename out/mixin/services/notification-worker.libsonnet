@@ -5808,7 +5808,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue email: failed jobs keep piling up"
             },
-            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta1h{service=\"notification-worker\", queue=\"email\"} >= 10",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "email",
@@ -5881,7 +5881,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue push: failed jobs keep piling up"
             },
-            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta1h{service=\"notification-worker\", queue=\"push\"} >= 10",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "push",
@@ -6175,7 +6175,7 @@
             "record": "queue:jobs_completed:increase1h"
           },
           {
-            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0.02 * 0 + 25",
+            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0 + 25",
             "labels": {
               "queue": "email",
               "service": "notification-worker"
@@ -6207,20 +6207,12 @@
             "record": "queue:jobs_held:min10m"
           },
           {
-            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\nor max by (job, namespace, queue, prefix) (changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\nor max by (job, namespace, queue, prefix) (changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\nor max by (job, namespace, queue, prefix) (resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\nor max by (job, namespace, queue, prefix) (resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0",
+            "expr": "max by (job, namespace, queue, prefix) (\n  increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n)",
             "labels": {
               "queue": "email",
               "service": "notification-worker"
             },
             "record": "queue:jobs_progress:signs10m"
-          },
-          {
-            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h]))",
-            "labels": {
-              "queue": "email",
-              "service": "notification-worker"
-            },
-            "record": "queue:jobs_failed_kept:delta1h"
           },
           {
             "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m]))",
@@ -6231,14 +6223,6 @@
             "record": "queue:jobs_failed_kept:delta30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} > 0\nor\nqueue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} * 0",
-            "labels": {
-              "queue": "email",
-              "service": "notification-worker"
-            },
-            "record": "queue:jobs_failed_kept:gain30m"
-          },
-          {
             "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m]))",
             "labels": {
               "queue": "email",
@@ -6247,7 +6231,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"email\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"}[1d]) > 0",
             "labels": {
               "queue": "email",
               "service": "notification-worker"
@@ -6292,7 +6276,7 @@
             "record": "queue:jobs_completed:increase1h"
           },
           {
-            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0.02 * 0 + 25",
+            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0 + 25",
             "labels": {
               "queue": "push",
               "service": "notification-worker"
@@ -6324,20 +6308,12 @@
             "record": "queue:jobs_held:min5m"
           },
           {
-            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\nor max by (job, namespace, queue, prefix) (changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\nor max by (job, namespace, queue, prefix) (changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\nor max by (job, namespace, queue, prefix) (resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\nor max by (job, namespace, queue, prefix) (resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0",
+            "expr": "max by (job, namespace, queue, prefix) (\n  increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n)",
             "labels": {
               "queue": "push",
               "service": "notification-worker"
             },
             "record": "queue:jobs_progress:signs5m"
-          },
-          {
-            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h]))",
-            "labels": {
-              "queue": "push",
-              "service": "notification-worker"
-            },
-            "record": "queue:jobs_failed_kept:delta1h"
           },
           {
             "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m]))",
@@ -6348,14 +6324,6 @@
             "record": "queue:jobs_failed_kept:delta30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} > 0\nor\nqueue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} * 0",
-            "labels": {
-              "queue": "push",
-              "service": "notification-worker"
-            },
-            "record": "queue:jobs_failed_kept:gain30m"
-          },
-          {
             "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m]))",
             "labels": {
               "queue": "push",
@@ -6364,7 +6332,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:gain30m{service=\"notification-worker\", queue=\"push\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"}[1d]) > 0",
             "labels": {
               "queue": "push",
               "service": "notification-worker"

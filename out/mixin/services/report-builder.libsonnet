@@ -5200,7 +5200,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue monthly-reports: failed jobs keep piling up"
             },
-            "expr": "queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta1h{service=\"report-builder\", queue=\"monthly-reports\"} >= 10",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5494,7 +5494,7 @@
             "record": "queue:jobs_completed:increase2h"
           },
           {
-            "expr": "queue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0.02 >= 20\nor\nqueue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0.02 * 0 + 20",
+            "expr": "queue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0.02 >= 20\nor\nqueue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0 + 20",
             "labels": {
               "queue": "monthly-reports",
               "service": "report-builder"
@@ -5526,7 +5526,7 @@
             "record": "queue:jobs_held:min1h"
           },
           {
-            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[1h])) > 0\nor sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[1h])) > 0\nor sum by (job, namespace, queue_name) (increase(report_job_retries_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h])) > 0\nor max by (job, namespace, queue_name) (changes(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h])) > 0\nor max by (job, namespace, queue_name) (resets(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"waiting\"}[1h])) > 0\nor max by (job, namespace, queue_name) (resets(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"active\"}[1h])) > 0",
+            "expr": "max by (job, namespace, queue_name) (\n  increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[1h]) > 0\n  or increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[1h]) > 0\n  or increase(report_job_retries_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0\n  or changes(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h]) > 0\n  or resets(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=~\"waiting|active\"}[1h]) > 0\n)",
             "labels": {
               "queue": "monthly-reports",
               "service": "report-builder"
@@ -5558,28 +5558,12 @@
             "record": "queue:jobs_finished:increase15m"
           },
           {
-            "expr": "max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h]))",
-            "labels": {
-              "queue": "monthly-reports",
-              "service": "report-builder"
-            },
-            "record": "queue:jobs_failed_kept:delta1h"
-          },
-          {
             "expr": "max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[30m]))",
             "labels": {
               "queue": "monthly-reports",
               "service": "report-builder"
             },
             "record": "queue:jobs_failed_kept:delta30m"
-          },
-          {
-            "expr": "queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} > 0\nor\nqueue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} * 0",
-            "labels": {
-              "queue": "monthly-reports",
-              "service": "report-builder"
-            },
-            "record": "queue:jobs_failed_kept:gain30m"
           },
           {
             "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[30m]))",
@@ -5590,7 +5574,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:increase30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:gain30m{service=\"report-builder\", queue=\"monthly-reports\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:increase30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"}[1d]) > 0",
             "labels": {
               "queue": "monthly-reports",
               "service": "report-builder"

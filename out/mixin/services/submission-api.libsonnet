@@ -5091,7 +5091,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailedSetGrowing",
               "summary": "Queue grading: failed jobs keep piling up"
             },
-            "expr": "queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta1h{service=\"submission-api\", queue=\"grading\"} >= 10",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5385,7 +5385,7 @@
             "record": "queue:jobs_completed:increase1h"
           },
           {
-            "expr": "queue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 * 0 + 25",
+            "expr": "queue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0 + 25",
             "labels": {
               "queue": "grading",
               "service": "submission-api"
@@ -5417,7 +5417,7 @@
             "record": "queue:jobs_held:min10m"
           },
           {
-            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\nor max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\nor max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"completed\"}[10m])) > 0\nor max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"waiting\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"prioritized\"}[10m])) > 0\nor max by (job, namespace, queue) (resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"active\"}[10m])) > 0",
+            "expr": "max by (job, namespace, queue) (\n  increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=~\"completed|failed\"}[10m]) > 0\n  or resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=~\"waiting|prioritized|active\"}[10m]) > 0\n)",
             "labels": {
               "queue": "grading",
               "service": "submission-api"
@@ -5449,28 +5449,12 @@
             "record": "queue:jobs_finished:increase15m"
           },
           {
-            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[1h]))",
-            "labels": {
-              "queue": "grading",
-              "service": "submission-api"
-            },
-            "record": "queue:jobs_failed_kept:delta1h"
-          },
-          {
             "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m]))",
             "labels": {
               "queue": "grading",
               "service": "submission-api"
             },
             "record": "queue:jobs_failed_kept:delta30m"
-          },
-          {
-            "expr": "queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} > 0\nor\nqueue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} * 0",
-            "labels": {
-              "queue": "grading",
-              "service": "submission-api"
-            },
-            "record": "queue:jobs_failed_kept:gain30m"
           },
           {
             "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[30m]))",
@@ -5481,7 +5465,7 @@
             "record": "queue:jobs_completed:increase30m"
           },
           {
-            "expr": "queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:gain30m{service=\"submission-api\", queue=\"grading\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
             "labels": {
               "queue": "grading",
               "service": "submission-api"
