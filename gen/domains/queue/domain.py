@@ -15,7 +15,7 @@ from gen.domains.alerts import (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG, QU
     QUEUE_FAILURE_RATIO_HIGH, QUEUE_STUCK, Alert, AlertDefinition, Inhibition, Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Queue, Service
 from gen.spec.queue_conventions import BACKLOG_STATES, CONCEPT_BY_KEY, Convention
-from gen.domains.queue.queries import (CONDITIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED,
+from gen.domains.queue.queries import (CONDITIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED, half,
     QueueQueries)
 from gen.ir import (UNIT_COUNT, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query, RecordingRule, Row,
     RuleGroup, Threshold)
@@ -252,8 +252,8 @@ ALERTS: tuple[AlertSpec, ...] = (
         "Queue %s is stuck: jobs wait and nothing completes",
         lambda queue, s: (
             f"{{{{ $value }}}} jobs of queue {queue.name} are waiting or active, and for {s.param('window')} "
-            f"no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis "
-            f"or hung.")),
+            f"no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from "
+            f"Redis or hung.")),
     AlertSpec(
         QUEUE_FAILURE_RATIO_HIGH, "failure-ratio panel and QueueFailureRatioHigh", "failure-ratio",
         "Queue %s: many jobs fail",
@@ -272,8 +272,9 @@ ALERTS: tuple[AlertSpec, ...] = (
         QUEUE_FAILED_SET_GROWING, "QueueFailedSetGrowing", "failed-set",
         "Queue %s: failed jobs keep piling up",
         lambda queue, s: (
-            f"The failed set of queue {queue.name} gained {{{{ $value }}}} jobs in the last {s.param('window')}, "
-            f"in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.")),
+            f"{{{{ $value | humanizePercentage }}}} of the jobs queue {queue.name} finished in the last "
+            f"{half(s.param('window'))} went to the failed set, and at least {s.param('threshold')} in the "
+            f"{half(s.param('window'))} before: jobs fail for good, steadily. Look at the failed jobs' reasons.")),
 )
 _FEATURE_BY_WHAT = {f.what: f for f in FEATURES}
 # Features that only gate an alert, with the feature of the panel that alert links to: no panel of their own,

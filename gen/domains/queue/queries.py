@@ -167,7 +167,7 @@ def backlog_growing(q: QueueQueries, s: AlertSettings) -> Condition:
     queued = q.recorded(REC_QUEUED)
     floor_rise = f"queue:jobs_queued:floor_rise{w}"
     climb = f"queue:jobs_queued:climb{w}"
-    threshold = f"queue:jobs_queued:growth_threshold{w}"
+    threshold = f"queue:jobs_queued:min_rise{w}"
     trend = f"deriv({queued}[{w}]) * {seconds}"
     minimum = number(s.param("minGrowth"))
     if q.conv.has("completed"):

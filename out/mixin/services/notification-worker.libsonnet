@@ -5757,7 +5757,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue email: jobs arrive faster than they complete"
             },
-            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:growth_threshold1h{service=\"notification-worker\", queue=\"email\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:growth_threshold1h{service=\"notification-worker\", queue=\"email\"}",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"email\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"email\"}",
             "for": "15m",
             "labels": {
               "queue": "email",
@@ -5770,7 +5770,7 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=298805&var-namespace=messaging",
-              "description": "{{ $value }} jobs of queue email are waiting or active, and for 10m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue email are waiting or active, and for 10m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue email is stuck: jobs wait and nothing completes"
             },
@@ -5804,7 +5804,7 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=423111&var-namespace=messaging",
-              "description": "The failed set of queue email gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue email finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue email: failed jobs keep piling up"
             },
@@ -5830,7 +5830,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue push: jobs arrive faster than they complete"
             },
-            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:growth_threshold1h{service=\"notification-worker\", queue=\"push\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:growth_threshold1h{service=\"notification-worker\", queue=\"push\"}",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"push\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"push\"}",
             "for": "15m",
             "labels": {
               "queue": "push",
@@ -5843,7 +5843,7 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=963441&var-namespace=messaging",
-              "description": "{{ $value }} jobs of queue push are waiting or active, and for 5m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue push are waiting or active, and for 5m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue push is stuck: jobs wait and nothing completes"
             },
@@ -5877,7 +5877,7 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=131067&var-namespace=messaging",
-              "description": "The failed set of queue push gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue push finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue push: failed jobs keep piling up"
             },
@@ -6180,7 +6180,7 @@
               "queue": "email",
               "service": "notification-worker"
             },
-            "record": "queue:jobs_queued:growth_threshold1h"
+            "record": "queue:jobs_queued:min_rise1h"
           },
           {
             "expr": "min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h] offset 1h)",
@@ -6281,7 +6281,7 @@
               "queue": "push",
               "service": "notification-worker"
             },
-            "record": "queue:jobs_queued:growth_threshold1h"
+            "record": "queue:jobs_queued:min_rise1h"
           },
           {
             "expr": "min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h] offset 1h)",

@@ -5132,7 +5132,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue monthly-reports: jobs arrive faster than they complete"
             },
-            "expr": "queue:jobs_queued:floor_rise2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:growth_threshold2h{service=\"report-builder\", queue=\"monthly-reports\"}\nand queue:jobs_queued:climb2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:growth_threshold2h{service=\"report-builder\", queue=\"monthly-reports\"}",
+            "expr": "queue:jobs_queued:floor_rise2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:min_rise2h{service=\"report-builder\", queue=\"monthly-reports\"}\nand queue:jobs_queued:climb2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:min_rise2h{service=\"report-builder\", queue=\"monthly-reports\"}",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5145,7 +5145,7 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=242521&var-namespace=reporting",
-              "description": "{{ $value }} jobs of queue monthly-reports are waiting or active, and for 1h no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue monthly-reports are waiting or active, and for 1h no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue monthly-reports is stuck: jobs wait and nothing completes"
             },
@@ -5196,7 +5196,7 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=807212&var-namespace=reporting",
-              "description": "The failed set of queue monthly-reports gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue monthly-reports finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue monthly-reports: failed jobs keep piling up"
             },
@@ -5499,7 +5499,7 @@
               "queue": "monthly-reports",
               "service": "report-builder"
             },
-            "record": "queue:jobs_queued:growth_threshold2h"
+            "record": "queue:jobs_queued:min_rise2h"
           },
           {
             "expr": "min_over_time(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h]) - min_over_time(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h] offset 2h)",

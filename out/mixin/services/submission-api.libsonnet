@@ -5023,7 +5023,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueBacklogGrowing",
               "summary": "Queue grading: jobs arrive faster than they complete"
             },
-            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:growth_threshold1h{service=\"submission-api\", queue=\"grading\"}\nand queue:jobs_queued:climb1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:growth_threshold1h{service=\"submission-api\", queue=\"grading\"}",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:min_rise1h{service=\"submission-api\", queue=\"grading\"}\nand queue:jobs_queued:climb1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:min_rise1h{service=\"submission-api\", queue=\"grading\"}",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5036,7 +5036,7 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=572731&var-namespace=exam",
-              "description": "{{ $value }} jobs of queue grading are waiting or active, and for 10m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue grading are waiting or active, and for 10m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/assessments/QueueStuck",
               "summary": "Queue grading is stuck: jobs wait and nothing completes"
             },
@@ -5087,7 +5087,7 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=132525&var-namespace=exam",
-              "description": "The failed set of queue grading gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue grading finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailedSetGrowing",
               "summary": "Queue grading: failed jobs keep piling up"
             },
@@ -5390,7 +5390,7 @@
               "queue": "grading",
               "service": "submission-api"
             },
-            "record": "queue:jobs_queued:growth_threshold1h"
+            "record": "queue:jobs_queued:min_rise1h"
           },
           {
             "expr": "min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h] offset 1h)",
