@@ -77,8 +77,8 @@ QUEUES_SCHEMA = {
                 "down": _windows("Workers gone (crashed, scaled to zero, lost Redis): nothing is taken or "
                                  "finished, active reads 0."),
                 "hung": _windows("Workers hold their jobs and finish none: active stays up."),
-                "slowdowns": {"type": "array", "description": "Periods in which the workers finish fewer jobs "
-                                                              "(a slower dependency, fewer replicas).",
+                "slowdowns": {"type": "array", "description": "Periods in which `perMinute` workers finish "
+                                                              "fewer jobs (a slower dependency, fewer replicas).",
                               "items": {"type": "object", "additionalProperties": False,
                                         "required": ["at", "for", "by"],
                                         "properties": {"at": _dur("Start."), "for": _dur("How long it lasts."),
