@@ -141,15 +141,15 @@ def test_missing_signals_are_left_out_with_one_note_each(workers):
         "queue d (custom): no delayed, retry or attempts metric, so the delayed and retried panel is left out",
         "queue d (custom): no failed-set gauge, so the failed-set panel and QueueFailedSetGrowing are left out",
     ] + [
-        # Gauges alone cannot tell a steadily busy queue whose readings do not move (waiting and active flat,
-        # the completed set at its cap) from a stuck one: the build says which claims fail, not the tests.
-        # Six-minute jobs move the waiting count every three minutes, but the recorded backlog is sampled at
-        # each 5m evaluation only, and from 5m to 15m those samples all read 6.
+        # Gauges alone cannot tell a steadily busy queue whose readings do not move (waiting only rising or
+        # flat, active flat, the completed set at its cap) from a stuck one: the build says which claims fail,
+        # not the tests. (Six-minute jobs are no longer among them: their waiting count falls every three
+        # minutes, which QueueStuck now reads from the scraped gauge rather than the 5m-sampled record.)
         f"queue d: rule test '{name}' leaves out its QueueStuck check: with this queue's signals and settings "
         f"QueueStuck fires at 15m"
-        for name in ("jobs that take 6m each stay silent",
-                     "arrivals above completions (+3/min) fires QueueBacklogGrowing",
-                     "backlog steps up by 150 once and holds stays silent")
+        for name in ("arrivals above completions (+2/min) fires QueueBacklogGrowing",
+                     "backlog steps up by 75 once and holds stays silent",
+                     "consumer 10% slower than the arrivals (1800 jobs/h) fires QueueBacklogGrowing")
     ]
 
 

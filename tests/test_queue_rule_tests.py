@@ -72,13 +72,36 @@ def test_firing_checks_expect_the_queue_label_and_derived_values(compiled):
     for name, check in firing:
         (alert,) = check["exp_alerts"]
         assert alert["exp_labels"]["queue"] == "grading"
-    growth = next(c for name, c in firing if c["alertname"] == "QueueBacklogGrowing" and "+3/min" in name)
-    # The backlog grows 3 jobs a minute from the start: the floor of the last hour is the backlog an hour ago and
-    # the floor of the hour before is the start, so at minute m the floor rose 3 * (m - 60) jobs.
+    # The default growth threshold of this queue's proof workload is minGrowth (25 jobs: 2% of the 600 jobs an
+    # hour it completes is less), so the scenario adds 2 jobs a minute more than the workers complete.
+    growth = next(c for name, c in firing if c["alertname"] == "QueueBacklogGrowing" and "+2/min" in name)
+    # The backlog grows 2 jobs a minute from the start: the floor of the last hour is the backlog an hour ago and
+    # the floor of the hour before is the start, so at minute m the floor rose 2 * (m - 60) jobs.
     minutes = int(parse_duration(growth["eval_time"]).seconds // 60)
     assert 60 < minutes < 120
     assert growth["exp_alerts"][0]["exp_annotations"]["description"].startswith(
-        f"Over the last 1h the lowest point of queue grading's queued backlog was {3 * (minutes - 60)} jobs higher")
+        f"Over the last 1h the lowest point of queue grading's queued backlog was {2 * (minutes - 60)} jobs higher")
+
+
+def test_the_proofs_cover_throughput_idle_hung_and_slow_consumers(compiled):
+    """Busy healthy queues with ordinary failures stay silent at every throughput (an absolute failed-set floor
+    fired on them); hung workers with nothing waiting and a consumer 10% too slow are caught."""
+    out = next(o for o in compiled.services if o.service.name == "submission-api")
+    checks: dict[str, dict[str, list[bool]]] = {}
+    for test in out.test_file["tests"]:
+        for check in test["alert_rule_test"]:
+            checks.setdefault(test["name"], {}).setdefault(check["alertname"], []).append(bool(check["exp_alerts"]))
+    busy = {n: c for n, c in checks.items() if "busy healthy queue" in n}
+    assert {n.split("(")[2].split(" ")[0] for n in busy} == {"60", "1800", "20000"}, sorted(busy)
+    for name, by_alert in busy.items():
+        assert set(by_alert) >= {"QueueFailedSetGrowing", "QueueBacklogGrowing", "QueueFailureRatioHigh"}, name
+        assert not any(any(fired) for fired in by_alert.values()), name
+    idle = next(c for n, c in checks.items() if "idle from" in n)
+    assert idle and not any(any(fired) for fired in idle.values())
+    hung = next(c for n, c in checks.items() if "hung workers holding their jobs while nothing waits" in n)
+    assert any(hung["QueueStuck"])
+    slow = next(c for n, c in checks.items() if "consumer 10% slower" in n)
+    assert any(slow["QueueBacklogGrowing"]) and not any(slow["QueueFailedSetGrowing"])
 
 
 def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_path, promtool):

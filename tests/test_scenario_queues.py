@@ -78,6 +78,19 @@ def test_generated_queue_series_follow_the_convention_and_the_workload(tmp_path,
     assert restarted[151] is None and restarted[152] == 0 and restarted[149] > 0
 
 
+def test_idle_spans_stop_arrivals_and_slowdowns_cut_capacity(tmp_path):
+    text = GOOD.replace("    batches: [{size: 500, at: 30m}, {size: 100, every: 1h, offset: 5m}]\n",
+                        "    idle: [{at: 1h, for: 30m}]\n")
+    text = text.replace("    down: [{at: 1h, for: 1h}]\n", "    slowdowns: [{at: 2h, for: 30m, by: 10%}]\n")
+    load = load_scenario(_write(tmp_path, text)).queues
+    workload = load.workload(180, "seed")
+    arrivals = [workload.arrivals(m) for m in range(180)]
+    assert sum(arrivals[60:90]) == 0 and sum(arrivals[30:60]) == 20 * 30
+    capacity = [workload.capacity(m) for m in range(180)]
+    # 30 a minute, 10% fewer from 2h to 2h30m: 27 a minute, whole jobs that add up to the rate.
+    assert sum(capacity[120:150]) == 27 * 30 and sum(capacity[90:120]) == 30 * 30
+
+
 def test_scenarios_without_queues_make_the_same_series_as_before(tmp_path, compiled):
     service = _service(compiled, "submission-api").service
     text = GOOD.split("queues:")[0].replace("alerts: [QueueStuck]\n", "")
@@ -97,7 +110,7 @@ def test_every_alert_a_scenario_may_name_is_one_obsgen_generates(compiled):
 
 def test_the_queue_library_names_real_alerts_and_applies_only_to_services_with_queues(compiled):
     library = [s for s in load_library([builtin_dir()]) if s.queues is not None]
-    assert len(library) == 11
+    assert len(library) == 27
     fire = [s for s in library if s.expect == "fire"]
     assert fire and all(s.alerts for s in fire)
     assert all(not s.alerts for s in library if s.expect == "quiet")

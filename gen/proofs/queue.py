@@ -108,7 +108,8 @@ class Scale:
     """Sizes of the scenarios, derived from the queue's alert settings so every claim tests the real setting."""
 
     growth_window: int  # minutes
-    growth: int
+    growth: int  # minGrowth: the floor of the growth threshold
+    growth_share: float  # share of the jobs completed in a window that the backlog's floor must rise by
     growth_for: int
     stuck_window: int
     stuck_for: int
@@ -120,6 +121,7 @@ class Scale:
     drain_for: int
     failed_window: int
     failed_growth: int
+    failed_share: float
     failed_for: int
 
     @classmethod
@@ -132,12 +134,13 @@ class Scale:
 
         return cls(
             growth_window=minutes("backlogGrowing", "window"), growth=a["backlogGrowing"].param("minGrowth"),
-            growth_for=minutes("backlogGrowing"), stuck_window=minutes("stuck", "window"),
+            growth_share=a["backlogGrowing"].param("share").value, growth_for=minutes("backlogGrowing"), stuck_window=minutes("stuck", "window"),
             stuck_for=minutes("stuck"), ratio_window=minutes("failureRatio", "window"),
             ratio_for=minutes("failureRatio"), ratio_threshold=a["failureRatio"].param("threshold").value,
             min_volume=a["failureRatio"].param("minVolume"), drain=minutes("drainTime", "threshold"),
             drain_for=minutes("drainTime"), failed_window=minutes("failedGrowing", "window"),
-            failed_growth=a["failedGrowing"].param("minGrowth"), failed_for=minutes("failedGrowing"),
+            failed_growth=a["failedGrowing"].param("minGrowth"),
+            failed_share=a["failedGrowing"].param("threshold").value, failed_for=minutes("failedGrowing"),
         )
 
     @property
@@ -150,6 +153,15 @@ class Scale:
         """Minutes that test every alert but backlog growth, which needs three windows of history."""
         return max(90, 2 * self.stuck_window + self.stuck_for + 20, self.ratio_window + self.ratio_for + 30,
                    self.drain_for + 30, 2 * self.failed_window + self.failed_for + 20)
+
+    def growth_threshold(self, per_minute: float) -> float:
+        """Jobs the backlog's floor must rise by in a window, at this completion rate."""
+        return max(self.growth, self.growth_share * per_minute * self.growth_window)
+
+    @property
+    def background(self) -> float:
+        """An ordinary share of jobs failing for good: 2%, or less where the settings judge failures stricter."""
+        return min(0.02, self.failed_share / 2.5, self.ratio_threshold / 3)
 
     @property
     def capacity(self) -> int:
@@ -171,8 +183,9 @@ def _healthy_arrivals(capacity: int) -> Callable[[int], int]:
 
 def scenarios(s: Scale) -> list[Scenario]:
     c = s.capacity
-    # Background failures: some, yet below the failed-set growth floor at this capacity.
-    background = min(0.005, s.failed_growth / (4 * c * max(s.failed_window, 1)))
+    # Background failures of a healthy queue: they grow the failed set by more than minGrowth at busy queues,
+    # which must not count (failures are judged against throughput).
+    background = s.background
 
     def work(minutes: int, arrivals: Callable[[int], int], capacity: Callable[[int], int], **more) -> Workload:
         more.setdefault("failure_share", lambda m: background)
@@ -194,7 +207,7 @@ def scenarios(s: Scale) -> list[Scenario]:
         f"batch bursts every {duration(period * STEP)} that drain stay silent",
         work(max(span, 4 * period + 20), _every(period, batch, 5), lambda m: batch_capacity),
         {k: SILENT for k in ALL}))
-    residue = 2 * s.growth
+    residue = math.ceil(2 * s.growth_threshold(c))
     out.append(Scenario(
         f"batches every {duration(period * STEP)} that leave {residue} jobs behind each time fire "
         f"{QUEUE_BACKLOG_GROWING.name}",
@@ -216,7 +229,7 @@ def scenarios(s: Scale) -> list[Scenario]:
         "every target's counters reset to 0 at once (all pods replaced) stays silent",
         work(short, _healthy_arrivals(c), lambda m: c, start_backlog=6,
                  # Some failures, below both the ratio threshold and the failed set's growth floor.
-                 failure_share=lambda m: min(s.ratio_threshold / 3, s.failed_growth / (4 * c * s.failed_window))),
+                 failure_share=lambda m: background),
         no_trend,
         Disturbance(counter_resets=((0, restart), (1, restart)))))
     out.append(Scenario(
@@ -249,7 +262,7 @@ def scenarios(s: Scale) -> list[Scenario]:
         work(dead + s.stuck_window + s.stuck_for + 25, lambda m: c if m < dead else 0, lambda m: c,
                  start_backlog=60, workers=lambda m: HUNG if m >= dead else UP),
         {"stuck": FIRES, "drainTime": SILENT}))
-    growth_per_minute = math.ceil(2 * s.growth / max(s.growth_window, 1)) + 1
+    growth_per_minute = math.ceil(2 * s.growth_threshold(c) / max(s.growth_window, 1)) + 1
     out.append(Scenario(
         f"arrivals above completions (+{growth_per_minute}/min) fires QueueBacklogGrowing",
         work(span, lambda m: c + growth_per_minute, lambda m: c, start_backlog=6),
@@ -288,7 +301,56 @@ def scenarios(s: Scale) -> list[Scenario]:
         work(40 + 2 * s.failed_window + s.failed_for + 20, _healthy_arrivals(c), lambda m: c,
                  start_backlog=6, failed_bursts=((40, burst),), cleanups=(40 + s.failed_window + 10,)),
         {"failedGrowing": SILENT, "stuck": SILENT, "failureRatio": SILENT}))
+    out += _throughput_scenarios(s, work)
     return out
+
+
+# Jobs an hour, and the share of them that fails for good, of busy healthy queues: from a trickle to a queue
+# whose ordinary failures alone add hundreds of jobs an hour to the failed set.
+BUSY = ((60, 0.03), (1800, 0.01), (20_000, 0.02))
+
+
+def _throughput_scenarios(s: Scale, work: Callable[..., Workload]) -> list[Scenario]:
+    """Healthy queues at very different throughputs, idle spans, hung workers with nothing waiting and a
+    consumer slightly slower than the arrivals: what an absolute threshold gets wrong one way or the other."""
+    span = s.trend_span
+    out = []
+    for per_hour, share in BUSY:
+        arrivals = per_hour / 60
+        # Workers a quarter faster than the arrivals, a failure share no setting below twice it judges.
+        share = min(share, s.failed_share / 2, s.ratio_threshold / 3)
+        out.append(Scenario(
+            f"busy healthy queue ({per_hour} jobs/h, {share:.1%} failing for good) stays silent",
+            work(span, _rate(arrivals), _rate(1.25 * arrivals + 1), failure_share=lambda m, f=share: f,
+                 concurrency=max(4, math.ceil(arrivals / 10))),
+            {k: SILENT for k in ALL}))
+    busy = 2 * s.capacity
+    quiet_from, quiet_to = s.growth_window, 2 * s.growth_window + 30
+    out.append(Scenario(
+        f"idle from {duration(quiet_from * STEP)} to {duration(quiet_to * STEP)} between busy spells stays silent",
+        work(span, lambda m: 0 if quiet_from <= m < quiet_to else busy, lambda m: busy + 2),
+        {k: SILENT for k in ALL}))
+    hang, every = 30, 3
+    minutes = hang + 2 * s.stuck_window + s.stuck_for + 25
+    out.append(Scenario(
+        "hung workers holding their jobs while nothing waits fires QueueStuck",
+        # A job every few minutes; from `hang` on, each one a worker takes hangs. Free slots remain, so nothing
+        # waits: the active count only rises.
+        work(minutes, _every(every, 1), lambda m: s.capacity,
+             concurrency=(minutes - hang) // every + 2, workers=lambda m: HUNG if m >= hang else UP),
+        {"stuck": FIRES, "drainTime": SILENT, "backlogGrowing": SILENT}))
+    # Arrivals fast enough that 10% of them per window are well above the growth threshold.
+    arrivals = max(30.0, math.ceil(15 * s.growth / max(s.growth_window, 1)) + 1.0)
+    out.append(Scenario(
+        f"consumer 10% slower than the arrivals ({round(arrivals * 60)} jobs/h) fires {QUEUE_BACKLOG_GROWING.name}",
+        work(span, _rate(arrivals), _rate(0.9 * arrivals), failure_share=lambda m: s.background),
+        {"backlogGrowing": FIRES, "stuck": SILENT, "failureRatio": SILENT, "failedGrowing": SILENT}))
+    return out
+
+
+def _rate(per_minute: float) -> Callable[[int], int]:
+    """Whole jobs per minute at a fractional rate, adding up to the rate over time."""
+    return lambda m: math.floor((m + 1) * per_minute + 1e-9) - math.floor(m * per_minute + 1e-9)
 
 
 def _long_jobs(s: Scale, minutes: int) -> Workload:

@@ -338,16 +338,22 @@ def _queue_alerts() -> dict:
         {
             "backlogGrowing": alert(
                 "Jobs keep arriving faster than workers complete them: the lowest point of the queued backlog "
-                "over the last window is minGrowth above the window before, and the backlog is still climbing "
-                "(its trend over the last window, or the rise of the floor in the window before, is minGrowth "
-                "too).",
+                "over the last window rose by the growth threshold above the window before, and the backlog is "
+                "still climbing (its trend over the last window, or the rise of the floor in the window before, "
+                "reaches the threshold too). The threshold is `share` of the jobs completed in the window, at "
+                "least minGrowth.",
                 "warning", "15m", "the windows already prove a trend; 15m more rules out a flapping edge.",
                 window=duration("Window whose lowest backlog is compared with the previous window's. Default 1h: "
                                 "set it to at least the period of your batch jobs, so a batch that drains within "
                                 "the period never counts.", "1h"),
-                minGrowth=integer("Jobs by which the lowest backlog must rise in each window. Default 50: a "
-                                  "smaller rise is noise for most queues; raise it for high-volume queues.",
-                                  50, minimum=1),
+                share=percent("Growth per window, as a share of the jobs completed in the window, that counts. "
+                              "Default 2%: a consumer 5% slower than the arrivals grows the backlog by about 5% "
+                              "of its throughput an hour, while the floor of a queue that keeps up does not move "
+                              "by 2% of an hour's work twice in a row. Without a completion counter that moves, "
+                              "minGrowth alone applies.", "2%"),
+                minGrowth=integer("Jobs by which the lowest backlog must rise in each window, whatever the "
+                                  "throughput. Default 25: it only keeps tiny queues quiet, where a few jobs more "
+                                  "or less are noise; busy queues are judged by `share`.", 25, minimum=1),
             ),
             "stuck": alert(
                 "Jobs wait or run while nothing completes, nothing fails and no worker takes a job: the "
@@ -375,13 +381,19 @@ def _queue_alerts() -> dict:
                                    "longer than an hour is late for most queues.", "1h"),
             ),
             "failedGrowing": alert(
-                "The set of failed jobs keeps growing: jobs fail for good, steadily. Works with exporters that "
-                "only have gauges.",
+                "The set of failed jobs keeps growing faster than an ordinary background of failures: in each "
+                "half of the window, the jobs it gained are at least `threshold` of the jobs finished (completed "
+                "plus those gained), and it gained minGrowth over the window. Needs a completion counter; works "
+                "with exporters that have no failed-job counter.",
                 "warning", "15m", "the halves of the window already prove a trend.",
                 window=duration("Window over which the failed set must grow, in each of its halves. Default "
                                 "1h: one burst of failures falls in one half and does not count.", "1h"),
-                minGrowth=integer("Failed jobs the set must gain over the window. Default 10: fewer is a "
-                                  "ticket-sized problem only if it persists for days.", 10, minimum=1),
+                threshold=percent("Share of the finished jobs that must land in the failed set, in each half of "
+                                  "the window. Default 5%: well above the 0.5-3% of jobs that fail for good on "
+                                  "a healthy queue, below the storms QueueFailureRatioHigh pages for.", "5%"),
+                minGrowth=integer("Failed jobs the set must gain over the window, whatever the throughput. "
+                                  "Default 10: it only keeps tiny queues quiet (one failure in five jobs is no "
+                                  "trend); busy queues are judged by `threshold`.", 10, minimum=1),
             ),
         },
     )

@@ -53,6 +53,8 @@ QUEUES_SCHEMA = {
                 "noise": {"type": "integer", "minimum": 0, "default": 0,
                           "description": "Random jitter of each minute's arrivals, in jobs (deterministic). It "
                                          "does not accumulate: the backlog stays within this much of its level."},
+                "idle": _windows("Spans with no arrivals at all (nights, weekends): steady arrivals, noise and "
+                                 "batches pause."),
                 "batches": {
                     "type": "array", "description": "Jobs enqueued at once: `at` once, or `every` from `offset`.",
                     "items": {"type": "object", "additionalProperties": False, "required": ["size"],
@@ -75,6 +77,13 @@ QUEUES_SCHEMA = {
                 "down": _windows("Workers gone (crashed, scaled to zero, lost Redis): nothing is taken or "
                                  "finished, active reads 0."),
                 "hung": _windows("Workers hold their jobs and finish none: active stays up."),
+                "slowdowns": {"type": "array", "description": "Periods in which `perMinute` workers finish "
+                                                              "fewer jobs (a slower dependency, fewer replicas).",
+                              "items": {"type": "object", "additionalProperties": False,
+                                        "required": ["at", "for", "by"],
+                                        "properties": {"at": _dur("Start."), "for": _dur("How long it lasts."),
+                                                       "by": _share("How much slower: 10% finishes 9 jobs "
+                                                                    "where it finished 10.")}}},
                 "restarts": _windows("A worker pod restarts: its workers stop for `for`, its /metrics has no "
                                      "samples meanwhile and its counters start again at 0. Restarts alternate "
                                      "between the two scrape targets."),
@@ -141,12 +150,14 @@ class QueueLoad:
     per_minute: float
     noise: int
     batches: tuple[Batch, ...]
+    idle: tuple[Window, ...]
     capacity: float  # jobs per minute; unused when job_minutes is set
     job_minutes: int
     concurrency: int
     down: tuple[Window, ...]
     hung: tuple[Window, ...]
     restarts: tuple[Window, ...]
+    slowdowns: tuple[tuple[Window, float], ...]
     failure_share: float
     storms: tuple[tuple[Window, float], ...]
     backlog: int
@@ -161,12 +172,14 @@ class QueueLoad:
             for b in arrivals.get("batches", []))
         return QueueLoad(
             per_minute=float(arrivals.get("perMinute", 0)), noise=arrivals.get("noise", 0), batches=batches,
+            idle=tuple(_window(w) for w in arrivals.get("idle", [])),
             capacity=float(workers.get("perMinute", 0)),
             job_minutes=_minutes(workers["jobDuration"]) if "jobDuration" in workers else 0,
             concurrency=workers.get("concurrency", 4),
             down=tuple(_window(w) for w in workers.get("down", [])),
             hung=tuple(_window(w) for w in workers.get("hung", [])),
             restarts=tuple(_window(w) for w in workers.get("restarts", [])),
+            slowdowns=tuple((_window(w), parse_percent(w["by"]).value) for w in workers.get("slowdowns", [])),
             failure_share=parse_percent(failures.get("share", "0%")).value,
             storms=tuple((_window(s), parse_percent(s["share"]).value) for s in failures.get("storms", [])),
             backlog=raw.get("backlog", 0), delayed=raw.get("delayed", 1),
@@ -175,12 +188,14 @@ class QueueLoad:
     def _arrivals(self, minutes: int, seed: str) -> list[int]:
         rng = random.Random(seed)
         jitter = [rng.randint(-self.noise, self.noise) for _ in range(minutes + 1)]
-        return [max(0, _spread(self.per_minute, m) + jitter[m + 1] - jitter[m]
-                    + sum(b.arriving(m) for b in self.batches)) for m in range(minutes)]
+        return [0 if any(m in w for w in self.idle) else
+                max(0, _spread(self.per_minute, m) + jitter[m + 1] - jitter[m] + sum(b.arriving(m) for b in self.batches))
+                for m in range(minutes)]
 
     def _capacity(self, minute: int) -> int:
         if not self.job_minutes:
-            return _spread(self.capacity, minute)
+            slower = next((by for window, by in self.slowdowns if minute in window), 0.0)
+            return _spread(self.capacity * (1 - slower), minute)
         # Each worker finishes a job every job_minutes; workers started at evenly spread times.
         length = self.job_minutes
         return sum(1 for i in range(self.concurrency)
@@ -272,8 +287,9 @@ def check_queues(doc: Document) -> list[Problem]:
                                     "perMinute: jobs finished per minute; jobDuration: how long each of "
                                     "`concurrency` workers spends on a job"))
     problems += _whole_minutes(doc, q + ("workers", "jobDuration"), workers.get("jobDuration"), None)
-    windows = [(q + ("workers", kind, i), w) for kind in ("down", "hung", "restarts")
+    windows = [(q + ("workers", kind, i), w) for kind in ("down", "hung", "restarts", "slowdowns")
                for i, w in enumerate(workers.get(kind, []))]
+    windows += [(q + ("arrivals", "idle", i), w) for i, w in enumerate(raw.get("arrivals", {}).get("idle", []))]
     windows += [(q + ("failures", "storms", i), s) for i, s in enumerate(raw.get("failures", {}).get("storms", []))]
     for path, window in windows:
         problems += _whole_minutes(doc, path + ("at",), window["at"], duration)

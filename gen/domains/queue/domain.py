@@ -15,7 +15,7 @@ from gen.domains.alerts import (QUEUE_BACKLOG_GROWING, QUEUE_DRAIN_TIME_LONG, QU
     QUEUE_FAILURE_RATIO_HIGH, QUEUE_STUCK, Alert, AlertDefinition, Inhibition, Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Queue, Service
 from gen.spec.queue_conventions import BACKLOG_STATES, CONCEPT_BY_KEY, Convention
-from gen.domains.queue.queries import (EXPRESSIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED,
+from gen.domains.queue.queries import (CONDITIONS, RATE_WINDOW, REC_ACTIVE, REC_COMPLETED, REC_QUEUED, half,
     QueueQueries)
 from gen.ir import (UNIT_COUNT, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query, RecordingRule, Row,
     RuleGroup, Threshold)
@@ -165,7 +165,8 @@ class Feature:
 
     @property
     def left_out(self) -> str:
-        return f"the {self.what} {'are' if ' and Queue' in self.what else 'is'} left out"
+        subject = self.what if self.what.startswith("Queue") else f"the {self.what}"
+        return f"{subject} {'are' if ' and Queue' in self.what else 'is'} left out"
 
 
 FEATURES: tuple[Feature, ...] = (
@@ -179,6 +180,10 @@ FEATURES: tuple[Feature, ...] = (
             "delayed, retry or attempts metric"),
     Feature("backlog-trend panel", ("waiting",), (), _trend_panel, ""),
     Feature("failed-set panel and QueueFailedSetGrowing", ("failedSet",), (), _failed_set_panel, "failed-set gauge"),
+    # Failed-set growth is judged against the jobs finished meanwhile; an absolute count would fire on every
+    # busy queue with an ordinary background of failures, so without a completion counter there is no alert.
+    Feature("QueueFailedSetGrowing", ("failedSet", "completed"), (), _failed_set_panel,
+            "completion counter to weigh failed-set growth against"),
 )
 
 
@@ -195,25 +200,33 @@ def available(conv: Convention, feature: Feature) -> bool:
 
 def _notes(queue: Queue) -> tuple[str, ...]:
     return tuple(f"{_describe_queue(queue)}: no {f.missing}, so {f.left_out}"
-                 for f in FEATURES if not available(queue.convention, f))
+                 for f in FEATURES if not available(queue.convention, f)
+                 and (f.what not in ALERTS_ONLY or available(queue.convention, _FEATURE_BY_WHAT[ALERTS_ONLY[f.what]])))
 
 
 def _row(service: Service, queue: Queue) -> Row:
     q = QueueQueries(service, queue, dashboard=True)
-    panels = tuple(f.panel(q) for f in FEATURES if available(queue.convention, f))
+    panels = tuple(f.panel(q) for f in FEATURES if available(queue.convention, f) and f.what not in ALERTS_ONLY)
     return Row(f"queue.{queue.name}", f"Queue: {queue.name} ({queue.convention.title})", panels)
 
 
 # --- rules ----------------------------------------------------------------------------------------
 
 def _recording_rules(q: QueueQueries) -> tuple[RecordingRule, ...]:
+    """The queue's base records, then those its generated alerts read, each once, in the order they are read."""
     # The queue label keeps each queue's rules distinct for promtool's duplicate-rule lint, whatever label
-    # name the exporter uses for the queue.
+    # name the exporter uses for the queue; with the service label, it is how alerts select the records.
     labels = (("queue", q.queue.name), ("service", q.service.name))
-    rules = [RecordingRule(REC_QUEUED, q.queued(), labels), RecordingRule(REC_ACTIVE, q.state("active"), labels)]
+    records = [(REC_QUEUED, q.queued()), (REC_ACTIVE, q.state("active"))]
     if q.conv.has("completed"):
-        rules.append(RecordingRule(REC_COMPLETED, q.over("rate", "completed", RATE_WINDOW), labels))
-    return tuple(rules)
+        records.append((REC_COMPLETED, q.over("rate", "completed", RATE_WINDOW)))
+    for spec in generated_alerts(q.queue):
+        records += CONDITIONS[spec.alert.setting](q, q.queue.alerts[spec.alert.setting]).records
+    seen: dict[str, str] = {}
+    for name, expr in records:
+        if seen.setdefault(name, expr) != expr:
+            raise ValueError(f"queue record {name} defined twice, differently")
+    return tuple(RecordingRule(name, expr, labels) for name, expr in seen.items())
 
 
 @dataclass(frozen=True)
@@ -239,8 +252,8 @@ ALERTS: tuple[AlertSpec, ...] = (
         "Queue %s is stuck: jobs wait and nothing completes",
         lambda queue, s: (
             f"{{{{ $value }}}} jobs of queue {queue.name} are waiting or active, and for {s.param('window')} "
-            f"no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis "
-            f"or hung.")),
+            f"no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from "
+            f"Redis or hung.")),
     AlertSpec(
         QUEUE_FAILURE_RATIO_HIGH, "failure-ratio panel and QueueFailureRatioHigh", "failure-ratio",
         "Queue %s: many jobs fail",
@@ -256,13 +269,17 @@ ALERTS: tuple[AlertSpec, ...] = (
             f"{{{{ $value | humanizeDuration }}}} to clear, more than {s.param('threshold')}. Work queued now "
             f"will be late.")),
     AlertSpec(
-        QUEUE_FAILED_SET_GROWING, "failed-set panel and QueueFailedSetGrowing", "failed-set",
+        QUEUE_FAILED_SET_GROWING, "QueueFailedSetGrowing", "failed-set",
         "Queue %s: failed jobs keep piling up",
         lambda queue, s: (
-            f"The failed set of queue {queue.name} gained {{{{ $value }}}} jobs in the last {s.param('window')}, "
-            f"in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.")),
+            f"{{{{ $value | humanizePercentage }}}} of the jobs queue {queue.name} finished in the last "
+            f"{half(s.param('window'))} went to the failed set, and at least {s.param('threshold')} in the "
+            f"{half(s.param('window'))} before: jobs fail for good, steadily. Look at the failed jobs' reasons.")),
 )
 _FEATURE_BY_WHAT = {f.what: f for f in FEATURES}
+# Features that only gate an alert, with the feature of the panel that alert links to: no panel of their own,
+# and no note when that panel itself is left out (its note says enough).
+ALERTS_ONLY = {"QueueFailedSetGrowing": "failed-set panel and QueueFailedSetGrowing"}
 
 
 def generated_alerts(queue: Queue) -> tuple[AlertSpec, ...]:
@@ -272,7 +289,7 @@ def generated_alerts(queue: Queue) -> tuple[AlertSpec, ...]:
 
 
 def _alert(spec: AlertSpec, q: QueueQueries, settings: AlertSettings) -> tuple[AlertRule, ...]:
-    return (alert_rule(settings, spec.alert, EXPRESSIONS[spec.alert.setting](q, settings),
+    return (alert_rule(settings, spec.alert, CONDITIONS[spec.alert.setting](q, settings).expr,
                        spec.summary % q.queue.name, spec.description(q.queue, settings),
                        panel_key(q.queue, spec.panel), pod_label="", labels=(("queue", q.queue.name),)),)
 

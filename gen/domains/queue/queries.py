@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gen.spec.model import AlertSettings, Queue, Service
-from gen.promql.selectors import Matcher, eq, selector
+from gen.promql.selectors import Matcher, eq, re_, selector
 from gen.spec.queue_conventions import HISTOGRAM, QUEUED, Convention, Distribution, Source
 from gen.units import Duration, duration, number
 
@@ -79,6 +79,18 @@ class QueueQueries:
         shift = f" offset {offset}" if offset else ""
         return f"{self.source(concept).aggregation} by ({self.by}) ({fn}({self.select(concept)}[{window}]{shift}))"
 
+    def any_over(self, fn: str, concepts: tuple[str, ...], window: str) -> list[str]:
+        """`fn` over the concepts the convention has, per scrape target (not combined): one term where they are
+        one metric told apart by one label's value (BullMQ's `state`), so that the rule reads the metric once."""
+        present = [c for c in concepts if self.conv.has(c)]
+        merged = _one_label_apart([self.source(c) for c in present])
+        if merged is None:
+            return [f"{fn}({self.select(c)}[{window}])" for c in present]
+        source, label, values = merged
+        matchers = self.identity() + [eq(k, v) for k, v in self.queue.matchers] + \
+            [eq(k, v) for k, v in source.matchers if k != label] + [re_(label, "|".join(values))]
+        return [f"{fn}({selector(source.metric, matchers)}[{window}])"]
+
     def queued(self) -> str:
         return " + ".join(self.state(c) for c in QUEUED if self.conv.has(c))
 
@@ -86,8 +98,11 @@ class QueueQueries:
         # deriv is linear in its samples, so the sum of the parts' slopes is the slope of the sum.
         return " + ".join(self.over("deriv", c, window) for c in QUEUED if self.conv.has(c))
 
-    def recorded(self, name: str) -> str:
-        return selector(name, [eq("service", self.service.name)] + self.identity())
+    def recorded(self, name: str, offset: str = "") -> str:
+        # Every queue record carries the service and the spec's queue name (the rule's own labels), so these two
+        # pick one queue's record whatever labels the exporter uses.
+        shift = f" offset {offset}" if offset else ""
+        return selector(name, [eq("service", self.service.name), eq("queue", self.queue.name)]) + shift
 
     def quantile(self, dist: Distribution, q: float) -> str:
         scale = "" if dist.scale == 1 else f" * {number(dist.scale)}"
@@ -99,71 +114,155 @@ class QueueQueries:
         return f"max by ({self.by}) ({series}){scale}"
 
 
+
+
+# --- recorded series and alert conditions ---------------------------------------------------------------
+#
+# Each alert is a short condition on series recorded in the queue's group; the records carry the window in
+# their name. Thresholds that scale with traffic are shares of the jobs the queue finished in the same window
+# (its completion counter): an absolute number of jobs is only a floor that keeps tiny queues quiet.
+
+Record = tuple[str, str]  # (name, expression)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """An alert's expression and the records it reads (beyond the queue's base records)."""
+
+    records: tuple[Record, ...]
+    expr: str
+
+
+def _one_label_apart(sources: list[Source]) -> tuple[Source, str, list[str]] | None:
+    """(first source, label, its values) when several sources differ only in one fixed label's plain value."""
+    if len(sources) < 2 or len({(s.metric, s.aggregation) for s in sources}) > 1:
+        return None
+    labels = [dict(s.matchers) for s in sources]
+    differing = {k for k in labels[0] if len({m.get(k) for m in labels}) > 1}
+    if len(differing) != 1 or any(m.keys() != labels[0].keys() for m in labels):
+        return None
+    (label,) = differing
+    values = [m[label] for m in labels]
+    if not all(v.replace("-", "").replace("_", "").isalnum() for v in values):
+        return None  # anything a regex would read differently stays one term per concept
+    return sources[0], label, values
+
+
 def half(d: Duration) -> Duration:
     return duration(d.seconds / 2)
 
 
-def backlog_growing_expr(q: QueueQueries, s: AlertSettings) -> str:
+def completed_in(q: QueueQueries, window: str) -> Record:
+    return f"queue:jobs_completed:increase{window}", q.over("increase", "completed", window)
+
+
+def _at_least(series: str, factor: str, floor: str) -> str:
+    """max(series * factor, floor), without clamp_min: the product where it is at least the floor, else the floor."""
+    return f"{series} * {factor} >= {floor}\nor\n{series} * 0 + {floor}"
+
+
+def backlog_growing(q: QueueQueries, s: AlertSettings) -> Condition:
     window = s.param("window")
-    w, g = window.text, number(s.param("minGrowth"))
+    w, seconds = window.text, number(window.seconds)
     queued = q.recorded(REC_QUEUED)
-    trough = [f"min_over_time({queued}[{w}]{' offset ' + off if off else ''})"
-              for off in ("", w, duration(2 * window.seconds).text)]
+    floor_rise = f"queue:jobs_queued:floor_rise{w}"
+    climb = f"queue:jobs_queued:climb{w}"
+    threshold = f"queue:jobs_queued:min_rise{w}"
+    trend = f"deriv({queued}[{w}]) * {seconds}"
+    minimum = number(s.param("minGrowth"))
+    if q.conv.has("completed"):
+        name, completed = completed_in(q, w)
+        # A share of the jobs completed in the window, at least minGrowth: growth scales with traffic, and the
+        # floor only keeps tiny queues quiet. Without completions (counters not kept) the floor alone is left.
+        records: tuple[Record, ...] = (
+            (name, completed),
+            (threshold, _at_least(q.recorded(name), number(s.param('share').value), minimum)),
+        )
+    else:
+        records = ((threshold, f"{queued} * 0 + {minimum}"),)
     # The lowest queued backlog of each window: batches that drain within the window leave it at the same
     # floor, so they never count. A raised floor alone is not growth (a batch enqueued at once and drained
     # slowly raises it once), so the backlog must also still be climbing: by its trend over the last window,
     # or by a floor that rose in the window before as well (batches that no longer drain completely).
-    return (f"({trough[0]} - {trough[1]} >= {g})\n"
-            f"and (\n"
-            f"  ({trough[1]} - {trough[2]} >= {g})\n"
-            f"  or deriv({queued}[{w}]) * {number(window.seconds)} >= {g}\n"
-            f")")
+    records += (
+        (floor_rise, f"min_over_time({queued}[{w}]) - min_over_time({queued}[{w}] offset {w})"),
+        (climb, f"{q.recorded(floor_rise, w)} >= {trend}\nor\n{trend}"),
+    )
+    return Condition(records, f"{q.recorded(floor_rise)} >= {q.recorded(threshold)}\n"
+                              f"and {q.recorded(climb)} >= {q.recorded(threshold)}")
 
 
-def stuck_expr(q: QueueQueries, s: AlertSettings) -> str:
+def stuck(q: QueueQueries, s: AlertSettings) -> Condition:
     w = s.param("window").text
     queued, active = q.recorded(REC_QUEUED), q.recorded(REC_ACTIVE)
-    progress = [f"{q.over('increase', c, w)} > 0" for c in ("completed", "failed", "retried") if q.conv.has(c)]
+    held, progress = f"queue:jobs_held:min{w}", f"queue:jobs_progress:signs{w}"
+    signs = [f"{t} > 0" for t in q.any_over("increase", ("completed", "failed", "retried"), w)]
     # The kept sets change when jobs finish (or are trimmed, which happens when others finish).
-    progress += [f"{q.over('changes', c, w)} > 0" for c in ("completedSet", "failedSet") if q.conv.has(c)]
-    # A worker taking a job lowers the queued count; a job starting or ending changes the active count.
-    progress += [f"resets({queued}[{w}]) > 0", f"changes({active}[{w}]) > 0"]
-    evidence = "\n  or ".join(progress)
-    # `offset`: the recorded backlog must reach back a whole window, or a fresh series would claim a
-    # quiet window it has not seen.
-    return (f"({queued} + {active})\n"
-            f"and (min_over_time({queued}[{w}]) > 0 or min_over_time({active}[{w}]) > 0)\n"
-            f"and on ({q.by}) {queued} offset {w}\n"
-            f"unless on ({q.by}) (\n  {evidence}\n)")
+    signs += [f"{t} > 0" for t in q.any_over("changes", ("completedSet", "failedSet"), w)]
+    # The queued backlog falling is a worker taking a job, and active falling a job ending. Active rising is
+    # not progress: workers that hang take jobs into free slots and never give them back. Read from the
+    # scraped gauges, not the records, which hold one sample per rule evaluation and would miss a job that
+    # starts and ends between two.
+    signs += [f"{t} > 0" for t in q.any_over("resets", (*QUEUED, "active"), w)]
+    # Any one target's or state's evidence will do: none of these functions is ever negative, so a combined
+    # count above 0 is the same as one term above 0.
+    evidence = f"max by ({q.by}) (\n  " + "\n  or ".join(signs) + "\n)"
+    records = (
+        # Jobs present all window long (queued or active never 0). `offset`: the recorded backlog must reach
+        # back a whole window, or a fresh series would claim a quiet window it has not seen.
+        (held, f"(min_over_time({queued}[{w}]) + min_over_time({active}[{w}]))\nand {q.recorded(REC_QUEUED, w)}"),
+        (progress, evidence),
+    )
+    return Condition(records, f"({queued} + {active})\nand {q.recorded(held)} > 0\nunless {q.recorded(progress)}")
 
 
-def failure_ratio_expr(q: QueueQueries, s: AlertSettings) -> str:
+def failure_ratio(q: QueueQueries, s: AlertSettings) -> Condition:
     w = s.param("window").text
-    failed, completed = q.over("increase", "failed", w), q.over("increase", "completed", w)
-    return (f"{failed} / ({failed} + {completed}) > {number(s.param('threshold').value)}\n"
-            f"and on ({q.by}) ({failed} + {completed} >= {number(s.param('minVolume'))})")
+    failed, finished = f"queue:jobs_failed:increase{w}", f"queue:jobs_finished:increase{w}"
+    completed = completed_in(q, w)
+    records = (completed, (failed, q.over("increase", "failed", w)),
+               (finished, f"{q.recorded(completed[0])} + {q.recorded(failed)}"))
+    return Condition(records, f"{q.recorded(failed)} / {q.recorded(finished)} > {number(s.param('threshold').value)}\n"
+                              f"and {q.recorded(finished)} >= {number(s.param('minVolume'))}")
 
 
-def drain_time_expr(q: QueueQueries, s: AlertSettings) -> str:
+def drain_time(q: QueueQueries, s: AlertSettings) -> Condition:
     # Only a positive rate divides: with none, QueueStuck speaks, not a +Inf drain time.
-    return (f"{q.recorded(REC_QUEUED)} / ({q.recorded(REC_COMPLETED)} > 0)"
-            f" > {number(s.param('threshold').seconds)}")
+    return Condition((), f"{q.recorded(REC_QUEUED)} / ({q.recorded(REC_COMPLETED)} > 0)"
+                         f" > {number(s.param('threshold').seconds)}")
 
 
-def failed_growing_expr(q: QueueQueries, s: AlertSettings) -> str:
-    w = s.param("window")
-    h = half(w).text
-    g = s.param("minGrowth")
-    # Growth in both halves of the window: a single burst of failures lies in one half only.
-    return (f"{q.over('delta', 'failedSet', w.text)} >= {number(g)}\n"
-            f"and on ({q.by}) {q.over('delta', 'failedSet', h)} >= {number(g / 2)}\n"
-            f"and on ({q.by}) {q.over('delta', 'failedSet', h, h)} >= {number(g / 2)}")
+THROUGHPUT_MEMORY = "1d"  # a completion counter that moved within this long is being kept
 
 
-EXPRESSIONS = {
-    "backlogGrowing": backlog_growing_expr,
-    "stuck": stuck_expr,
-    "failureRatio": failure_ratio_expr,
-    "drainTime": drain_time_expr,
-    "failedGrowing": failed_growing_expr,
+def failed_growing(q: QueueQueries, s: AlertSettings) -> Condition:
+    window = s.param("window")
+    w, h = window.text, half(window).text
+    gained = f"queue:jobs_failed_kept:delta{h}"
+    share = f"queue:jobs_failed_kept:share{h}"
+    completed = completed_in(q, h)
+    # The jobs the set gained as a share of the jobs that finished: completed plus the failed ones it gained.
+    # A cleanup makes the share negative, never high; with nothing finished there is no share (not NaN). A
+    # completion counter that never moved (BullMQ workers without `metrics`, bull_exporter with
+    # removeOnComplete: true) says nothing about throughput: then there is no share at all, rather than every
+    # failure counting as 100%.
+    records = (
+        (gained, q.over("delta", "failedSet", h)),
+        completed,
+        (share, f"{q.recorded(gained)} / ({q.recorded(completed[0])} + {q.recorded(gained)} > 0)\n"
+                f"and max_over_time({q.recorded(REC_COMPLETED)}[{THROUGHPUT_MEMORY}]) > 0"),
+    )
+    threshold = number(s.param("threshold").value)
+    # In both halves of the window: a single burst of failures lies in one half only.
+    return Condition(records, f"{q.recorded(share)} >= {threshold}\n"
+                              f"and {q.recorded(share, h)} >= {threshold}\n"
+                              f"and {q.recorded(gained)} + {q.recorded(gained, h)} >= {number(s.param('minGrowth'))}")
+
+
+CONDITIONS = {
+    "backlogGrowing": backlog_growing,
+    "stuck": stuck,
+    "failureRatio": failure_ratio,
+    "drainTime": drain_time,
+    "failedGrowing": failed_growing,
 }

@@ -5757,7 +5757,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue email: jobs arrive faster than they complete"
             },
-            "expr": "(min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h] offset 1h) >= 50)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h] offset 1h) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h] offset 2h) >= 50)\n  or deriv(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h]) * 3600 >= 50\n)",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"email\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"email\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"email\"}",
             "for": "15m",
             "labels": {
               "queue": "email",
@@ -5770,11 +5770,11 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=298805&var-namespace=messaging",
-              "description": "{{ $value }} jobs of queue email are waiting or active, and for 10m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue email are waiting or active, and for 10m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue email is stuck: jobs wait and nothing completes"
             },
-            "expr": "(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"} + queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"})\nand (min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0 or min_over_time(queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0)\nand on (job, namespace, queue, prefix) queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"} offset 10m\nunless on (job, namespace, queue, prefix) (\n  max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\n  or max by (job, namespace, queue, prefix) (changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\n  or max by (job, namespace, queue, prefix) (changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m])) > 0\n  or resets(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or changes(queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n)",
+            "expr": "(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"} + queue:jobs_active:max{service=\"notification-worker\", queue=\"email\"})\nand queue:jobs_held:min10m{service=\"notification-worker\", queue=\"email\"} > 0\nunless queue:jobs_progress:signs10m{service=\"notification-worker\", queue=\"email\"}",
             "for": "5m",
             "labels": {
               "queue": "email",
@@ -5791,7 +5791,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueDrainTimeLong",
               "summary": "Queue email will take long to drain"
             },
-            "expr": "queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"} / (queue:jobs_completed:rate5m{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"} > 0) > 3600",
+            "expr": "queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"} > 0) > 3600",
             "for": "15m",
             "labels": {
               "queue": "email",
@@ -5804,11 +5804,11 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=423111&var-namespace=messaging",
-              "description": "The failed set of queue email gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue email finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue email: failed jobs keep piling up"
             },
-            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h])) >= 10\nand on (job, namespace, queue, prefix) max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m])) >= 5\nand on (job, namespace, queue, prefix) max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m] offset 30m)) >= 5",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"email\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "email",
@@ -5830,7 +5830,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue push: jobs arrive faster than they complete"
             },
-            "expr": "(min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h] offset 1h) >= 50)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h] offset 1h) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h] offset 2h) >= 50)\n  or deriv(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h]) * 3600 >= 50\n)",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"push\"}\nand queue:jobs_queued:climb1h{service=\"notification-worker\", queue=\"push\"} >= queue:jobs_queued:min_rise1h{service=\"notification-worker\", queue=\"push\"}",
             "for": "15m",
             "labels": {
               "queue": "push",
@@ -5843,11 +5843,11 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=963441&var-namespace=messaging",
-              "description": "{{ $value }} jobs of queue push are waiting or active, and for 5m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue push are waiting or active, and for 5m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue push is stuck: jobs wait and nothing completes"
             },
-            "expr": "(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"} + queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"})\nand (min_over_time(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0 or min_over_time(queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0)\nand on (job, namespace, queue, prefix) queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"} offset 5m\nunless on (job, namespace, queue, prefix) (\n  max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\n  or max by (job, namespace, queue, prefix) (changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\n  or max by (job, namespace, queue, prefix) (changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m])) > 0\n  or resets(queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or changes(queue:jobs_active:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n)",
+            "expr": "(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"} + queue:jobs_active:max{service=\"notification-worker\", queue=\"push\"})\nand queue:jobs_held:min5m{service=\"notification-worker\", queue=\"push\"} > 0\nunless queue:jobs_progress:signs5m{service=\"notification-worker\", queue=\"push\"}",
             "for": "5m",
             "labels": {
               "queue": "push",
@@ -5864,7 +5864,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueDrainTimeLong",
               "summary": "Queue push will take long to drain"
             },
-            "expr": "queue:jobs_queued:max{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"} / (queue:jobs_completed:rate5m{service=\"notification-worker\", job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"} > 0) > 600",
+            "expr": "queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"} > 0) > 600",
             "for": "10m",
             "labels": {
               "queue": "push",
@@ -5877,11 +5877,11 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=131067&var-namespace=messaging",
-              "description": "The failed set of queue push gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue push finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue push: failed jobs keep piling up"
             },
-            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h])) >= 10\nand on (job, namespace, queue, prefix) max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m])) >= 5\nand on (job, namespace, queue, prefix) max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m] offset 30m)) >= 5",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"notification-worker\", queue=\"push\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "push",
@@ -6165,6 +6165,78 @@
               "service": "notification-worker"
             },
             "record": "queue:jobs_completed:rate5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[1h]))",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_completed:increase1h"
+          },
+          {
+            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"email\"} * 0 + 25",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:min_rise1h"
+          },
+          {
+            "expr": "min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h] offset 1h)",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:floor_rise1h"
+          },
+          {
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"email\"} offset 1h >= deriv(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h]) * 3600\nor\nderiv(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[1h]) * 3600",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:climb1h"
+          },
+          {
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"}[10m]) + min_over_time(queue:jobs_active:max{service=\"notification-worker\", queue=\"email\"}[10m]))\nand queue:jobs_queued:max{service=\"notification-worker\", queue=\"email\"} offset 10m",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_held:min10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (\n  increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n  or resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[10m]) > 0\n)",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_progress:signs10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m]))",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_failed_kept:delta30m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"email\", prefix=\"bull\"}[30m]))",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_completed:increase30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"email\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"email\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"email\"}[1d]) > 0",
+            "labels": {
+              "queue": "email",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_failed_kept:share30m"
           }
         ]
       },
@@ -6194,6 +6266,78 @@
               "service": "notification-worker"
             },
             "record": "queue:jobs_completed:rate5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[1h]))",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_completed:increase1h"
+          },
+          {
+            "expr": "queue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"notification-worker\", queue=\"push\"} * 0 + 25",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:min_rise1h"
+          },
+          {
+            "expr": "min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h] offset 1h)",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:floor_rise1h"
+          },
+          {
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"notification-worker\", queue=\"push\"} offset 1h >= deriv(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h]) * 3600\nor\nderiv(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[1h]) * 3600",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_queued:climb1h"
+          },
+          {
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"}[5m]) + min_over_time(queue:jobs_active:max{service=\"notification-worker\", queue=\"push\"}[5m]))\nand queue:jobs_queued:max{service=\"notification-worker\", queue=\"push\"} offset 5m",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_held:min5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (\n  increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or changes(bull_queue_completed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or changes(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or resets(bull_queue_waiting{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n  or resets(bull_queue_active{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[5m]) > 0\n)",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_progress:signs5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (delta(bull_queue_failed{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m]))",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_failed_kept:delta30m"
+          },
+          {
+            "expr": "max by (job, namespace, queue, prefix) (increase(bull_queue_complete_duration_count{job=\"bull-exporter\", namespace=\"messaging\", queue=\"push\", prefix=\"bull\"}[30m]))",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_completed:increase30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} / (queue:jobs_completed:increase30m{service=\"notification-worker\", queue=\"push\"} + queue:jobs_failed_kept:delta30m{service=\"notification-worker\", queue=\"push\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"notification-worker\", queue=\"push\"}[1d]) > 0",
+            "labels": {
+              "queue": "push",
+              "service": "notification-worker"
+            },
+            "record": "queue:jobs_failed_kept:share30m"
           }
         ]
       },

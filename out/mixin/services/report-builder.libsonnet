@@ -5132,7 +5132,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueBacklogGrowing",
               "summary": "Queue monthly-reports: jobs arrive faster than they complete"
             },
-            "expr": "(min_over_time(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[2h]) - min_over_time(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[2h] offset 2h) >= 20)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[2h] offset 2h) - min_over_time(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[2h] offset 4h) >= 20)\n  or deriv(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[2h]) * 7200 >= 20\n)",
+            "expr": "queue:jobs_queued:floor_rise2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:min_rise2h{service=\"report-builder\", queue=\"monthly-reports\"}\nand queue:jobs_queued:climb2h{service=\"report-builder\", queue=\"monthly-reports\"} >= queue:jobs_queued:min_rise2h{service=\"report-builder\", queue=\"monthly-reports\"}",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5145,11 +5145,11 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=242521&var-namespace=reporting",
-              "description": "{{ $value }} jobs of queue monthly-reports are waiting or active, and for 1h no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue monthly-reports are waiting or active, and for 1h no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueStuck",
               "summary": "Queue monthly-reports is stuck: jobs wait and nothing completes"
             },
-            "expr": "(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"} + queue:jobs_active:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"})\nand (min_over_time(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0 or min_over_time(queue:jobs_active:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0)\nand on (job, namespace, queue_name) queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"} offset 1h\nunless on (job, namespace, queue_name) (\n  sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[1h])) > 0\n  or sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[1h])) > 0\n  or sum by (job, namespace, queue_name) (increase(report_job_retries_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h])) > 0\n  or max by (job, namespace, queue_name) (changes(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h])) > 0\n  or resets(queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0\n  or changes(queue:jobs_active:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0\n)",
+            "expr": "(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_active:max{service=\"report-builder\", queue=\"monthly-reports\"})\nand queue:jobs_held:min1h{service=\"report-builder\", queue=\"monthly-reports\"} > 0\nunless queue:jobs_progress:signs1h{service=\"report-builder\", queue=\"monthly-reports\"}",
             "for": "5m",
             "labels": {
               "queue": "monthly-reports",
@@ -5166,7 +5166,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailureRatioHigh",
               "summary": "Queue monthly-reports: many jobs fail"
             },
-            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m])) / (sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m])) + sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[15m]))) > 0.1\nand on (job, namespace, queue_name) (sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m])) + sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[15m])) >= 20)",
+            "expr": "queue:jobs_failed:increase15m{service=\"report-builder\", queue=\"monthly-reports\"} / queue:jobs_finished:increase15m{service=\"report-builder\", queue=\"monthly-reports\"} > 0.1\nand queue:jobs_finished:increase15m{service=\"report-builder\", queue=\"monthly-reports\"} >= 20",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5183,7 +5183,7 @@
               "runbook_url": "https://runbooks.example.com/obsgen/QueueDrainTimeLong",
               "summary": "Queue monthly-reports will take long to drain"
             },
-            "expr": "queue:jobs_queued:max{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"} / (queue:jobs_completed:rate5m{service=\"report-builder\", job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"} > 0) > 14400",
+            "expr": "queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"} > 0) > 14400",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5196,11 +5196,11 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=807212&var-namespace=reporting",
-              "description": "The failed set of queue monthly-reports gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue monthly-reports finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/obsgen/QueueFailedSetGrowing",
               "summary": "Queue monthly-reports: failed jobs keep piling up"
             },
-            "expr": "max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h])) >= 10\nand on (job, namespace, queue_name) max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[30m])) >= 5\nand on (job, namespace, queue_name) max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[30m] offset 30m)) >= 5",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"report-builder\", queue=\"monthly-reports\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "monthly-reports",
@@ -5484,6 +5484,102 @@
               "service": "report-builder"
             },
             "record": "queue:jobs_completed:rate5m"
+          },
+          {
+            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[2h]))",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_completed:increase2h"
+          },
+          {
+            "expr": "queue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0.02 >= 20\nor\nqueue:jobs_completed:increase2h{service=\"report-builder\", queue=\"monthly-reports\"} * 0 + 20",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_queued:min_rise2h"
+          },
+          {
+            "expr": "min_over_time(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h]) - min_over_time(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h] offset 2h)",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_queued:floor_rise2h"
+          },
+          {
+            "expr": "queue:jobs_queued:floor_rise2h{service=\"report-builder\", queue=\"monthly-reports\"} offset 2h >= deriv(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h]) * 7200\nor\nderiv(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[2h]) * 7200",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_queued:climb2h"
+          },
+          {
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"}[1h]) + min_over_time(queue:jobs_active:max{service=\"report-builder\", queue=\"monthly-reports\"}[1h]))\nand queue:jobs_queued:max{service=\"report-builder\", queue=\"monthly-reports\"} offset 1h",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_held:min1h"
+          },
+          {
+            "expr": "max by (job, namespace, queue_name) (\n  increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[1h]) > 0\n  or increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[1h]) > 0\n  or increase(report_job_retries_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\"}[1h]) > 0\n  or changes(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[1h]) > 0\n  or resets(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=~\"waiting|active\"}[1h]) > 0\n)",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_progress:signs1h"
+          },
+          {
+            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[15m]))",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_completed:increase15m"
+          },
+          {
+            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m]))",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_failed:increase15m"
+          },
+          {
+            "expr": "queue:jobs_completed:increase15m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed:increase15m{service=\"report-builder\", queue=\"monthly-reports\"}",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_finished:increase15m"
+          },
+          {
+            "expr": "max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", state=\"failed\"}[30m]))",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_failed_kept:delta30m"
+          },
+          {
+            "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"reporting\", queue_name=\"monthly-reports\", outcome=\"completed\"}[30m]))",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_completed:increase30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} / (queue:jobs_completed:increase30m{service=\"report-builder\", queue=\"monthly-reports\"} + queue:jobs_failed_kept:delta30m{service=\"report-builder\", queue=\"monthly-reports\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"report-builder\", queue=\"monthly-reports\"}[1d]) > 0",
+            "labels": {
+              "queue": "monthly-reports",
+              "service": "report-builder"
+            },
+            "record": "queue:jobs_failed_kept:share30m"
           }
         ]
       },

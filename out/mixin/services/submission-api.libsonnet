@@ -5023,7 +5023,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueBacklogGrowing",
               "summary": "Queue grading: jobs arrive faster than they complete"
             },
-            "expr": "(min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) >= 50)\nand (\n  (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 1h) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h] offset 2h) >= 50)\n  or deriv(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]) * 3600 >= 50\n)",
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:min_rise1h{service=\"submission-api\", queue=\"grading\"}\nand queue:jobs_queued:climb1h{service=\"submission-api\", queue=\"grading\"} >= queue:jobs_queued:min_rise1h{service=\"submission-api\", queue=\"grading\"}",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5036,11 +5036,11 @@
             "alert": "QueueStuck",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=572731&var-namespace=exam",
-              "description": "{{ $value }} jobs of queue grading are waiting or active, and for 10m no job completed, failed or was taken by a worker. The workers are down, disconnected from Redis or hung.",
+              "description": "{{ $value }} jobs of queue grading are waiting or active, and for 10m no job completed, failed, ended or was taken by a worker. The workers are down, disconnected from Redis or hung.",
               "runbook_url": "https://runbooks.example.com/assessments/QueueStuck",
               "summary": "Queue grading is stuck: jobs wait and nothing completes"
             },
-            "expr": "(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} + queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"})\nand (min_over_time(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0 or min_over_time(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0)\nand on (job, namespace, queue) queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} offset 10m\nunless on (job, namespace, queue) (\n  max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"completed\"}[10m])) > 0\n  or max by (job, namespace, queue) (changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[10m])) > 0\n  or resets(queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or changes(queue:jobs_active:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n)",
+            "expr": "(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} + queue:jobs_active:max{service=\"submission-api\", queue=\"grading\"})\nand queue:jobs_held:min10m{service=\"submission-api\", queue=\"grading\"} > 0\nunless queue:jobs_progress:signs10m{service=\"submission-api\", queue=\"grading\"}",
             "for": "5m",
             "labels": {
               "queue": "grading",
@@ -5057,7 +5057,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailureRatioHigh",
               "summary": "Queue grading: many jobs fail"
             },
-            "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) / (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))) > 0.1\nand on (job, namespace, queue) (max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) + max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m])) >= 20)",
+            "expr": "queue:jobs_failed:increase15m{service=\"submission-api\", queue=\"grading\"} / queue:jobs_finished:increase15m{service=\"submission-api\", queue=\"grading\"} > 0.1\nand queue:jobs_finished:increase15m{service=\"submission-api\", queue=\"grading\"} >= 20",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5074,7 +5074,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/QueueDrainTimeLong",
               "summary": "Queue grading will take long to drain"
             },
-            "expr": "queue:jobs_queued:max{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} / (queue:jobs_completed:rate5m{service=\"submission-api\", job=\"submission-api\", namespace=\"exam\", queue=\"grading\"} > 0) > 3600",
+            "expr": "queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"} > 0) > 3600",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5087,11 +5087,11 @@
             "alert": "QueueFailedSetGrowing",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=132525&var-namespace=exam",
-              "description": "The failed set of queue grading gained {{ $value }} jobs in the last 1h, in both halves of it: jobs fail for good, steadily. Look at the failed jobs' reasons.",
+              "description": "{{ $value | humanizePercentage }} of the jobs queue grading finished in the last 30m went to the failed set, and at least 5% in the 30m before: jobs fail for good, steadily. Look at the failed jobs' reasons.",
               "runbook_url": "https://runbooks.example.com/assessments/QueueFailedSetGrowing",
               "summary": "Queue grading: failed jobs keep piling up"
             },
-            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[1h])) >= 10\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m])) >= 5\nand on (job, namespace, queue) max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m] offset 30m)) >= 5",
+            "expr": "queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} >= 0.05\nand queue:jobs_failed_kept:share30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 0.05\nand queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} offset 30m >= 10",
             "for": "15m",
             "labels": {
               "queue": "grading",
@@ -5375,6 +5375,102 @@
               "service": "submission-api"
             },
             "record": "queue:jobs_completed:rate5m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[1h]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase1h"
+          },
+          {
+            "expr": "queue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0.02 >= 25\nor\nqueue:jobs_completed:increase1h{service=\"submission-api\", queue=\"grading\"} * 0 + 25",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:min_rise1h"
+          },
+          {
+            "expr": "min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) - min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h] offset 1h)",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:floor_rise1h"
+          },
+          {
+            "expr": "queue:jobs_queued:floor_rise1h{service=\"submission-api\", queue=\"grading\"} offset 1h >= deriv(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) * 3600\nor\nderiv(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[1h]) * 3600",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_queued:climb1h"
+          },
+          {
+            "expr": "(min_over_time(queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"}[10m]) + min_over_time(queue:jobs_active:max{service=\"submission-api\", queue=\"grading\"}[10m]))\nand queue:jobs_queued:max{service=\"submission-api\", queue=\"grading\"} offset 10m",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_held:min10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (\n  increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[10m]) > 0\n  or changes(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=~\"completed|failed\"}[10m]) > 0\n  or resets(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=~\"waiting|prioritized|active\"}[10m]) > 0\n)",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_progress:signs10m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase15m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_failed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[15m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed:increase15m"
+          },
+          {
+            "expr": "queue:jobs_completed:increase15m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed:increase15m{service=\"submission-api\", queue=\"grading\"}",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_finished:increase15m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (delta(bullmq_job_count{job=\"submission-api\", namespace=\"exam\", queue=\"grading\", state=\"failed\"}[30m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:delta30m"
+          },
+          {
+            "expr": "max by (job, namespace, queue) (increase(bullmq_job_completed_total{job=\"submission-api\", namespace=\"exam\", queue=\"grading\"}[30m]))",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_completed:increase30m"
+          },
+          {
+            "expr": "queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} / (queue:jobs_completed:increase30m{service=\"submission-api\", queue=\"grading\"} + queue:jobs_failed_kept:delta30m{service=\"submission-api\", queue=\"grading\"} > 0)\nand max_over_time(queue:jobs_completed:rate5m{service=\"submission-api\", queue=\"grading\"}[1d]) > 0",
+            "labels": {
+              "queue": "grading",
+              "service": "submission-api"
+            },
+            "record": "queue:jobs_failed_kept:share30m"
           }
         ]
       },
