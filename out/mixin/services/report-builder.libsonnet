@@ -5261,6 +5261,22 @@
               "severity": "warning",
               "team": "analytics"
             }
+          },
+          {
+            "alert": "PodOOMKilled",
+            "annotations": {
+              "dashboard_url": "/d/report-builder/report-builder?viewPanel=313341&var-namespace=reporting&var-pod={{ $labels.pod }}",
+              "description": "The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit and the kubelet restarted it in the same pod ({{ $value }} restarts in the last 12h). Its memory grows back and it is killed again, every few hours, losing the requests in flight each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit.",
+              "runbook_url": "https://runbooks.example.com/obsgen/PodOOMKilled",
+              "summary": "{{ $labels.pod }} was OOM-killed"
+            },
+            "expr": "round(increase(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[12h])) >= 1\nand on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", reason=\"OOMKilled\"} == 1",
+            "for": "0s",
+            "labels": {
+              "service": "report-builder",
+              "severity": "warning",
+              "team": "analytics"
+            }
           }
         ]
       },
