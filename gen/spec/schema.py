@@ -194,11 +194,13 @@ def _alerts() -> dict:
             ),
             "targetDown": alert(
                 "Some scrape targets of the service are down: those pods are unhealthy or unreachable.",
-                "warning", "15m", "a rolling deploy takes targets down for a minute or two; 15m does not.",
+                "warning", "15m", "a rolling deploy takes targets down for a minute or two, and a slow /metrics "
+                "times out for ten minutes at times; neither is a pod down.",
             ),
             "serviceDown": alert(
                 "Every scrape target of the service is down: the service is unavailable.",
-                "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
+                "critical", "15m", "a /metrics endpoint that times out for ten minutes while the pod serves "
+                "on is a failed scrape, not an outage; every target down for a quarter hour is.",
             ),
             "heapLeak": _across_days_alert(
                 "The V8 heap's floor (old space, and heap used) grows day after day: objects survive garbage "

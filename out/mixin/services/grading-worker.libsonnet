@@ -4324,12 +4324,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/grading-worker/grading-worker?viewPanel=988800&var-namespace=exam",
-              "description": "None of the scrape targets of grading-worker (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of grading-worker (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/assessments/ServiceDown",
               "summary": "grading-worker is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"grading-worker\", namespace=\"exam\", pod=~\"grading-worker-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "env": "production",
               "service": "grading-worker",

@@ -5968,12 +5968,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=988800&var-namespace=messaging",
-              "description": "None of the scrape targets of notification-worker (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of notification-worker (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/obsgen/ServiceDown",
               "summary": "notification-worker is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "notification-worker",
               "severity": "critical",

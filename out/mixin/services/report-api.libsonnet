@@ -4324,12 +4324,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/report-api/report-api?viewPanel=988800&var-namespace=reporting",
-              "description": "None of the scrape targets of report-api (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of report-api (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/engagement/ServiceDown",
               "summary": "report-api is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"report-api\", namespace=\"reporting\", pod=~\"report-api-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "env": "production",
               "service": "report-api",

@@ -5287,12 +5287,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=988800&var-namespace=reporting",
-              "description": "None of the scrape targets of report-builder (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of report-builder (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/obsgen/ServiceDown",
               "summary": "report-builder is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "report-builder",
               "severity": "critical",

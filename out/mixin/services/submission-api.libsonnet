@@ -5178,12 +5178,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=988800&var-namespace=exam",
-              "description": "None of the scrape targets of submission-api (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of submission-api (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/assessments/ServiceDown",
               "summary": "submission-api is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"submission-api\", namespace=\"exam\", pod=~\"submission-api-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "submission-api",
               "severity": "critical",
