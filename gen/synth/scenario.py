@@ -1,6 +1,8 @@
 """Synthetic workloads as data: a scenario file describes how a service's pods behave over days
-(GC sawtooth, leaks, restarts, daily cycles, spikes), and this module turns it into the raw
-series the real exporters would have produced, labelled for a given service.
+(GC sawtooth, leaks, restarts, daily cycles, spikes) and how Kubernetes runs them (rollouts with
+surge, an autoscaler's daily schedule, OOM kills and maintenance restarts in place, scrapes that
+fail), and this module turns it into the raw series the real exporters would have produced
+(the app's, cAdvisor's, kube-state-metrics'), labelled for a given service.
 
 Scenario files are YAML, validated like specs. Built-in ones live in gen/synth/scenarios/;
 users add their own with `obsgen backtest --scenarios DIR`.
