@@ -171,3 +171,62 @@ def test_a_1gi_service_is_not_caught_fifteen_minutes_in(tmp_path: Path, promtool
     assert re.search(r"^obsgen: \[1/1\] fast-leak-mid-life \(small-api\): caught after \S+ \(\S+ elapsed\)$",
                      result.stderr, re.M), result.stderr
     assert "\r" not in result.stderr and "\x1b" not in result.stderr
+
+
+# ---- a Kubernetes service's life: rollouts, autoscaling, OOM-kill loops, restarts in place, failed scrapes ----
+
+LIFE_PREFIXES = {"rollout-": 5, "hpa-": 3, "oom-": 4, "restart-": 2, "scrape-": 3}
+
+
+def _first_caught(result: dict) -> float:
+    return min(a["first_fired_seconds"] for a in result["alerts"] if a["alert_hours"] > 0)
+
+
+def test_the_library_lives_like_a_kubernetes_service():
+    names = [s.name for s in load_library([builtin_dir()])]
+    for prefix, least in LIFE_PREFIXES.items():
+        assert sum(n.startswith(prefix) for n in names) >= least, prefix
+
+
+def test_an_oom_kill_loop_is_caught_before_its_second_kill(library_results):
+    from gen.synth.scenario import RESTART_DELAY
+
+    loops = [r for r in library_results if r["scenario"].startswith("oom-loop-")]
+    assert len(loops) >= 4
+    for result in loops:
+        scenario = _library(result["scenario"])
+        kills: dict[int, list[float]] = {}
+        for proc in scenario.processes:
+            if proc.reason == "OOMKilled":
+                kills.setdefault(proc.name, []).append(proc.start - RESTART_DELAY)
+        second = min(sorted(times)[1] for times in kills.values() if len(times) > 1)
+        assert _first_caught(result) < second, result
+        assert any(a["alert"] == "PodOOMKilled" for a in result["alerts"]), result
+
+
+def test_a_leak_that_rollouts_hide_is_caught_within_the_first_pods_lifetime(library_results):
+    for result in library_results:
+        if not result["scenario"].startswith("rollout-hidden-"):
+            continue
+        scenario = _library(result["scenario"])
+        first_pods_end = min(p.end for p in scenario.processes if p.generation == 0)
+        assert _first_caught(result) < first_pods_end, result
+
+
+def test_a_target_down_for_long_is_named_after_its_failure_begins(library_results):
+    result = next(r for r in library_results if r["scenario"] == "scrape-target-down-2h")
+    failure = _library("scrape-target-down-2h").scrape_failures[0]
+    [down] = [a for a in result["alerts"] if a["alert_hours"] > 0]
+    assert down["alert"] == "ServiceTargetDown"
+    assert failure.start < down["first_fired_seconds"] <= failure.start + 30 * 60
+
+
+def test_a_scenario_written_for_another_limit_is_scaled_to_the_services(tmp_path: Path):
+    from gen.tools.backtest import memory_scale, replay_for
+
+    service = _small_service(tmp_path)  # 1Gi
+    scenario = _library("oom-loop-every-8h-2gi")
+    assert memory_scale(service, scenario.memory_limit) == 0.5
+    working_set = [v for s in replay_for(service, scenario).series
+                   if s.selector.startswith("container_memory_working_set_bytes") for v in s.values if v is not None]
+    assert 0.9 * 2**30 < max(working_set) < 2**30  # killed at the limit, in the service's own bytes

@@ -32,6 +32,8 @@ POD_CRASH_LOOPING = Alert("PodCrashLooping", "crashLooping", "pod", "container",
                           "the container is in CrashLoopBackOff")
 POD_RESTARTS_FREQUENT = Alert("PodRestartsFrequent", "restarts", "pod", "container",
                               "the container restarts more often than deploys explain")
+POD_OOM_KILLED = Alert("PodOOMKilled", "oomKilled", "pod", "container",
+                       "the container was OOM-killed and restarted in its pod: an OOM-kill loop has begun")
 SERVICE_DOWN = Alert("ServiceDown", "serviceDown", "scrape", "service", "no scrape target of the service answers")
 SERVICE_TARGET_DOWN = Alert("ServiceTargetDown", "targetDown", "scrape", "process",
                             "one scrape target does not answer while others do")
@@ -60,7 +62,7 @@ QUEUE_FAILED_SET_GROWING = Alert("QueueFailedSetGrowing", "failedGrowing", "queu
                                  "failed jobs keep piling up in the failed set")
 
 REGISTRY: tuple[Alert, ...] = (
-    NODEJS_EVENT_LOOP_LAG_HIGH, POD_MEMORY_NEAR_LIMIT, POD_CRASH_LOOPING, POD_RESTARTS_FREQUENT,
+    NODEJS_EVENT_LOOP_LAG_HIGH, POD_MEMORY_NEAR_LIMIT, POD_CRASH_LOOPING, POD_RESTARTS_FREQUENT, POD_OOM_KILLED,
     SERVICE_DOWN, SERVICE_TARGET_DOWN, SERVICE_NOT_SCRAPED,
     NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_CPU_USAGE_RISING,

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gen.domains.alerts import (POD_CRASH_LOOPING, POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK,
-    POD_MEMORY_LEAK_WITHIN_POD, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT, AlertDefinition, Inhibition,
-    Unsuperseded, alert_rule, build_alerts)
+    POD_MEMORY_LEAK_WITHIN_POD, POD_MEMORY_NEAR_LIMIT, POD_OOM_KILLED, POD_RESTARTS_FREQUENT, AlertDefinition,
+    Inhibition, Unsuperseded, alert_rule, build_alerts)
 from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
 from gen.promql.trend import service_labels, service_selector
@@ -241,10 +241,30 @@ def _restarts(service: Service, restarts: AlertSettings) -> tuple[AlertRule, ...
         panel_key=RESTARTS_PANEL),)
 
 
+def _oom_killed(service: Service, oom: AlertSettings) -> tuple[AlertRule, ...]:
+    s = Scope(service, dashboard=False)
+    window = oom.param("window")
+    restarts = s.container("kube_pod_container_status_restarts_total")
+    # The restart counter says the container restarted in its pod (a deploy makes a new pod with a counter of 0);
+    # the last terminated reason says why. A restart for maintenance (Completed, Error) is not this alert's.
+    oom_killed = s.container("kube_pod_container_status_last_terminated_reason", eq("reason", "OOMKilled"))
+    return (alert_rule(
+        oom, POD_OOM_KILLED,
+        f"round(increase({restarts}[{window.text}])) >= 1 and on ({BY_CONTAINER}) {oom_killed} == 1",
+        summary="{{ $labels.pod }} was OOM-killed",
+        description=("The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit "
+                     "and the kubelet restarted it in the same pod ({{ $value }} restarts in the last %s). Its "
+                     "memory grows back and it is killed again, every few hours, losing the requests in flight "
+                     "each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit."
+                     % window.text),
+        panel_key=RESTARTS_PANEL),)
+
+
 ALERTS: tuple[AlertDefinition[Service], ...] = (
     AlertDefinition(POD_MEMORY_NEAR_LIMIT, _near_limit),
     AlertDefinition(POD_CRASH_LOOPING, _crash_looping),
     AlertDefinition(POD_RESTARTS_FREQUENT, _restarts),
+    AlertDefinition(POD_OOM_KILLED, _oom_killed),
 )
 
 
@@ -266,8 +286,11 @@ INHIBITIONS: tuple[Inhibition, ...] = (
                           "this incident"),
     Inhibition(POD_CRASH_LOOPING, (POD_RESTARTS_FREQUENT,), CONTAINER,
                "the restarts are the crash loop, which names their cause"),
+    Inhibition(POD_OOM_KILLED, (POD_RESTARTS_FREQUENT,), CONTAINER,
+               "the restarts are OOM kills, which names their cause"),
 )
 UNSUPERSEDED: tuple[Unsuperseded, ...] = (
     Unsuperseded(POD_MEMORY_NEAR_LIMIT, "the last stage of memory exhaustion; only ServiceDown supersedes it"),
     Unsuperseded(POD_CRASH_LOOPING, "only ServiceDown supersedes it"),
+    Unsuperseded(POD_OOM_KILLED, "kills that already happened; only ServiceDown supersedes it"),
 )

@@ -1,7 +1,8 @@
-"""Proofs for the pod alerts: memory held near the limit, crash loops, frequent restarts; and their quiet twins."""
+"""Proofs for the pod alerts: memory held near the limit, crash loops, frequent restarts, OOM kills; and their
+quiet twins."""
 from __future__ import annotations
 
-from gen.domains.alerts import POD_CRASH_LOOPING, POD_MEMORY_NEAR_LIMIT, POD_RESTARTS_FREQUENT
+from gen.domains.alerts import POD_CRASH_LOOPING, POD_MEMORY_NEAR_LIMIT, POD_OOM_KILLED, POD_RESTARTS_FREQUENT
 from gen.ir import RuleTest
 from gen.proofs.rule_tests import ProofSet, fires, rule_test, silent
 from gen.synth.example_pods import ExamplePod, example_pods
@@ -20,6 +21,8 @@ def proofs(service: Service, generated: frozenset[str]) -> ProofSet:
     if POD_RESTARTS_FREQUENT.name in generated:
         restarts = service.alerts[POD_RESTARTS_FREQUENT.setting]
         tests += _restart_tests(service, restarts.param("threshold"), restarts.param("window").seconds)
+    if POD_OOM_KILLED.name in generated:
+        tests += _oom_tests(service, service.alerts[POD_OOM_KILLED.setting].param("window").seconds)
     return ProofSet(tuple(tests))
 
 
@@ -85,4 +88,37 @@ def _restart_tests(service: Service, count: int, window_s: float) -> tuple[RuleT
         rule_test("one restart per deploy stays silent", "1m",
                   [(series, notation(deploys))],
                   silent(POD_RESTARTS_FREQUENT, *[f"{t}m" for t in range(10, minutes * 4, 10)])),
+    )
+
+
+def _oom_tests(service: Service, window_s: float) -> tuple[RuleTest, ...]:
+    """kube-state-metrics as it reports a restart in place: the counter goes up by one and the last terminated
+    reason names why. At 5-minute samples, so a day of them stays short."""
+    pod = example_pods(service)[0]
+    ksm = {"job": "kube-state-metrics"}
+    counter = pod.container("kube_pod_container_status_restarts_total", **ksm)
+    labels = {**pod.container_labels(), **ksm}
+    window = int(window_s // 300)
+    kill, total = 6, 6 + window + 12  # the kill at 30m; the samples run on for the window and an hour
+    restarted = notation([0] * kill + [1] * (total - kill))
+
+    def reason(why: str) -> tuple[str, str]:
+        return (pod.container("kube_pod_container_status_last_terminated_reason", reason=why, **ksm),
+                notation([None] * kill + [1] * (total - kill)))
+
+    after_window = [f"{(kill + window + i) * 5}m" for i in (2, 6, 11)]
+    return (
+        rule_test("an OOM kill and a restart in the same pod fire until the window has passed", "5m",
+                  [(counter, restarted), reason("OOMKilled")],
+                  silent(POD_OOM_KILLED, "25m"),
+                  fires(POD_OOM_KILLED, "30m", labels, 1),
+                  fires(POD_OOM_KILLED, f"{(kill + window // 2) * 5}m", labels, 1),
+                  silent(POD_OOM_KILLED, *after_window)),
+        rule_test("a restart in place for maintenance (Completed, then Error) stays silent", "5m",
+                  [(counter, notation([0] * kill + [1] * 12 + [2] * (total - kill - 12))),
+                   (pod.container("kube_pod_container_status_last_terminated_reason", reason="Completed", **ksm),
+                    notation([None] * kill + [1] * 12)),
+                   (pod.container("kube_pod_container_status_last_terminated_reason", reason="Error", **ksm),
+                    notation([None] * (kill + 12) + [1] * (total - kill - 12)))],
+                  silent(POD_OOM_KILLED, *[f"{t * 5}m" for t in range(kill, total, 6)])),
     )

@@ -1,4 +1,5 @@
-"""Proofs for the scrape-health alerts: all targets down, one target down, no target at all; and rollouts."""
+"""Proofs for the scrape-health alerts: all targets down, one target down, no target at all; and rollouts and
+scrapes that time out for a while, which are not outages."""
 from __future__ import annotations
 
 from gen.domains.alerts import SERVICE_DOWN, SERVICE_NOT_SCRAPED, SERVICE_TARGET_DOWN
@@ -9,11 +10,21 @@ from gen.synth.example_pods import example_pods
 from gen.spec.model import Service
 from gen.synth.notation import notation
 
+def _timeout(m: int) -> int:
+    """Minutes a /metrics may time out without an alert of `for` m minutes: a scrape failure, not an outage
+    (ten minutes at the default `for`; 5 minutes of margin for the evaluation that sees it first)."""
+    return min(10, m - 5)
+
+
 def _down_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
     a, b = example_pods(service, 2)
     m = int(for_s // 60)
     group = {k: v for k, v in a.app_labels().items() if k in ("job", service.selector.namespace_label)}
-    return (
+    gap = _timeout(m)
+    timeout = (rule_test(f"the only target's /metrics timing out for {gap}m stays silent", "1m",
+                         [(a.app("up"), notation([1] * 5 + [0] * gap + [1] * (m + 20)))],
+                         silent(SERVICE_DOWN, *[f"{t}m" for t in range(5, m + 25, 5)])),) if gap > 0 else ()
+    return timeout + (
         rule_test("every target down fires", "1m",
                   [(a.app("up"), notation([1] * 5 + [0] * (m + 20))), (b.app("up"), notation([1] * 5 + [0] * (m + 20)))],
                   fires(SERVICE_DOWN, f"{m + 10}m", group, 0)),
@@ -27,7 +38,12 @@ def _down_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
 def _target_tests(service: Service, for_s: float) -> tuple[RuleTest, ...]:
     a, b = example_pods(service, 2)
     m = int(for_s // 60)
-    return (
+    gap = _timeout(m)
+    timeout = (rule_test(f"one target's /metrics timing out for {gap}m stays silent", "1m",
+                         [(a.app("up"), notation([1] * 5 + [0] * gap + [1] * (m + 20))),
+                          (b.app("up"), notation([1] * (m + 25 + gap)))],
+                         silent(SERVICE_TARGET_DOWN, *[f"{t}m" for t in range(5, m + 25, 5)])),) if gap > 0 else ()
+    return timeout + (
         rule_test("one target down for long fires for that target", "1m",
                   [(a.app("up"), notation([1] * 5 + [0] * (m + 20))), (b.app("up"), notation([1] * (m + 25)))],
                   fires(SERVICE_TARGET_DOWN, f"{m + 10}m", a.app_labels(), 0)),

@@ -183,13 +183,24 @@ def _alerts() -> dict:
                 window=duration("Window in which restarts are counted. Default 1h: long enough to see a "
                                 "pattern, short enough to clear soon after it stops.", "1h"),
             ),
+            "oomKilled": alert(
+                "The kernel OOM-killed a container and the kubelet restarted it in the same pod: unless the "
+                "leak is fixed it grows back and is killed again, every few hours.",
+                "warning", "0s", "the kill has happened; the restart counter and the last terminated reason "
+                "say so at once.",
+                window=duration("How long after an OOM kill the alert stays on. Default 12h: longer than the "
+                                "time a leak takes to grow back, so a loop of kills is one alert, not one per "
+                                "kill.", "12h"),
+            ),
             "targetDown": alert(
                 "Some scrape targets of the service are down: those pods are unhealthy or unreachable.",
-                "warning", "15m", "a rolling deploy takes targets down for a minute or two; 15m does not.",
+                "warning", "15m", "a rolling deploy takes targets down for a minute or two, and a slow /metrics "
+                "times out for ten minutes at times; neither is a pod down.",
             ),
             "serviceDown": alert(
                 "Every scrape target of the service is down: the service is unavailable.",
-                "critical", "5m", "all targets down for 5 minutes is an outage, not a deploy.",
+                "critical", "15m", "a /metrics endpoint that times out for ten minutes while the pod serves "
+                "on is a failed scrape, not an outage; every target down for a quarter hour is.",
             ),
             "heapLeak": _across_days_alert(
                 "The V8 heap's floor (old space, and heap used) grows day after day: objects survive garbage "
@@ -514,6 +525,7 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.leakDetection.average", "15m", "2d"),
     ("spec.alerts.eventLoopLag.threshold", "1ms", "10s"),
     ("spec.alerts.restarts.window", "5m", "1d"),
+    ("spec.alerts.oomKilled.window", "5m", "7d"),
     ("spec.alerts.*.minBytesPerPeriod", "64Ki", "16Gi"),
     ("spec.alerts.*.minBytes", "64Ki", "16Gi"),
     ("spec.alerts.*.window", "30m", "7d"),

@@ -95,14 +95,15 @@ class ReplayResult:
 LIBRARY_MEMORY_LIMIT = 4 * 2**30
 
 
-def memory_scale(service: Service) -> float:
-    """How much a scenario's memory is scaled for the service: its own limit over the library's.
+def memory_scale(service: Service, written_for: float = LIBRARY_MEMORY_LIMIT) -> float:
+    """How much a scenario's memory is scaled for the service: its own limit over the one the scenario is
+    written for (the library's, unless the scenario names its `memoryLimit`).
 
     A scenario that sits at 20% of a 4 GiB limit sits at 20% of a 1 GiB one too, so near-limit,
     leak and forecast alerts see the same shape relative to the limit the service really has.
     """
     limit = service.resources.memory_limit
-    return limit.value / LIBRARY_MEMORY_LIMIT if limit else 1.0
+    return limit.value / written_for if limit else 1.0
 
 
 def problem_start(scenario: Scenario) -> float:
@@ -122,9 +123,10 @@ def problem_start(scenario: Scenario) -> float:
 
 
 def replay_for(service: Service, scenario: Scenario) -> Replay:
-    limit = None if service.resources.memory_limit else LIBRARY_MEMORY_LIMIT
+    limit = None if service.resources.memory_limit else scenario.memory_limit
+    scale = memory_scale(service, scenario.memory_limit)
     return Replay(scenario.name, scenario.expect, scenario.description, scenario.duration, scenario.step,
-                  generate(service, scenario, limit, memory_scale=memory_scale(service)), scenario.alerts,
+                  generate(service, scenario, limit, memory_scale=scale), scenario.alerts,
                   problem_start(scenario))
 
 

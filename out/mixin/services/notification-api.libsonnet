@@ -4297,6 +4297,23 @@
               "severity": "warning",
               "team": "engagement"
             }
+          },
+          {
+            "alert": "PodOOMKilled",
+            "annotations": {
+              "dashboard_url": "/d/notification-api/notification-api?viewPanel=313341&var-namespace=messaging&var-pod={{ $labels.pod }}",
+              "description": "The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit and the kubelet restarted it in the same pod ({{ $value }} restarts in the last 12h). Its memory grows back and it is killed again, every few hours, losing the requests in flight each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit.",
+              "runbook_url": "https://runbooks.example.com/engagement/PodOOMKilled",
+              "summary": "{{ $labels.pod }} was OOM-killed"
+            },
+            "expr": "round(increase(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\"}[12h])) >= 1\nand on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\", reason=\"OOMKilled\"} == 1",
+            "for": "0s",
+            "labels": {
+              "env": "production",
+              "service": "notification-api",
+              "severity": "warning",
+              "team": "engagement"
+            }
           }
         ]
       },
@@ -4307,12 +4324,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=988800&var-namespace=messaging",
-              "description": "None of the scrape targets of notification-api (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of notification-api (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/engagement/ServiceDown",
               "summary": "notification-api is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"notification-api\", namespace=\"messaging\", pod=~\"notification-api-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "env": "production",
               "service": "notification-api",

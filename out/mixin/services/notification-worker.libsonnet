@@ -5942,6 +5942,22 @@
               "severity": "warning",
               "team": "messaging"
             }
+          },
+          {
+            "alert": "PodOOMKilled",
+            "annotations": {
+              "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=313341&var-namespace=messaging&var-pod={{ $labels.pod }}",
+              "description": "The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit and the kubelet restarted it in the same pod ({{ $value }} restarts in the last 12h). Its memory grows back and it is killed again, every few hours, losing the requests in flight each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit.",
+              "runbook_url": "https://runbooks.example.com/obsgen/PodOOMKilled",
+              "summary": "{{ $labels.pod }} was OOM-killed"
+            },
+            "expr": "round(increase(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\"}[12h])) >= 1\nand on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{namespace=\"messaging\", pod=~\"notification-worker-.*\", container=\"notification-worker\", reason=\"OOMKilled\"} == 1",
+            "for": "0s",
+            "labels": {
+              "service": "notification-worker",
+              "severity": "warning",
+              "team": "messaging"
+            }
           }
         ]
       },
@@ -5952,12 +5968,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/notification-worker/notification-worker?viewPanel=988800&var-namespace=messaging",
-              "description": "None of the scrape targets of notification-worker (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of notification-worker (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/obsgen/ServiceDown",
               "summary": "notification-worker is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"notification-worker\", namespace=\"messaging\", pod=~\"notification-worker-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "notification-worker",
               "severity": "critical",

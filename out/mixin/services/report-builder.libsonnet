@@ -5261,6 +5261,22 @@
               "severity": "warning",
               "team": "analytics"
             }
+          },
+          {
+            "alert": "PodOOMKilled",
+            "annotations": {
+              "dashboard_url": "/d/report-builder/report-builder?viewPanel=313341&var-namespace=reporting&var-pod={{ $labels.pod }}",
+              "description": "The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit and the kubelet restarted it in the same pod ({{ $value }} restarts in the last 12h). Its memory grows back and it is killed again, every few hours, losing the requests in flight each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit.",
+              "runbook_url": "https://runbooks.example.com/obsgen/PodOOMKilled",
+              "summary": "{{ $labels.pod }} was OOM-killed"
+            },
+            "expr": "round(increase(kube_pod_container_status_restarts_total{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\"}[12h])) >= 1\nand on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{namespace=\"reporting\", pod=~\"report-builder-.*\", container=\"report-builder\", reason=\"OOMKilled\"} == 1",
+            "for": "0s",
+            "labels": {
+              "service": "report-builder",
+              "severity": "warning",
+              "team": "analytics"
+            }
           }
         ]
       },
@@ -5271,12 +5287,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/report-builder/report-builder?viewPanel=988800&var-namespace=reporting",
-              "description": "None of the scrape targets of report-builder (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of report-builder (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/obsgen/ServiceDown",
               "summary": "report-builder is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"report-builder\", namespace=\"reporting\", pod=~\"report-builder-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "report-builder",
               "severity": "critical",

@@ -5152,6 +5152,22 @@
               "severity": "warning",
               "team": "assessments"
             }
+          },
+          {
+            "alert": "PodOOMKilled",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=313341&var-namespace=exam&var-pod={{ $labels.pod }}",
+              "description": "The kernel killed container {{ $labels.container }} of {{ $labels.pod }} at its memory limit and the kubelet restarted it in the same pod ({{ $value }} restarts in the last 12h). Its memory grows back and it is killed again, every few hours, losing the requests in flight each time: find the leak (heap snapshots, Buffers, native memory) or raise the limit.",
+              "runbook_url": "https://runbooks.example.com/assessments/PodOOMKilled",
+              "summary": "{{ $labels.pod }} was OOM-killed"
+            },
+            "expr": "round(increase(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"submission-api-.*\", container=\"app\"}[12h])) >= 1\nand on (namespace, pod, container) kube_pod_container_status_last_terminated_reason{namespace=\"exam\", pod=~\"submission-api-.*\", container=\"app\", reason=\"OOMKilled\"} == 1",
+            "for": "0s",
+            "labels": {
+              "service": "submission-api",
+              "severity": "warning",
+              "team": "assessments"
+            }
           }
         ]
       },
@@ -5162,12 +5178,12 @@
             "alert": "ServiceDown",
             "annotations": {
               "dashboard_url": "/d/submission-api/submission-api?viewPanel=988800&var-namespace=exam",
-              "description": "None of the scrape targets of submission-api (job {{ $labels.job }}) has answered for 5m. The service is down or cannot be reached.",
+              "description": "None of the scrape targets of submission-api (job {{ $labels.job }}) has answered for 15m. The service is down or cannot be reached.",
               "runbook_url": "https://runbooks.example.com/assessments/ServiceDown",
               "summary": "submission-api is down: no target answers"
             },
             "expr": "max by (job, namespace) (up{job=\"submission-api\", namespace=\"exam\", pod=~\"submission-api-.*\"}) == 0",
-            "for": "5m",
+            "for": "15m",
             "labels": {
               "service": "submission-api",
               "severity": "critical",
