@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, Alert)
+from gen.domains.leak import trend_windows
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet, fires_many, rule_test, silent
 from gen.spec.model import Service
 from gen.synth.scenario import example_pods_many, generate, pods_for, scenario_from_dict
@@ -82,7 +83,7 @@ def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None
     """One pod whose heap, working set and CPU all grow for days; each across-days alert is checked
     when its own guard has opened. (One test: promtool spends its time evaluating days of rules.)"""
     w, settings = service.leak, service.alerts
-    needed = 2 * w.period.seconds + w.average.seconds + w.floor_window.seconds
+    needed = trend_windows(service).history + w.floor_window.seconds
     heap_per_day, ws_per_day, cpu_factor = 12 * MI, 16 * MI, 1.2
     pod = example_pods_many(service, 1)[0]  # the scenario's only pod
     checks: list[AlertCheck] = []
@@ -97,7 +98,7 @@ def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None
     if POD_CPU_USAGE_RISING in enabled:
         labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
         checks += [*silent(POD_CPU_USAGE_RISING, _after(2 * w.period.seconds)),
-                   fires_many(POD_CPU_USAGE_RISING, _fire_at(3 * w.period.seconds, settings[POD_CPU_USAGE_RISING.setting].for_.seconds),
+                   fires_many(POD_CPU_USAGE_RISING, _fire_at(trend_windows(service).history, settings[POD_CPU_USAGE_RISING.setting].for_.seconds),
                               [(labels, cpu_factor ** (w.period.seconds / 86400) - 1)])]
     if not checks:
         return None

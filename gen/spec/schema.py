@@ -311,8 +311,16 @@ def _leak_detection() -> dict:
                                     "service, and hides spikes shorter than an hour.", "1h"),
             "period": duration("Length of the traffic cycle that day-over-day comparisons cancel. Default "
                                "1d: traffic repeats daily.", "1d"),
-            "average": duration("How much of each period is averaged before two periods are compared. "
-                                "Default 6h: smooths noise in the floor yet still moves within a day.", "6h"),
+            "compareWindow": duration("The window of each period whose lowest level (of the memory floor, of "
+                                      "CPU) is compared with the same window one period earlier. Default 1h: "
+                                      "spans two hours of samples with the floor, so noise does not move its "
+                                      "minimum, and adds little delay.", "1h"),
+            "stepDuration": duration("A rise that completes within this long (a deploy with a larger baseline, "
+                                     "a config change, the weekday after a weekend) counts as growth on one "
+                                     "day at most: the second day-over-day comparison looks this much further "
+                                     "back than one period, so its windows never overlap the first's. Default "
+                                     "3h: a morning's traffic ramp; a longer one delays each leak alert by as "
+                                     "much.", "3h"),
         },
     )
 
@@ -499,7 +507,8 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.dashboard.refresh", "5s", "1d"),
     ("spec.leakDetection.floorWindow", "5m", "1d"),
     ("spec.leakDetection.period", "1h", "7d"),
-    ("spec.leakDetection.average", "15m", "2d"),
+    ("spec.leakDetection.compareWindow", "5m", "1d"),
+    ("spec.leakDetection.stepDuration", "5m", "2d"),
     ("spec.alerts.eventLoopLag.threshold", "1ms", "10s"),
     ("spec.alerts.restarts.window", "5m", "1d"),
     ("spec.alerts.*.minBytesPerPeriod", "64Ki", "16Gi"),
