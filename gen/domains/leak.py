@@ -29,6 +29,7 @@ GROWTH_PANEL = "leak.growth"
 FORECAST_PANEL = "leak.forecast"
 CPU_PANEL = "leak.cpu-trend"
 
+EARLY_SEVERITY = "warning"  # of the forecast's early rule
 CPU_RECORD = "service:container_cpu_usage_seconds:avg_rate5m"
 UPTIME_RECORD = "instance:process_uptime_seconds"
 CPU_GROWTH_RECORD = "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
@@ -217,15 +218,31 @@ def _pod_within_lifetime(service: Service, within: AlertSettings) -> tuple[Alert
         panel_key=WS_PANEL),)
 
 
+def _early_warning_condition(service: Service, exhaustion: AlertSettings) -> trend.Condition:
+    """The fast forecast with the warning horizon: reads the fast forecast's records, adds none."""
+    early = trend.Forecast(exhaustion.param("fastWindow"), exhaustion.param("warningHorizon"))
+    return trend.exhaustion(retained_signals(service).working_set, trend_windows(service), (early,),
+                            exhaustion.param("warmup"))
+
+
 def _exhaustion(service: Service, exhaustion: AlertSettings) -> tuple[AlertRule, ...]:
-    return (alert_rule(
-        exhaustion, POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion_condition(service, exhaustion).expr,
-        summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
-        description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
-                     "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
-                     "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
-                     "find the leak." % exhaustion.param("window").text),
-        panel_key=FORECAST_PANEL),)
+    """The page, and (when the page is not itself a warning) the same forecast at warning severity with a longer
+    horizon: a leak that kills a pod within a day is announced many hours before anyone is woken. Each rule
+    carries its severity as a label, as kubernetes-mixin's KubePersistentVolumeFillingUp does."""
+    def rule(condition: trend.Condition, severity: str, window: str) -> AlertRule:
+        return alert_rule(
+            exhaustion, POD_MEMORY_EXHAUSTION_FORECAST, condition.expr,
+            summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
+            description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
+                         "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
+                         "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
+                         "find the leak." % window),
+            panel_key=FORECAST_PANEL, labels=(("severity", severity),))
+    page = rule(_exhaustion_condition(service, exhaustion), exhaustion.severity, exhaustion.param("window").text)
+    if exhaustion.severity == EARLY_SEVERITY:
+        return (page,)
+    return (page, rule(_early_warning_condition(service, exhaustion), EARLY_SEVERITY,
+                       exhaustion.param("fastWindow").text))
 
 
 def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:

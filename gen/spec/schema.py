@@ -215,13 +215,19 @@ def _alerts() -> dict:
                 "critical", "30m", "the forecast must hold for a while; one steep stretch is not a trend.",
                 window=duration("Window of the linear fit (predict_linear). Default 6h: long enough to average "
                                 "out GC, short enough to catch a fast leak hours before the OOM.", "6h"),
-                horizon=duration("Fire when the limit is this close. Default 12h: a working day to ship a "
-                                 "fix or schedule a restart before the kernel kills the pod.", "12h"),
+                horizon=duration("Fire when the limit is this close. Default 16h: a working day to ship a "
+                                 "fix or schedule a restart before the kernel kills the pod, and still 12 hours "
+                                 "after the 30 minutes of `for` and a forecast that runs a little late.", "16h"),
                 fastWindow=duration("Window of the second, fast forecast, for leaks that kill a pod within the "
                                     "day. Default 2h: enough GC cycles to fit a line, short enough to react "
                                     "within hours of a leak starting.", "2h"),
                 fastHorizon=duration("Horizon of the fast forecast. Default 4h: a short fit is only trusted "
                                      "close to the limit, where a daily traffic cycle cannot carry it.", "4h"),
+                warningHorizon=duration("The fast forecast also raises the alert at warning severity when the "
+                                        "limit is this close, hours before it pages. Default 1d: a leak that "
+                                        "kills the pod within a day is announced about 20 hours ahead. Nothing "
+                                        "healthy climbs steadily for hours towards the limit (the daily cycle, "
+                                        "cache fill and steps are far too slow or too short).", "1d"),
                 warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
                                 "1h"),
             ),
@@ -518,6 +524,7 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.alerts.memoryExhaustion.horizon", "1h", "7d"),
     ("spec.alerts.memoryExhaustion.fastWindow", "15m", "12h"),
     ("spec.alerts.memoryExhaustion.fastHorizon", "30m", "1d"),
+    ("spec.alerts.memoryExhaustion.warningHorizon", "1h", "7d"),
     ("spec.alerts.*.for", "0s", "1d"),
     ("spec.queues.[].alerts.drainTime.threshold", "1m", "7d"),
     ("spec.queues.[].alerts.*.window", "1m", "1d"),

@@ -998,7 +998,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "The working-set floor, the predict_linear() forecast 12h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
+          "description": "The working-set floor, the predict_linear() forecast 16h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -1139,10 +1139,10 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-api\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-api\"}[6h], 57600)",
               "format": "time_series",
               "instant": false,
-              "legendFormat": "{{pod}} forecast in 12h",
+              "legendFormat": "{{pod}} forecast in 16h",
               "range": true,
               "refId": "B"
             },
@@ -1184,11 +1184,11 @@
                   },
                   {
                     "color": "orange",
-                    "value": 43200
+                    "value": 57600
                   },
                   {
                     "color": "green",
-                    "value": 172800
+                    "value": 230400
                   }
                 ]
               },
@@ -4648,12 +4648,29 @@
               "runbook_url": "https://runbooks.example.com/engagement/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"report-api\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-api\"} < 14400",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"report-api\"} < 57600\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-api\"} < 14400",
             "for": "30m",
             "labels": {
               "env": "production",
               "service": "report-api",
               "severity": "critical",
+              "team": "engagement"
+            }
+          },
+          {
+            "alert": "PodMemoryExhaustionForecast",
+            "annotations": {
+              "dashboard_url": "/d/report-api/report-api?viewPanel=347708&var-namespace=reporting&var-pod={{ $labels.pod }}",
+              "description": "At the growth of the last 2h, container {{ $labels.container }} in {{ $labels.pod }} reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and find the leak.",
+              "runbook_url": "https://runbooks.example.com/engagement/PodMemoryExhaustionForecast",
+              "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
+            },
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-api\"} < 86400",
+            "for": "30m",
+            "labels": {
+              "env": "production",
+              "service": "report-api",
+              "severity": "warning",
               "team": "engagement"
             }
           },

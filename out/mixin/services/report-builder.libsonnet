@@ -998,7 +998,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "The working-set floor, the predict_linear() forecast 12h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
+          "description": "The working-set floor, the predict_linear() forecast 16h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -1139,10 +1139,10 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h], 57600)",
               "format": "time_series",
               "instant": false,
-              "legendFormat": "{{pod}} forecast in 12h",
+              "legendFormat": "{{pod}} forecast in 16h",
               "range": true,
               "refId": "B"
             },
@@ -1184,11 +1184,11 @@
                   },
                   {
                     "color": "orange",
-                    "value": 43200
+                    "value": 57600
                   },
                   {
                     "color": "green",
-                    "value": 172800
+                    "value": 230400
                   }
                 ]
               },
@@ -5601,11 +5601,27 @@
               "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"report-builder\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-builder\"} < 14400",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"report-builder\"} < 57600\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-builder\"} < 14400",
             "for": "30m",
             "labels": {
               "service": "report-builder",
               "severity": "critical",
+              "team": "analytics"
+            }
+          },
+          {
+            "alert": "PodMemoryExhaustionForecast",
+            "annotations": {
+              "dashboard_url": "/d/report-builder/report-builder?viewPanel=347708&var-namespace=reporting&var-pod={{ $labels.pod }}",
+              "description": "At the growth of the last 2h, container {{ $labels.container }} in {{ $labels.pod }} reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and find the leak.",
+              "runbook_url": "https://runbooks.example.com/obsgen/PodMemoryExhaustionForecast",
+              "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
+            },
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"report-builder\"} < 86400",
+            "for": "30m",
+            "labels": {
+              "service": "report-builder",
+              "severity": "warning",
               "team": "analytics"
             }
           },
