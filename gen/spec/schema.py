@@ -127,8 +127,9 @@ def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes
     return alert(
         description, "warning", "1h",
         "the growth is already confirmed on two consecutive days; an hour more rules out a single odd evaluation.",
-        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on each "
-                                f"of the last two periods. Default {growth}: {growth_why}", growth),
+        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on both "
+                                "day-over-day comparisons (now, and a period plus `leakDetection.stepDuration` "
+                                f"ago). Default {growth}: {growth_why}", growth),
         minBytesPerPeriod=size(f"Minimum growth per period in bytes, so small floors that wobble by a few percent "
                                f"stay quiet. Default {min_bytes}: {bytes_why}", min_bytes),
     )
@@ -235,8 +236,9 @@ def _alerts() -> dict:
                 "The service's average CPU per pod keeps rising across days (the seed article's doubled in five "
                 "days): work per request is growing, often with a leak.",
                 "warning", "1h", "the rise is already confirmed on two consecutive periods.",
-                growthPerPeriod=percent("Minimum rise of the daily average per period, on each of the last "
-                                        "two periods. Default 10%: doubling in five days is 15% a day; "
+                growthPerPeriod=percent("Minimum rise of the lowest CPU of `leakDetection.compareWindow` over the "
+                                        "same window a period earlier, on both day-over-day comparisons. "
+                                        "Default 10%: doubling in five days is 15% a day; "
                                         "normal day-to-day variation stays within a few percent.", "10%"),
                 requestCounter=string("Counter of handled requests (for example `http_requests_total`) on the "
                                       "app's metrics. When set, CPU seconds per request is compared, so "
