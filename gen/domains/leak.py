@@ -7,7 +7,7 @@ overview, so a reader sees a leak in the picture before any alert.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -19,7 +19,7 @@ from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
 from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
     RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
-from gen.units import number
+from gen.units import duration, number
 from gen.domains import nodejs, pod
 
 FLOOR_PANEL = "leak.heap-floor"
@@ -124,9 +124,16 @@ def _cpu_growth(service: Service) -> str:
     """The lowest CPU of the compare window against the same window a period earlier: the same statistic and
     windows as the memory floors (gen/promql/trend.py says why a step counts once). The lowest level, not the
     average, so a burst of batch work inside the window does not count as growth."""
-    w = trend_windows(service)
+    w = cpu_windows(service)
     x = CPU_RECORD + trend.service_selector(service.name)
     return f"{trend.lowest(x, w)} / {trend.lowest(x, w, w.period)} - 1"
+
+
+def cpu_windows(service: Service) -> trend.TrendWindows:
+    """The memory windows with a compare window four times as long: a 5-minute CPU rate is noisier than a memory
+    floor, which is already the minimum of an hour. The gap grows with it if needed, so windows never overlap."""
+    w = trend_windows(service)
+    return replace(w, compare=duration(4 * w.compare.seconds))
 
 
 def _across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> trend.Condition:
@@ -148,7 +155,7 @@ def _cpu_condition(service: Service, cpu: AlertSettings) -> trend.Condition:
     growth = number(cpu.param("growthPerPeriod").value)
     x = CPU_GROWTH_RECORD + trend.service_selector(service.name)
     # Two growths on comparisons whose windows do not overlap: one step never counts twice.
-    return trend.Condition(f"{x} > {growth} and ({x} offset {trend_windows(service).second_comparison.text}) > {growth}",
+    return trend.Condition(f"{x} > {growth} and ({x} offset {cpu_windows(service).second_comparison.text}) > {growth}",
                            ())
 
 
@@ -246,7 +253,7 @@ def _exhaustion(service: Service, exhaustion: AlertSettings) -> tuple[AlertRule,
 
 
 def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:
-    w = trend_windows(service)
+    w = cpu_windows(service)
     growth = cpu.param("growthPerPeriod")
     per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
     return (alert_rule(

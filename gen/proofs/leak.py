@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gen.domains.alerts import (NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_CPU_USAGE_RISING,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD, Alert)
-from gen.domains.leak import EARLY_SEVERITY, trend_windows
+from gen.domains.leak import EARLY_SEVERITY, cpu_windows, trend_windows
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet, fires_many, rule_test, silent
 from gen.spec.model import Service
 from gen.synth.scenario import example_pods_many, generate, pods_for, scenario_from_dict
@@ -103,7 +103,7 @@ def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None
     if POD_CPU_USAGE_RISING in enabled:
         labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
         checks += [*silent(POD_CPU_USAGE_RISING, _after(2 * w.period.seconds)),
-                   fires_many(POD_CPU_USAGE_RISING, _fire_at(trend_windows(service).history, settings[POD_CPU_USAGE_RISING.setting].for_.seconds),
+                   fires_many(POD_CPU_USAGE_RISING, _fire_at(cpu_windows(service).history, settings[POD_CPU_USAGE_RISING.setting].for_.seconds),
                               [(labels, cpu_factor ** (w.period.seconds / 86400) - 1)])]
     if not checks:
         return None

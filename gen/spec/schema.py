@@ -319,10 +319,10 @@ def _leak_detection() -> dict:
                                     "service, and hides spikes shorter than an hour.", "1h"),
             "period": duration("Length of the traffic cycle that day-over-day comparisons cancel. Default "
                                "1d: traffic repeats daily.", "1d"),
-            "compareWindow": duration("The window of each period whose lowest level (of the memory floor, of "
-                                      "CPU) is compared with the same window one period earlier. Default 1h: "
-                                      "spans two hours of samples with the floor, so noise does not move its "
-                                      "minimum, and adds little delay.", "1h"),
+            "compareWindow": duration("The window of each period whose lowest memory floor is compared with "
+                                      "the same window one period earlier (CPU, a noisier series, uses four times "
+                                      "this). Default 15m: with the floor's own hour it spans 75 minutes of "
+                                      "samples, and it delays a leak alert by no more than it spans.", "15m"),
             "stepDuration": duration("A rise that completes within this long (a deploy with a larger baseline, "
                                      "a config change, the weekday after a weekend) counts as growth on one "
                                      "day at most: the second day-over-day comparison looks this much further "

@@ -860,7 +860,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "How much each floor grew: its lowest point in the last 1h against the same hours 1d earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a single step for one 1d. The red line is the alert threshold; it must be crossed now and 1d3h ago, two comparisons that share no window.",
+          "description": "How much each floor grew: its lowest point in the last 15m against the same hours 1d earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a single step for one 1d. The red line is the alert threshold; it must be crossed now and 1d3h ago, two comparisons that share no window.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -4506,7 +4506,7 @@
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 190800",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4542,7 +4542,7 @@
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 190800",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4578,7 +4578,7 @@
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: external memory (Buffers, native) keeps growing day after day"
             },
-            "expr": "instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 190800",
+            "expr": "instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4614,7 +4614,7 @@
               "runbook_url": "https://runbooks.example.com/engagement/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d5h{service=\"notification-api\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m{service=\"notification-api\"}",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4776,14 +4776,14 @@
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[1h]) - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[1h]) / min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4797,14 +4797,14 @@
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[1h]) - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[1h]) / min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4818,14 +4818,14 @@
             "record": "instance:nodejs_external_memory_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[1h]) - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_external_memory_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[1h]) / min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4839,14 +4839,14 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[1h]) - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[1h]) / min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4993,11 +4993,11 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
           },
           {
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 2d5h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\"}[2d5h]) > 0",
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 2d4h15m) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\"}[2d4h15m]) > 0",
             "labels": {
               "service": "notification-api"
             },
-            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d5h"
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m"
           },
           {
             "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 16h",

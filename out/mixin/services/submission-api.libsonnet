@@ -860,7 +860,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "How much each floor grew: its lowest point in the last 1h against the same hours 1d earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a single step for one 1d. The red line is the alert threshold; it must be crossed now and 1d3h ago, two comparisons that share no window.",
+          "description": "How much each floor grew: its lowest point in the last 15m against the same hours 1d earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a single step for one 1d. The red line is the alert threshold; it must be crossed now and 1d3h ago, two comparisons that share no window.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -5358,7 +5358,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 190800",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 188100",
             "for": "1h",
             "labels": {
               "service": "submission-api",
@@ -5392,7 +5392,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 190800",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 188100",
             "for": "1h",
             "labels": {
               "service": "submission-api",
@@ -5426,7 +5426,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: external memory (Buffers, native) keeps growing day after day"
             },
-            "expr": "instance:nodejs_external_memory_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_external_memory_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 190800",
+            "expr": "instance:nodejs_external_memory_bytes:floor_grew1d{service=\"submission-api\"}\nand (instance:nodejs_external_memory_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"submission-api\"} > 188100",
             "for": "1h",
             "labels": {
               "service": "submission-api",
@@ -5460,7 +5460,7 @@
               "runbook_url": "https://runbooks.example.com/assessments/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"submission-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d5h{service=\"submission-api\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"submission-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"submission-api\"} offset 1d3h)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m{service=\"submission-api\"}",
             "for": "1h",
             "labels": {
               "service": "submission-api",
@@ -5646,14 +5646,14 @@
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[1h]) - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[15m]) - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[15m] offset 1d)",
             "labels": {
               "service": "submission-api"
             },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[1h]) / min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[15m]) / min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"submission-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "submission-api"
             },
@@ -5667,14 +5667,14 @@
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[1h]) - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[15m]) - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[15m] offset 1d)",
             "labels": {
               "service": "submission-api"
             },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[1h]) / min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[15m]) / min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"submission-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "submission-api"
             },
@@ -5688,14 +5688,14 @@
             "record": "instance:nodejs_external_memory_bytes:floor"
           },
           {
-            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[1h]) - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[15m]) - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[15m] offset 1d)",
             "labels": {
               "service": "submission-api"
             },
             "record": "instance:nodejs_external_memory_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[1h]) / min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[15m]) / min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"submission-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "submission-api"
             },
@@ -5709,14 +5709,14 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[1h]) - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[1h] offset 1d)",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[15m]) - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[15m] offset 1d)",
             "labels": {
               "service": "submission-api"
             },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[1h]) / min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[1h] offset 1d) - 1",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[15m]) / min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "submission-api"
             },
@@ -5863,11 +5863,11 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
           },
           {
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"} offset 2d5h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"submission-api-.*\", container=\"app\"}[2d5h]) > 0",
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"} offset 2d4h15m) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"exam\", pod=~\"submission-api-.*\", container=\"app\"}[2d4h15m]) > 0",
             "labels": {
               "service": "submission-api"
             },
-            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d5h"
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m"
           },
           {
             "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"submission-api\"} offset 16h",
