@@ -265,7 +265,9 @@ def test_alerts_that_share_a_name_are_told_apart_by_their_signal(tmp_path):
     assert lines == [
         "~ NodejsHeapLeak{signal=old_space}: growthPerPeriod 3% -> 5%",
         "~ NodejsHeapLeak{signal=heap_used}: growthPerPeriod 3% -> 5%",
+        "~ NodejsHeapLeak{signal=external}: growthPerPeriod 3% -> 5%",
         "- NodejsHeapLeakWithinProcess{signal=old_space}: alert removed (alerts.heapLeakWithinProcess disabled)",
         "- NodejsHeapLeakWithinProcess{signal=heap_used}: alert removed (alerts.heapLeakWithinProcess disabled)",
+        "- NodejsHeapLeakWithinProcess{signal=external}: alert removed (alerts.heapLeakWithinProcess disabled)",
     ]
     assert len(lines) == len(set(lines))

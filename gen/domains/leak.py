@@ -7,7 +7,7 @@ overview, so a reader sees a leak in the picture before any alert.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -19,15 +19,17 @@ from gen.spec.model import AlertSettings, Service
 from gen.promql.selectors import Scope, eq
 from gen.ir import (UNIT_BYTES, UNIT_CORES, UNIT_RATIO, UNIT_SECONDS, AlertRule, DomainOutput, Panel, Query,
     RecordingRule, Row, RuleGroup, SeriesStyle, Threshold)
-from gen.units import number
+from gen.units import duration, number
 from gen.domains import nodejs, pod
 
 FLOOR_PANEL = "leak.heap-floor"
 WS_PANEL = "leak.working-set-floor"
+EXTERNAL_PANEL = "leak.external-floor"
 GROWTH_PANEL = "leak.growth"
 FORECAST_PANEL = "leak.forecast"
 CPU_PANEL = "leak.cpu-trend"
 
+EARLY_SEVERITY = "warning"  # of the forecast's early rule
 CPU_RECORD = "service:container_cpu_usage_seconds:avg_rate5m"
 UPTIME_RECORD = "instance:process_uptime_seconds"
 CPU_GROWTH_RECORD = "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio"
@@ -37,8 +39,9 @@ def applies(service: Service) -> bool:
     return True
 
 
-def _windows(service: Service) -> trend.TrendWindows:
-    return trend.TrendWindows(service.leak.floor_window, service.leak.period, service.leak.average)
+def trend_windows(service: Service) -> trend.TrendWindows:
+    leak = service.leak
+    return trend.TrendWindows(leak.floor_window, leak.period, leak.compare_window, leak.step_duration)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,12 @@ def retained_signals(service: Service, dashboard: bool = False) -> Signals:
                                  service.name),
             trend.RetainedSignal("heap_used", "heap used", s.app(m.heap_used),
                                  "instance:nodejs_heap_used_bytes", "job, instance", UPTIME_RECORD, service.name),
+            # Off-heap leaks (Buffers, native modules) grow RSS and the working set while the heap stays flat.
+            # The working-set alerts see them too, but external memory is a small floor, so a slow off-heap
+            # leak is a large share of it long before it is 3% of the whole container.
+            trend.RetainedSignal("external", "external memory (Buffers, native)", s.app(m.external),
+                                 "instance:nodejs_external_memory_bytes", "job, instance", UPTIME_RECORD,
+                                 service.name),
         )
     ws = trend.RetainedSignal("working_set", "container working set", pod.recorded(service, pod.RECORDS.working_set),
                               "namespace_pod_container:container_memory_working_set_bytes",
@@ -68,7 +77,7 @@ def retained_signals(service: Service, dashboard: bool = False) -> Signals:
 
 def _recording_rules(service: Service, sig: Signals) -> tuple[RecordingRule, ...]:
     """The floors and trends every service gets (panels read them), then the records its enabled alerts read."""
-    w = _windows(service)
+    w = trend_windows(service)
     rules: list[RecordingRule] = []
     for signal in (*sig.heap, sig.working_set):
         rules.append(trend.floor_rule(signal, w))
@@ -112,44 +121,70 @@ def _cpu_per_pod(service: Service) -> str:
 
 
 def _cpu_growth(service: Service) -> str:
-    period = service.leak.period.text
+    """The lowest CPU of the compare window against the same window a period earlier: the same statistic and
+    windows as the memory floors (gen/promql/trend.py says why a step counts once). The lowest level, not the
+    average, so a burst of batch work inside the window does not count as growth."""
+    w = cpu_windows(service)
     x = CPU_RECORD + trend.service_selector(service.name)
-    return f"avg_over_time({x}[{period}]) / avg_over_time({x}[{period}] offset {period}) - 1"
+    return f"{trend.lowest(x, w)} / {trend.lowest(x, w, w.period)} - 1"
+
+
+def cpu_windows(service: Service) -> trend.TrendWindows:
+    """The memory windows with a compare window four times as long: a 5-minute CPU rate is noisier than a memory
+    floor, which is already the minimum of an hour. The gap grows with it if needed, so windows never overlap."""
+    w = trend_windows(service)
+    return replace(w, compare=duration(4 * w.compare.seconds))
 
 
 def _across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> trend.Condition:
-    return trend.across_days(signal, _windows(service), across.param("growthPerPeriod").value,
+    return trend.across_days(signal, trend_windows(service), across.param("growthPerPeriod").value,
                              across.param("minBytesPerPeriod").value)
 
 
 def _within_lifetime(signal: trend.RetainedSignal, service: Service, within: AlertSettings) -> trend.Condition:
-    return trend.within_lifetime(signal, _windows(service), within.param("window"), within.param("warmup"),
+    return trend.within_lifetime(signal, trend_windows(service), within.param("window"), within.param("warmup"),
                                  within.param("minGrowth").value, within.param("minBytes").value)
 
 
 def _exhaustion_condition(service: Service, exhaustion: AlertSettings) -> trend.Condition:
-    return trend.exhaustion(retained_signals(service).working_set, _windows(service), forecasts(service),
+    return trend.exhaustion(retained_signals(service).working_set, trend_windows(service), forecasts(service),
                             exhaustion.param("warmup"))
 
 
 def _cpu_condition(service: Service, cpu: AlertSettings) -> trend.Condition:
     growth = number(cpu.param("growthPerPeriod").value)
     x = CPU_GROWTH_RECORD + trend.service_selector(service.name)
-    return trend.Condition(f"{x} > {growth} and ({x} offset {_windows(service).period.text}) > {growth}", ())
+    # Two growths on comparisons whose windows do not overlap: one step never counts twice.
+    return trend.Condition(f"{x} > {growth} and ({x} offset {cpu_windows(service).second_comparison.text}) > {growth}",
+                           ())
+
+
+_HEAP_ADVICE = ("Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart "
+                "and compare what is retained.")
+# What to look at, per Node.js signal.
+_ADVICE = {
+    "old_space": _HEAP_ADVICE,
+    "heap_used": _HEAP_ADVICE,
+    "external": ("Memory outside the V8 heap is held and never released: Buffers kept by streams, sockets or "
+                 "caches that are never closed or evicted, or a native module. Heap snapshots will not show it."),
+}
+
+
+def _floor_panel(signal: trend.RetainedSignal) -> str:
+    return EXTERNAL_PANEL if signal.key == "external" else FLOOR_PANEL
 
 
 def _heap_across_days(signal: trend.RetainedSignal, service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
-    w = _windows(service)
+    w = trend_windows(service)
     who = "{{ $labels.%s }}" % (service.selector.pod_label or "instance")
     return (alert_rule(
         across, NODEJS_HEAP_LEAK, _across_days(signal, service, across).expr,
         summary=f"{who}: {signal.title} keeps growing day after day",
         description=(f"The {signal.title} floor of {who} (what is left after garbage collection) grew by "
-                     "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
-                     "Objects survive collection and are never freed: a leak. Take two heap snapshots a "
-                     "few hours apart and compare what is retained."
-                     % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
-        panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
+                     "{{ $value | humanize1024 }}B over the last %s, and by more than %s over the %s that ended %s "
+                     "ago. %s" % (w.period.text, across.param("growthPerPeriod").text, w.period.text,
+                                  w.second_comparison.text, _ADVICE[signal.key])),
+        panel_key=_floor_panel(signal), pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
 
 
 def _heap_within_process(signal: trend.RetainedSignal, service: Service,
@@ -161,19 +196,19 @@ def _heap_within_process(signal: trend.RetainedSignal, service: Service,
         summary=f"{who}: {signal.title} has grown all through this process' life",
         description=(f"The {signal.title} floor of {who} grows by {{{{ $value | humanize1024 }}}}B per hour "
                      f"and has risen steadily for the last {window.text} without levelling off. Restarts "
-                     "and deploys hide a leak like this; it comes back after each one."),
-        panel_key=FLOOR_PANEL, pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
+                     f"and deploys hide a leak like this; it comes back after each one. {_ADVICE[signal.key]}"),
+        panel_key=_floor_panel(signal), pod_label=service.selector.pod_label, labels=(("signal", signal.key),)),)
 
 
 def _pod_across_days(service: Service, across: AlertSettings) -> tuple[AlertRule, ...]:
-    w = _windows(service)
+    w = trend_windows(service)
     return (alert_rule(
         across, POD_MEMORY_LEAK, _across_days(retained_signals(service).working_set, service, across).expr,
         summary="{{ $labels.pod }}: memory keeps growing day after day",
         description=("The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by "
-                     "{{ $value | humanize1024 }}B over the last %s, and grew by more than %s the %s before. "
+                     "{{ $value | humanize1024 }}B over the last %s, and by more than %s over the %s that ended %s ago. "
                      "Memory is retained and never released: a leak in the heap, in Buffers or in native code."
-                     % (w.period.text, across.param("growthPerPeriod").text, w.period.text)),
+                     % (w.period.text, across.param("growthPerPeriod").text, w.period.text, w.second_comparison.text)),
         panel_key=WS_PANEL),)
 
 
@@ -190,28 +225,45 @@ def _pod_within_lifetime(service: Service, within: AlertSettings) -> tuple[Alert
         panel_key=WS_PANEL),)
 
 
+def _early_warning_condition(service: Service, exhaustion: AlertSettings) -> trend.Condition:
+    """The fast forecast with the warning horizon: reads the fast forecast's records, adds none."""
+    early = trend.Forecast(exhaustion.param("fastWindow"), exhaustion.param("warningHorizon"))
+    return trend.exhaustion(retained_signals(service).working_set, trend_windows(service), (early,),
+                            exhaustion.param("warmup"))
+
+
 def _exhaustion(service: Service, exhaustion: AlertSettings) -> tuple[AlertRule, ...]:
-    return (alert_rule(
-        exhaustion, POD_MEMORY_EXHAUSTION_FORECAST, _exhaustion_condition(service, exhaustion).expr,
-        summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
-        description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
-                     "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
-                     "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
-                     "find the leak." % exhaustion.param("window").text),
-        panel_key=FORECAST_PANEL),)
+    """The page, and (when the page is not itself a warning) the same forecast at warning severity with a longer
+    horizon: a leak that kills a pod within a day is announced many hours before anyone is woken. Each rule
+    carries its severity as a label, as kubernetes-mixin's KubePersistentVolumeFillingUp does."""
+    def rule(condition: trend.Condition, severity: str, window: str) -> AlertRule:
+        return alert_rule(
+            exhaustion, POD_MEMORY_EXHAUSTION_FORECAST, condition.expr,
+            summary="{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}",
+            description=("At the growth of the last %s, container {{ $labels.container }} in {{ $labels.pod }} "
+                         "reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC "
+                         "sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and "
+                         "find the leak." % window),
+            panel_key=FORECAST_PANEL, labels=(("severity", severity),))
+    page = rule(_exhaustion_condition(service, exhaustion), exhaustion.severity, exhaustion.param("window").text)
+    if exhaustion.severity == EARLY_SEVERITY:
+        return (page,)
+    return (page, rule(_early_warning_condition(service, exhaustion), EARLY_SEVERITY,
+                       exhaustion.param("fastWindow").text))
 
 
 def _cpu_rising(service: Service, cpu: AlertSettings) -> tuple[AlertRule, ...]:
-    period = _windows(service).period.text
+    w = cpu_windows(service)
     growth = cpu.param("growthPerPeriod")
     per = "CPU seconds per request" if cpu.param("requestCounter") else "average CPU per pod"
     return (alert_rule(
         cpu, POD_CPU_USAGE_RISING, _cpu_condition(service, cpu).expr,
         summary="%s: CPU use keeps rising day after day" % service.name,
-        description=("The %s of %s rose by {{ $value | humanizePercentage }} over the last %s, and by more than "
-                     "%s the %s before. Work per request is growing: look for a leak (GC works harder as the "
-                     "heap grows) or a job that does more each run." % (per, service.name, period,
-                                                                      growth.text, period)),
+        description=("The lowest %s of %s in the last %s rose by {{ $value | humanizePercentage }} over the "
+                     "same hours %s earlier, and by more than %s in the same comparison %s ago. Work per "
+                     "request is growing: look for a leak (GC works harder as the heap grows) or a job that "
+                     "does more each run." % (per, service.name, w.compare.text, w.period.text, growth.text,
+                                               w.second_comparison.text)),
         panel_key=CPU_PANEL, pod_label=""),)
 
 
@@ -253,6 +305,14 @@ def _panels(service: Service) -> tuple[Panel, ...]:
             % service.leak.floor_window.text,
             UNIT_BYTES, (Query(old.raw, f"{pod_legend} raw"), Query(old.recorded("floor"), f"{pod_legend} floor")),
             min=0, styles=raw_style))
+        external = next(x for x in sig.heap if x.key == "external")
+        panels.append(Panel(
+            EXTERNAL_PANEL, "Retained off-heap: external-memory floor",
+            "External memory per pod (Buffers and native memory outside the V8 heap; thin) and its floor over %s "
+            "(thick). A leak here grows the working set while the heap stays flat." % service.leak.floor_window.text,
+            UNIT_BYTES, (Query(external.raw, f"{pod_legend} raw"),
+                         Query(external.recorded("floor"), f"{pod_legend} floor")),
+            min=0, styles=raw_style))
     ws = sig.working_set
     panels.append(Panel(
         WS_PANEL, "Retained memory: working-set floor",
@@ -267,9 +327,10 @@ def _panels(service: Service) -> tuple[Panel, ...]:
     threshold = service.alerts["heapLeak"].param("growthPerPeriod").value
     panels.append(Panel(
         GROWTH_PANEL, f"Floor growth over {p}",
-        f"How much each floor grew compared with the same hours {p} earlier (averaged over "
-        f"{service.leak.average.text}). A daily traffic cycle cancels out; a leak stays above zero day after "
-        "day. The red line is the alert threshold; it must be crossed on two consecutive days.",
+        f"How much each floor grew: its lowest point in the last {service.leak.compare_window.text} against the "
+        f"same hours {p} earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a "
+        f"single step for one {p}. The red line is the alert threshold; it must be crossed now and "
+        f"{trend_windows(service).second_comparison.text} ago, two comparisons that share no window.",
         UNIT_RATIO, tuple(growth_queries), thresholds=(Threshold(None, "green"), Threshold(threshold, "red")),
         show_thresholds=True))
     floor = ws.recorded("floor")

@@ -6,10 +6,32 @@ The ideas, in one place:
   sawtooth. `min_over_time(x[floorWindow])` over a window that spans several GC
   cycles follows the retained set and ignores spikes shorter than the window.
 - **Across days.** A daily traffic cycle repeats every day, so comparing a
-  window with the same window one period earlier cancels it exactly. Growth has
-  to show on two consecutive days, so a one-off step, a weekly pattern or a
-  long spike does not count, and a restart inside the window (a lower floor)
-  only ever makes the growth smaller.
+  window with the same window one period earlier cancels it exactly. Each
+  window is judged by its lowest floor (`min_over_time` over the compare
+  window), and growth has to show on two comparisons whose windows never
+  overlap: now against one period ago, and the same again `stepDuration`
+  further back. So "grew on each of the last two days" means two separate
+  growths, and a single rise (a deploy with a larger baseline, a config
+  change, the weekday after a weekend, a traffic step) counts once at most.
+
+  Why, for a floor f = p + h, p repeating every period P, h the rise, compare
+  window A, gap G = max(stepDuration, A), and any statistic S of a window with
+  S(x + c) = S(x) + c (the minimum is one):
+  growth(t) = S(f on [t-A, t]) - S(f on [t-P-A, t-P]) is zero unless h changes
+  somewhere in (t-P-A, t] (if h is the same constant on both windows, p repeats
+  and the two statistics are equal). The second comparison, growth(t-P-G),
+  likewise needs h to change in (t-2P-G-A, t-P-G]. Since G >= A those spans do
+  not overlap, so a step at one instant, wherever it falls relative to the
+  windows, is seen by one comparison at most, and the alert needs both.
+  A rise spread over time (a morning's traffic ramp) could reach both spans
+  only if it lasts longer than G - A; with the minimum and a floor without a
+  cycle, longer than G (the minimum of a window of a rising floor is its value
+  at the window's start, so each comparison reads f at two instants P apart,
+  and the two pairs of instants lie G apart).
+  The old design averaged each window and chained the comparisons one period
+  apart: the window one period ago belonged to both, and a step inside it
+  split into two halves that each looked like growth.
+  A restart inside a window (a lower floor) only ever makes growth smaller.
 - **Within a lifetime.** The leak that daily deploys hide never shows across
   days. Inside one process it shows as a floor that rose over a window longer
   than half a day, never dipped below where it started, is at its high now and
@@ -85,7 +107,24 @@ class TrendWindows:
 
     floor: Duration  # the floor's min_over_time window
     period: Duration  # the traffic cycle compared across (a day)
-    average: Duration  # how much of each period is averaged before comparing
+    compare: Duration  # the window of each period whose lowest level is compared
+    step: Duration  # a rise that completes within this long counts on one day only
+
+    @property
+    def gap(self) -> Duration:
+        """How much further back than one period the second comparison looks. At least the compare window,
+        so that the two comparisons' four windows never overlap (see the module docstring)."""
+        return self.step if self.step.seconds >= self.compare.seconds else self.compare
+
+    @property
+    def second_comparison(self) -> Duration:
+        """The offset of the second day-over-day comparison: one period and the gap."""
+        return duration(self.period.seconds + self.gap.seconds)
+
+    @property
+    def history(self) -> float:
+        """Seconds of a series both comparisons read: two periods, the gap and one compare window."""
+        return 2 * self.period.seconds + self.gap.seconds + self.compare.seconds
 
 
 @dataclass(frozen=True)
@@ -117,11 +156,17 @@ def peak_rule(signal: RetainedSignal, w: TrendWindows) -> RecordingRule:
     return signal.rule("peak", f"max_over_time({signal.raw}[{w.floor.text}])")
 
 
+def lowest(series: str, w: TrendWindows, offset: Duration | None = None) -> str:
+    """The lowest level of `series` over the compare window (ending `offset` ago)."""
+    shift = f" offset {offset.text}" if offset else ""
+    return f"min_over_time({series}[{w.compare.text}]{shift})"
+
+
 def growth_rules(signal: RetainedSignal, w: TrendWindows) -> tuple[RecordingRule, RecordingRule]:
-    """Floor growth over one period (bytes), and the same relative to the floor one period ago."""
+    """Floor growth over one period (bytes), and the same relative to the floor one period ago: the lowest floor
+    of the compare window now against the same window one period ago."""
     floor = signal.recorded("floor")
-    now = f"avg_over_time({floor}[{w.average.text}])"
-    before = f"avg_over_time({floor}[{w.average.text}] offset {w.period.text})"
+    now, before = lowest(floor, w), lowest(floor, w, w.period)
     return (signal.rule("floor_growth", f"{now} - {before}"),
             signal.rule("floor_growth_ratio", f"{now} / {before} - 1"))
 
@@ -146,14 +191,14 @@ def uptime_guard(signal: RetainedSignal, seconds: float) -> Condition:
 
 
 def across_days(signal: RetainedSignal, w: TrendWindows, min_ratio: float, min_bytes: float) -> Condition:
-    """Growth of at least `min_ratio` and `min_bytes` per period, on each of the last two periods.
+    """Growth of at least `min_ratio` and `min_bytes` per period, now and on a comparison whose windows do not
+    overlap today's (`w.second_comparison` back), so one step never counts twice.
     Value: the growth over the last period, in bytes."""
     growth, ratio = signal.recorded("floor_growth"), signal.recorded("floor_growth_ratio")
-    p = w.period.text
-    grew = f"floor_grew{p}"
-    guard = uptime_guard(signal, 2 * w.period.seconds + w.average.seconds + w.floor.seconds)
+    grew = f"floor_grew{w.period.text}"
+    guard = uptime_guard(signal, w.history + w.floor.seconds)
     return Condition(
-        f"{signal.recorded(grew)} and ({signal.recorded(grew)} offset {p}) {guard.expr}",
+        f"{signal.recorded(grew)} and ({signal.recorded(grew)} offset {w.second_comparison.text}) {guard.expr}",
         (signal.rule(grew, f"{growth} > {number(min_bytes)} and {ratio} > {number(min_ratio)}"), *guard.rules))
 
 

@@ -108,7 +108,8 @@ class DashboardSettings:
 class LeakDetection:
     floor_window: Duration
     period: Duration
-    average: Duration
+    compare_window: Duration
+    step_duration: Duration
 
 
 @dataclass(frozen=True)
@@ -229,7 +230,8 @@ def build_service(doc: Document) -> Service:
         dashboard=DashboardSettings(dash["title"], tuple(dash["tags"]), parse_duration(dash["timeRange"]),
                                     parse_duration(dash["refresh"]), dash["grafanaUrl"].rstrip("/")),
         leak=LeakDetection(*(parse_duration(spec["leakDetection"][k]) for k in ("floorWindow", "period",
-                                                                                   "average"))),
+                                                                                   "compareWindow",
+                                                                                   "stepDuration"))),
         alerts=_alert_settings(alerts_schema, spec["alerts"]),
         source=doc.source or doc.file,
         queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),

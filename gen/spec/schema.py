@@ -127,8 +127,9 @@ def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes
     return alert(
         description, "warning", "1h",
         "the growth is already confirmed on two consecutive days; an hour more rules out a single odd evaluation.",
-        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on each "
-                                f"of the last two periods. Default {growth}: {growth_why}", growth),
+        growthPerPeriod=percent("Minimum growth of the floor per period, relative to the period before, on both "
+                                "day-over-day comparisons (now, and a period plus `leakDetection.stepDuration` "
+                                f"ago). Default {growth}: {growth_why}", growth),
         minBytesPerPeriod=size(f"Minimum growth per period in bytes, so small floors that wobble by a few percent "
                                f"stay quiet. Default {min_bytes}: {bytes_why}", min_bytes),
     )
@@ -226,13 +227,19 @@ def _alerts() -> dict:
                 "critical", "30m", "the forecast must hold for a while; one steep stretch is not a trend.",
                 window=duration("Window of the linear fit (predict_linear). Default 6h: long enough to average "
                                 "out GC, short enough to catch a fast leak hours before the OOM.", "6h"),
-                horizon=duration("Fire when the limit is this close. Default 12h: a working day to ship a "
-                                 "fix or schedule a restart before the kernel kills the pod.", "12h"),
+                horizon=duration("Fire when the limit is this close. Default 16h: a working day to ship a "
+                                 "fix or schedule a restart before the kernel kills the pod, and still 12 hours "
+                                 "after the 30 minutes of `for` and a forecast that runs a little late.", "16h"),
                 fastWindow=duration("Window of the second, fast forecast, for leaks that kill a pod within the "
                                     "day. Default 2h: enough GC cycles to fit a line, short enough to react "
                                     "within hours of a leak starting.", "2h"),
                 fastHorizon=duration("Horizon of the fast forecast. Default 4h: a short fit is only trusted "
                                      "close to the limit, where a daily traffic cycle cannot carry it.", "4h"),
+                warningHorizon=duration("The fast forecast also raises the alert at warning severity when the "
+                                        "limit is this close, hours before it pages. Default 1d: a leak that "
+                                        "kills the pod within a day is announced about 20 hours ahead. Nothing "
+                                        "healthy climbs steadily for hours towards the limit (the daily cycle, "
+                                        "cache fill and steps are far too slow or too short).", "1d"),
                 warmup=duration("Time after a pod starts that is never judged. Default 1h: cache fill time.",
                                 "1h"),
             ),
@@ -240,8 +247,9 @@ def _alerts() -> dict:
                 "The service's average CPU per pod keeps rising across days (the seed article's doubled in five "
                 "days): work per request is growing, often with a leak.",
                 "warning", "1h", "the rise is already confirmed on two consecutive periods.",
-                growthPerPeriod=percent("Minimum rise of the daily average per period, on each of the last "
-                                        "two periods. Default 10%: doubling in five days is 15% a day; "
+                growthPerPeriod=percent("Minimum rise of the lowest CPU of `leakDetection.compareWindow` over the "
+                                        "same window a period earlier, on both day-over-day comparisons. "
+                                        "Default 10%: doubling in five days is 15% a day; "
                                         "normal day-to-day variation stays within a few percent.", "10%"),
                 requestCounter=string("Counter of handled requests (for example `http_requests_total`) on the "
                                       "app's metrics. When set, CPU seconds per request is compared, so "
@@ -322,8 +330,16 @@ def _leak_detection() -> dict:
                                     "service, and hides spikes shorter than an hour.", "1h"),
             "period": duration("Length of the traffic cycle that day-over-day comparisons cancel. Default "
                                "1d: traffic repeats daily.", "1d"),
-            "average": duration("How much of each period is averaged before two periods are compared. "
-                                "Default 6h: smooths noise in the floor yet still moves within a day.", "6h"),
+            "compareWindow": duration("The window of each period whose lowest memory floor is compared with "
+                                      "the same window one period earlier (CPU, a noisier series, uses four times "
+                                      "this). Default 15m: with the floor's own hour it spans 75 minutes of "
+                                      "samples, and it delays a leak alert by no more than it spans.", "15m"),
+            "stepDuration": duration("A rise that completes within this long (a deploy with a larger baseline, "
+                                     "a config change, the weekday after a weekend) counts as growth on one "
+                                     "day at most: the second day-over-day comparison looks this much further "
+                                     "back than one period, so its windows never overlap the first's. Default "
+                                     "3h: a morning's traffic ramp; a longer one delays each leak alert by as "
+                                     "much.", "3h"),
         },
     )
 
@@ -522,7 +538,8 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.dashboard.refresh", "5s", "1d"),
     ("spec.leakDetection.floorWindow", "5m", "1d"),
     ("spec.leakDetection.period", "1h", "7d"),
-    ("spec.leakDetection.average", "15m", "2d"),
+    ("spec.leakDetection.compareWindow", "5m", "1d"),
+    ("spec.leakDetection.stepDuration", "5m", "2d"),
     ("spec.alerts.eventLoopLag.threshold", "1ms", "10s"),
     ("spec.alerts.restarts.window", "5m", "1d"),
     ("spec.alerts.oomKilled.window", "5m", "7d"),
@@ -533,6 +550,7 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.alerts.memoryExhaustion.horizon", "1h", "7d"),
     ("spec.alerts.memoryExhaustion.fastWindow", "15m", "12h"),
     ("spec.alerts.memoryExhaustion.fastHorizon", "30m", "1d"),
+    ("spec.alerts.memoryExhaustion.warningHorizon", "1h", "7d"),
     ("spec.alerts.*.for", "0s", "1d"),
     ("spec.queues.[].alerts.drainTime.threshold", "1m", "7d"),
     ("spec.queues.[].alerts.*.window", "1m", "1d"),

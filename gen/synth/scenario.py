@@ -39,6 +39,11 @@ def _dur(description: str) -> dict:
     return {"description": description, "type": "string", "pattern": DURATION_PATTERN, "format": "duration"}
 
 
+_RISE = {"type": "object", "additionalProperties": False, "required": ["at", "size"],
+         "properties": {"at": _dur("When it begins, from the start of the scenario."),
+                        "size": _amount("How much the level rises, for good."),
+                        "over": _dur("How long the rise takes (a ramp); default at once.")}}
+
 _SHAPE = {
     "type": "object",
     "additionalProperties": False,
@@ -67,6 +72,11 @@ _SHAPE = {
         "exhaustAt": _amount("Stop the scenario's retained growth here (an OOM kill in real life)."),
         "traffic": _amount("Memory that serves requests, at the load of `pods` replicas: it scales with each "
                            "pod's share of the traffic, so it shrinks when an autoscaler adds pods."),
+        "rises": {"type": "array", "description": "One-off rises that stay (a release with a larger baseline, "
+                                                  "a config change, the weekday after a weekend): not a leak.",
+                  "items": _RISE},
+        "leakPods": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 0},
+                     "description": "Replicas (from 0) whose processes leak (`leakPerDay`, `steps`); default all."},
     },
 }
 
@@ -149,13 +159,17 @@ SCENARIO_SCHEMA = {
         "initialAge": {**_dur("How long the first processes have been up at the start."), "default": "0s"},
         "memory": {"type": "object", "additionalProperties": False,
                    "description": "Shapes of the memory series.",
-                   "properties": {k: _SHAPE for k in ("oldSpace", "heapUsed", "workingSet")}},
+                   "properties": {k: _SHAPE for k in ("oldSpace", "heapUsed", "workingSet", "external")}},
         "cpu": {"type": "object", "additionalProperties": False, "description": "CPU cores used per pod.",
                 "properties": {"base": {"type": "number", "description": "Cores used once warm."},
                                "growthPerDay": {"type": "number", "description": "Cores added per day of uptime."},
                                "factorPerDay": {"type": "number", "exclusiveMinimum": 0,
                                                 "description": "Compound growth: cores multiply by this per day."},
-                               "daily": {"type": "number", "description": "Amplitude of the daily cycle."}}},
+                               "daily": {"type": "number", "description": "Amplitude of the daily cycle."},
+                               "rises": {"type": "array", "description": "One-off rises in cores that stay (a "
+                                                                         "traffic step): not a trend.",
+                                         "items": {**_RISE, "properties": {**_RISE["properties"], "size": {
+                                             "type": "number", "description": "Cores added, for good."}}}}}},
         "eventLoopP99": {"type": "object", "additionalProperties": False,
                          "description": "Event-loop p99 lag in seconds.",
                          "properties": {"base": {"type": "number"},
@@ -168,6 +182,8 @@ DEFAULT_MEMORY = {
     "oldSpace": {"base": "90Mi", "sawtooth": {"height": "12Mi", "period": "20m"}, "noise": "512Ki"},
     "heapUsed": {"base": "120Mi", "sawtooth": {"height": "30Mi", "period": "5m"}, "noise": "1Mi"},
     "workingSet": {"base": "360Mi", "sawtooth": {"height": "40Mi", "period": "5m"}, "noise": "2Mi"},
+    # Buffers and native memory (prom-client's nodejs_external_memory_bytes); outside the heap, inside the working set.
+    "external": {"base": "24Mi", "sawtooth": {"height": "4Mi", "period": "5m"}, "noise": "256Ki"},
 }
 DEFAULT_CPU = {"base": 0.04, "growthPerDay": 0.0, "factorPerDay": 1.0, "daily": 0.01}
 DEFAULT_LAG = {"base": 0.012}
@@ -418,6 +434,8 @@ class Shape:
     noise: float = 0.0
     exhaust_at: float = math.inf
     traffic: float = 0.0
+    rises: tuple[tuple[float, float, float], ...] = ()  # (start, size, duration)
+    leak_pods: frozenset[int] | None = None  # replicas that leak; None: all
 
     @staticmethod
     def parse(shape: dict) -> "Shape":
@@ -434,16 +452,32 @@ class Shape:
             noise=_bytes(shape.get("noise", 0)),
             exhaust_at=_bytes(shape["exhaustAt"]) if "exhaustAt" in shape else math.inf,
             traffic=_bytes(shape.get("traffic", 0)),
+            rises=_rises(shape.get("rises", []), _bytes),
+            leak_pods=frozenset(shape["leakPods"]) if "leakPods" in shape else None,
         )
+
+
+def _rises(rises: list[dict], amount) -> tuple[tuple[float, float, float], ...]:
+    return tuple((_seconds(r["at"]), amount(r["size"]), _seconds(r.get("over", "0s"))) for r in rises)
+
+
+def _risen(rises: tuple[tuple[float, float, float], ...], t: float) -> float:
+    """How much the one-off rises have added by `t` (a ramp rises linearly over its duration)."""
+    total = 0.0
+    for start, size, over in rises:
+        if t >= start:
+            total += size * (min(1.0, (t - start) / over) if over else 1.0)
+    return total
 
 
 def memory_value(shape: Shape, proc: Process, t: float, rng: random.Random | None, phase: float,
                  load: float = 1.0) -> float:
     """The shape's value for the process at `t`; `load` is the pod's share of the traffic (load_factors)."""
     age = t - proc.start
-    leaking = max(0.0, t - max(proc.start, shape.leak_from))
-    value = shape.base + shape.leak_per_day * leaking / DAY
-    if shape.step_every:
+    leaks = shape.leak_pods is None or proc.pod in shape.leak_pods
+    leaking = max(0.0, t - max(proc.start, shape.leak_from)) if leaks else 0.0
+    value = shape.base + shape.leak_per_day * leaking / DAY + _risen(shape.rises, t)
+    if shape.step_every and leaks:
         value += shape.step_size * math.floor(age / shape.step_every)
     value = min(value, shape.exhaust_at) + _daily(shape.daily, t)
     if shape.traffic:
@@ -503,6 +537,7 @@ _MEMORY_METRICS = {
     "oldSpace": ("app", "nodejs_heap_space_size_used_bytes", {"space": "old"}),
     "heapUsed": ("app", "nodejs_heap_size_used_bytes", {}),
     "workingSet": ("container", "container_memory_working_set_bytes", {}),
+    "external": ("app", "nodejs_external_memory_bytes", {}),
 }
 
 
@@ -587,7 +622,8 @@ def not_applicable(scenario: Scenario, service: Service, alerts: set[str]) -> st
 def _cpu(cpu: dict, proc: Process, t: float) -> float:
     age = t - proc.start
     compound = cpu["base"] * cpu["factorPerDay"] ** (age / DAY)
-    return max(0.0, compound + cpu["growthPerDay"] * age / DAY + _daily(cpu["daily"], t))
+    rises = _risen(_rises(cpu.get("rises", []), float), t)
+    return max(0.0, compound + cpu["growthPerDay"] * age / DAY + _daily(cpu["daily"], t) + rises)
 
 
 def _lag(lag: dict, t: float) -> float:

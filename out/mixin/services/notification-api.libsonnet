@@ -566,6 +566,132 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
+          "description": "External memory per pod (Buffers and native memory outside the V8 heap; thin) and its floor over 1h (thick). A leak here grows the working set while the heap stays flat.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "bytes"
+            },
+            "overrides": [
+              {
+                "matcher": {
+                  "id": "byRegexp",
+                  "options": ".* raw"
+                },
+                "properties": [
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 1
+                  },
+                  {
+                    "id": "custom.fillOpacity",
+                    "value": 0
+                  }
+                ]
+              }
+            ]
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12,
+            "y": 10
+          },
+          "id": 423551,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "nodejs_external_memory_bytes{job=\"notification-api\", namespace=\"$namespace\", pod=~\"$pod\"}",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "{{pod}} raw",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "{{pod}} floor",
+              "range": true,
+              "refId": "B"
+            }
+          ],
+          "title": "Retained off-heap: external-memory floor",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
           "description": "Container working set per pod (thin), its floor over 1h (thick) and the memory limit. Steps down at deploys with a climb in between is a leak that restarts hide.",
           "fieldConfig": {
             "defaults": {
@@ -665,8 +791,8 @@
           "gridPos": {
             "h": 8,
             "w": 12,
-            "x": 12,
-            "y": 10
+            "x": 0,
+            "y": 18
           },
           "id": 652433,
           "options": {
@@ -734,7 +860,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "How much each floor grew compared with the same hours 1d earlier (averaged over 6h). A daily traffic cycle cancels out; a leak stays above zero day after day. The red line is the alert threshold; it must be crossed on two consecutive days.",
+          "description": "How much each floor grew: its lowest point in the last 15m against the same hours 1d earlier. A daily traffic cycle cancels out; a leak stays above zero day after day, a single step for one 1d. The red line is the alert threshold; it must be crossed now and 1d3h ago, two comparisons that share no window.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -790,7 +916,7 @@
           "gridPos": {
             "h": 8,
             "w": 12,
-            "x": 0,
+            "x": 12,
             "y": 18
           },
           "id": 736249,
@@ -843,12 +969,25 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
+              "expr": "instance:nodejs_external_memory_bytes:floor_growth_ratio{service=\"notification-api\"}",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "{{pod}} external memory (Buffers, native)",
+              "range": true,
+              "refId": "C"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"notification-api\"}",
               "format": "time_series",
               "instant": false,
               "legendFormat": "{{pod}} working set",
               "range": true,
-              "refId": "C"
+              "refId": "D"
             }
           ],
           "title": "Floor growth over 1d",
@@ -859,7 +998,7 @@
             "type": "prometheus",
             "uid": "${datasource}"
           },
-          "description": "The working-set floor, the predict_linear() forecast 12h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
+          "description": "The working-set floor, the predict_linear() forecast 16h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
           "fieldConfig": {
             "defaults": {
               "color": {
@@ -960,8 +1099,8 @@
           "gridPos": {
             "h": 8,
             "w": 12,
-            "x": 12,
-            "y": 18
+            "x": 0,
+            "y": 26
           },
           "id": 347708,
           "options": {
@@ -1000,10 +1139,10 @@
                 "uid": "${datasource}"
               },
               "editorMode": "code",
-              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h], 43200)",
+              "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h], 57600)",
               "format": "time_series",
               "instant": false,
-              "legendFormat": "{{pod}} forecast in 12h",
+              "legendFormat": "{{pod}} forecast in 16h",
               "range": true,
               "refId": "B"
             },
@@ -1045,11 +1184,11 @@
                   },
                   {
                     "color": "orange",
-                    "value": 43200
+                    "value": 57600
                   },
                   {
                     "color": "green",
-                    "value": 172800
+                    "value": 230400
                   }
                 ]
               },
@@ -1060,7 +1199,7 @@
           "gridPos": {
             "h": 8,
             "w": 6,
-            "x": 0,
+            "x": 12,
             "y": 26
           },
           "id": 282945,
@@ -1157,8 +1296,8 @@
           "gridPos": {
             "h": 8,
             "w": 9,
-            "x": 6,
-            "y": 26
+            "x": 0,
+            "y": 34
           },
           "id": 170840,
           "options": {
@@ -1266,8 +1405,8 @@
           "gridPos": {
             "h": 8,
             "w": 9,
-            "x": 15,
-            "y": 26
+            "x": 9,
+            "y": 34
           },
           "id": 833723,
           "options": {
@@ -1323,7 +1462,7 @@
             "h": 1,
             "w": 24,
             "x": 0,
-            "y": 34
+            "y": 42
           },
           "id": 150097,
           "panels": [],
@@ -1393,7 +1532,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 35
+            "y": 43
           },
           "id": 722860,
           "options": {
@@ -1502,7 +1641,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 35
+            "y": 43
           },
           "id": 181924,
           "options": {
@@ -1612,7 +1751,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 43
+            "y": 51
           },
           "id": 157498,
           "options": {
@@ -1708,7 +1847,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 43
+            "y": 51
           },
           "id": 571360,
           "options": {
@@ -1804,7 +1943,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 51
+            "y": 59
           },
           "id": 482700,
           "options": {
@@ -1900,7 +2039,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 51
+            "y": 59
           },
           "id": 950474,
           "options": {
@@ -1996,7 +2135,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 59
+            "y": 67
           },
           "id": 116566,
           "options": {
@@ -2092,7 +2231,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 59
+            "y": 67
           },
           "id": 752580,
           "options": {
@@ -2201,7 +2340,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 67
+            "y": 75
           },
           "id": 962944,
           "options": {
@@ -2310,7 +2449,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 67
+            "y": 75
           },
           "id": 812369,
           "options": {
@@ -2419,7 +2558,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 75
+            "y": 83
           },
           "id": 887687,
           "options": {
@@ -2515,7 +2654,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 75
+            "y": 83
           },
           "id": 848951,
           "options": {
@@ -2558,7 +2697,7 @@
             "h": 1,
             "w": 24,
             "x": 0,
-            "y": 83
+            "y": 91
           },
           "id": 904432,
           "panels": [],
@@ -2721,7 +2860,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 84
+            "y": 92
           },
           "id": 784109,
           "options": {
@@ -2966,7 +3105,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 84
+            "y": 92
           },
           "id": 456518,
           "options": {
@@ -3115,7 +3254,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 92
+            "y": 100
           },
           "id": 589710,
           "options": {
@@ -3211,7 +3350,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 92
+            "y": 100
           },
           "id": 714374,
           "options": {
@@ -3346,7 +3485,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 100
+            "y": 108
           },
           "id": 845009,
           "options": {
@@ -3455,7 +3594,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 100
+            "y": 108
           },
           "id": 539708,
           "options": {
@@ -3564,7 +3703,7 @@
             "h": 8,
             "w": 12,
             "x": 0,
-            "y": 108
+            "y": 116
           },
           "id": 417333,
           "options": {
@@ -3673,7 +3812,7 @@
             "h": 8,
             "w": 12,
             "x": 12,
-            "y": 108
+            "y": 116
           },
           "id": 313341,
           "options": {
@@ -3765,7 +3904,7 @@
             "h": 4,
             "w": 6,
             "x": 0,
-            "y": 116
+            "y": 124
           },
           "id": 623122,
           "options": {
@@ -3832,7 +3971,7 @@
             "h": 4,
             "w": 6,
             "x": 6,
-            "y": 116
+            "y": 124
           },
           "id": 986893,
           "options": {
@@ -3898,7 +4037,7 @@
             "h": 4,
             "w": 6,
             "x": 12,
-            "y": 116
+            "y": 124
           },
           "id": 265356,
           "options": {
@@ -3964,7 +4103,7 @@
             "h": 4,
             "w": 6,
             "x": 18,
-            "y": 116
+            "y": 124
           },
           "id": 218601,
           "options": {
@@ -4008,7 +4147,7 @@
             "h": 1,
             "w": 24,
             "x": 0,
-            "y": 120
+            "y": 128
           },
           "id": 671168,
           "panels": [],
@@ -4074,7 +4213,7 @@
             "h": 6,
             "w": 24,
             "x": 0,
-            "y": 121
+            "y": 129
           },
           "id": 988800,
           "options": {
@@ -4380,11 +4519,11 @@
             "alert": "NodejsHeapLeak",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=835186&var-namespace=messaging&var-pod={{ $labels.pod }}",
-              "description": "The heap old space floor of {{ $labels.pod }} (what is left after garbage collection) grew by {{ $value | humanize1024 }}B over the last 1d, and grew by more than 3% the 1d before. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
+              "description": "The heap old space floor of {{ $labels.pod }} (what is left after garbage collection) grew by {{ $value | humanize1024 }}B over the last 1d, and by more than 3% over the 1d that ended 1d3h ago. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap old space keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 198000",
+            "expr": "instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_old_space_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4398,7 +4537,7 @@
             "alert": "NodejsHeapLeakWithinProcess",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=835186&var-namespace=messaging&var-pod={{ $labels.pod }}",
-              "description": "The heap old space floor of {{ $labels.pod }} grows by {{ $value | humanize1024 }}B per hour and has risen steadily for the last 16h without levelling off. Restarts and deploys hide a leak like this; it comes back after each one.",
+              "description": "The heap old space floor of {{ $labels.pod }} grows by {{ $value | humanize1024 }}B per hour and has risen steadily for the last 16h without levelling off. Restarts and deploys hide a leak like this; it comes back after each one. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap old space has grown all through this process' life"
             },
@@ -4416,11 +4555,11 @@
             "alert": "NodejsHeapLeak",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=835186&var-namespace=messaging&var-pod={{ $labels.pod }}",
-              "description": "The heap used floor of {{ $labels.pod }} (what is left after garbage collection) grew by {{ $value | humanize1024 }}B over the last 1d, and grew by more than 3% the 1d before. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
+              "description": "The heap used floor of {{ $labels.pod }} (what is left after garbage collection) grew by {{ $value | humanize1024 }}B over the last 1d, and by more than 3% over the 1d that ended 1d3h ago. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
               "summary": "{{ $labels.pod }}: heap used keeps growing day after day"
             },
-            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 198000",
+            "expr": "instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_heap_used_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4434,7 +4573,7 @@
             "alert": "NodejsHeapLeakWithinProcess",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=835186&var-namespace=messaging&var-pod={{ $labels.pod }}",
-              "description": "The heap used floor of {{ $labels.pod }} grows by {{ $value | humanize1024 }}B per hour and has risen steadily for the last 16h without levelling off. Restarts and deploys hide a leak like this; it comes back after each one.",
+              "description": "The heap used floor of {{ $labels.pod }} grows by {{ $value | humanize1024 }}B per hour and has risen steadily for the last 16h without levelling off. Restarts and deploys hide a leak like this; it comes back after each one. Objects survive collection and are never freed: a leak. Take two heap snapshots a few hours apart and compare what is retained.",
               "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeakWithinProcess",
               "summary": "{{ $labels.pod }}: heap used has grown all through this process' life"
             },
@@ -4449,14 +4588,50 @@
             }
           },
           {
+            "alert": "NodejsHeapLeak",
+            "annotations": {
+              "dashboard_url": "/d/notification-api/notification-api?viewPanel=423551&var-namespace=messaging&var-pod={{ $labels.pod }}",
+              "description": "The external memory (Buffers, native) floor of {{ $labels.pod }} (what is left after garbage collection) grew by {{ $value | humanize1024 }}B over the last 1d, and by more than 3% over the 1d that ended 1d3h ago. Memory outside the V8 heap is held and never released: Buffers kept by streams, sockets or caches that are never closed or evicted, or a native module. Heap snapshots will not show it.",
+              "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeak",
+              "summary": "{{ $labels.pod }}: external memory (Buffers, native) keeps growing day after day"
+            },
+            "expr": "instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 188100",
+            "for": "1h",
+            "labels": {
+              "env": "production",
+              "service": "notification-api",
+              "severity": "warning",
+              "signal": "external",
+              "team": "engagement"
+            }
+          },
+          {
+            "alert": "NodejsHeapLeakWithinProcess",
+            "annotations": {
+              "dashboard_url": "/d/notification-api/notification-api?viewPanel=423551&var-namespace=messaging&var-pod={{ $labels.pod }}",
+              "description": "The external memory (Buffers, native) floor of {{ $labels.pod }} grows by {{ $value | humanize1024 }}B per hour and has risen steadily for the last 16h without levelling off. Restarts and deploys hide a leak like this; it comes back after each one. Memory outside the V8 heap is held and never released: Buffers kept by streams, sockets or caches that are never closed or evicted, or a native module. Heap snapshots will not show it.",
+              "runbook_url": "https://runbooks.example.com/engagement/NodejsHeapLeakWithinProcess",
+              "summary": "{{ $labels.pod }}: external memory (Buffers, native) has grown all through this process' life"
+            },
+            "expr": "instance:nodejs_external_memory_bytes:floor_steady_rise16h{service=\"notification-api\"} > 262144\nand instance:nodejs_external_memory_bytes:floor_rise_ratio16h{service=\"notification-api\"} > 0.03\nand on (job, instance) instance:process_uptime_seconds{service=\"notification-api\"} > 64800",
+            "for": "1h",
+            "labels": {
+              "env": "production",
+              "service": "notification-api",
+              "severity": "warning",
+              "signal": "external",
+              "team": "engagement"
+            }
+          },
+          {
             "alert": "PodMemoryLeak",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=652433&var-namespace=messaging&var-pod={{ $labels.pod }}",
-              "description": "The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by {{ $value | humanize1024 }}B over the last 1d, and grew by more than 3% the 1d before. Memory is retained and never released: a leak in the heap, in Buffers or in native code.",
+              "description": "The working-set floor of container {{ $labels.container }} in {{ $labels.pod }} grew by {{ $value | humanize1024 }}B over the last 1d, and by more than 3% over the 1d that ended 1d3h ago. Memory is retained and never released: a leak in the heap, in Buffers or in native code.",
               "runbook_url": "https://runbooks.example.com/engagement/PodMemoryLeak",
               "summary": "{{ $labels.pod }}: memory keeps growing day after day"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"} offset 1d)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h{service=\"notification-api\"}",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"}\nand (namespace_pod_container:container_memory_working_set_bytes:floor_grew1d{service=\"notification-api\"} offset 1d3h)\nand on (namespace, pod, container) namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m{service=\"notification-api\"}",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4490,7 +4665,7 @@
               "runbook_url": "https://runbooks.example.com/engagement/PodMemoryExhaustionForecast",
               "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
             },
-            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"notification-api\"} < 43200\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"notification-api\"} < 14400",
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady6h{service=\"notification-api\"} < 57600\nor namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"notification-api\"} < 14400",
             "for": "30m",
             "labels": {
               "env": "production",
@@ -4500,14 +4675,31 @@
             }
           },
           {
+            "alert": "PodMemoryExhaustionForecast",
+            "annotations": {
+              "dashboard_url": "/d/notification-api/notification-api?viewPanel=347708&var-namespace=messaging&var-pod={{ $labels.pod }}",
+              "description": "At the growth of the last 2h, container {{ $labels.container }} in {{ $labels.pod }} reaches its memory limit in {{ $value | humanizeDuration }} (floor plus its usual GC sawtooth), and the kernel will OOM-kill it. Restart it before then to buy time, and find the leak.",
+              "runbook_url": "https://runbooks.example.com/engagement/PodMemoryExhaustionForecast",
+              "summary": "{{ $labels.pod }} will run out of memory in {{ $value | humanizeDuration }}"
+            },
+            "expr": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h{service=\"notification-api\"} < 86400",
+            "for": "30m",
+            "labels": {
+              "env": "production",
+              "service": "notification-api",
+              "severity": "warning",
+              "team": "engagement"
+            }
+          },
+          {
             "alert": "PodCpuUsageRising",
             "annotations": {
               "dashboard_url": "/d/notification-api/notification-api?viewPanel=170840&var-namespace=messaging",
-              "description": "The average CPU per pod of notification-api rose by {{ $value | humanizePercentage }} over the last 1d, and by more than 10% the 1d before. Work per request is growing: look for a leak (GC works harder as the heap grows) or a job that does more each run.",
+              "description": "The lowest average CPU per pod of notification-api in the last 1h rose by {{ $value | humanizePercentage }} over the same hours 1d earlier, and by more than 10% in the same comparison 1d3h ago. Work per request is growing: look for a leak (GC works harder as the heap grows) or a job that does more each run.",
               "runbook_url": "https://runbooks.example.com/engagement/PodCpuUsageRising",
               "summary": "notification-api: CPU use keeps rising day after day"
             },
-            "expr": "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio{service=\"notification-api\"} > 0.1\nand (service:container_cpu_usage_seconds:avg_rate5m_growth_ratio{service=\"notification-api\"} offset 1d) > 0.1",
+            "expr": "service:container_cpu_usage_seconds:avg_rate5m_growth_ratio{service=\"notification-api\"} > 0.1\nand (service:container_cpu_usage_seconds:avg_rate5m_growth_ratio{service=\"notification-api\"} offset 1d3h) > 0.1",
             "for": "1h",
             "labels": {
               "env": "production",
@@ -4601,14 +4793,14 @@
             "record": "instance:nodejs_heap_old_space_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[6h]) - avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[6h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_heap_old_space_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[6h]) / avg_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[6h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_heap_old_space_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4622,18 +4814,39 @@
             "record": "instance:nodejs_heap_used_bytes:floor"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[6h]) - avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[6h] offset 1d)",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_heap_used_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[6h]) / avg_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[6h] offset 1d) - 1",
+            "expr": "min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_heap_used_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
             "record": "instance:nodejs_heap_used_bytes:floor_growth_ratio"
+          },
+          {
+            "expr": "min_over_time(nodejs_external_memory_bytes{job=\"notification-api\", namespace=\"messaging\", pod=~\"notification-api-.*\"}[1h])",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor"
+          },
+          {
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_growth"
+          },
+          {
+            "expr": "min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_growth_ratio"
           },
           {
             "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"notification-api\"}[1h])",
@@ -4643,14 +4856,14 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h]) - avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h] offset 1d)",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m]) - min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m] offset 1d)",
             "labels": {
               "service": "notification-api"
             },
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_growth"
           },
           {
-            "expr": "avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h]) / avg_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[6h] offset 1d) - 1",
+            "expr": "min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m]) / min_over_time(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"}[15m] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4692,7 +4905,7 @@
             "record": "service:container_cpu_usage_seconds:avg_rate5m"
           },
           {
-            "expr": "avg_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"notification-api\"}[1d]) / avg_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"notification-api\"}[1d] offset 1d) - 1",
+            "expr": "min_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"notification-api\"}[1h]) / min_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"notification-api\"}[1h] offset 1d) - 1",
             "labels": {
               "service": "notification-api"
             },
@@ -4762,6 +4975,34 @@
             "record": "instance:nodejs_heap_used_bytes:floor_rise_ratio16h"
           },
           {
+            "expr": "instance:nodejs_external_memory_bytes:floor_growth{service=\"notification-api\"} > 4194304\nand instance:nodejs_external_memory_bytes:floor_growth_ratio{service=\"notification-api\"} > 0.03",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_grew1d"
+          },
+          {
+            "expr": "instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} - instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 16h",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[16h]) * 3600\nand (instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 16h - min_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[16h])) <= 0.15 * instance:nodejs_external_memory_bytes:floor_rise16h{service=\"notification-api\"}\nand (max_over_time(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[16h]) - instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}) <= 0.15 * instance:nodejs_external_memory_bytes:floor_rise16h{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 10h40m - instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 16h) > 0.25 * instance:nodejs_external_memory_bytes:floor_rise16h{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 5h20m - instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 10h40m) > 0.25 * instance:nodejs_external_memory_bytes:floor_rise16h{service=\"notification-api\"}\nand (instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} - instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 5h20m) > 0.25 * instance:nodejs_external_memory_bytes:floor_rise16h{service=\"notification-api\"}",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_steady_rise16h"
+          },
+          {
+            "expr": "deriv(instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"}[16h]) * 57600 / (instance:nodejs_external_memory_bytes:floor{service=\"notification-api\"} offset 16h)",
+            "labels": {
+              "service": "notification-api"
+            },
+            "record": "instance:nodejs_external_memory_bytes:floor_rise_ratio16h"
+          },
+          {
             "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth{service=\"notification-api\"} > 8388608\nand namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"notification-api\"} > 0.03",
             "labels": {
               "service": "notification-api"
@@ -4769,11 +5010,11 @@
             "record": "namespace_pod_container:container_memory_working_set_bytes:floor_grew1d"
           },
           {
-            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 2d7h) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\"}[2d7h]) > 0",
+            "expr": "(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 2d4h15m) * 0 + 1\nunless on (namespace, pod, container) changes(kube_pod_container_status_restarts_total{namespace=\"messaging\", pod=~\"notification-api-.*\", container=\"app\"}[2d4h15m]) > 0",
             "labels": {
               "service": "notification-api"
             },
-            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d7h"
+            "record": "namespace_pod_container:container_memory_working_set_bytes:uptime_guard2d4h15m"
           },
           {
             "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} - namespace_pod_container:container_memory_working_set_bytes:floor{service=\"notification-api\"} offset 16h",
