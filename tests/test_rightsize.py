@@ -1,0 +1,238 @@
+"""`obsgen rightsize` against a real Prometheus whose TSDB holds a week of recorded usage.
+
+The series are the seed article's pod, written as cAdvisor and kube-state-metrics export them and
+backfilled with `promtool tsdb create-blocks-from openmetrics`:
+
+- `seed-api`: two pods that live all week, CPU 0.03-0.06 cores through the day with a daily burst to
+  0.09, working set 0.35-0.41 GB with a daily spike to 0.6 GB; requests 1 CPU / 2Gi, limits 2 CPU / 4Gi.
+  The article's TO-BE for it is 100m / 500m CPU and 1Gi / 2Gi memory.
+- `leaky-api`: the same requests, a working-set floor that grows 10% a day through each pod's life; pods
+  redeployed once, two days into the window, so the newer ones are five days old at the end.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gen.spec.load import load_specs
+from gen.spec.model import build_model
+from gen.spec.validate import validate
+from gen.tools import rightsize
+from gen.tools.prometheus_api import Prometheus
+from tests.live.processes import Supervisor, free_port, wait_until
+
+DAY = 86400
+STEP = 60
+GB = 1e9
+NAMESPACE = "exam"
+SEED_PODS = ("seed-api-7c9f8-a1b2c", "seed-api-7c9f8-d3e4f")
+LEAKY_OLD = ("leaky-api-5d6f7-aaaaa", "leaky-api-5d6f7-bbbbb")
+LEAKY_NEW = ("leaky-api-8b9c0-ccccc", "leaky-api-8b9c0-ddddd")
+REQUESTS = {("requests", "cpu"): 1, ("requests", "memory"): 2 * 2**30,
+            ("limits", "cpu"): 2, ("limits", "memory"): 4 * 2**30}
+LEAK_PER_DAY = 0.10
+DEPLOY_AT = 2 * DAY  # seconds after the window's start
+
+SPECS = {
+    "seed-api.yaml": """\
+# The seed article's service, with its resources read from kube-state-metrics.
+apiVersion: obsgen/v1
+kind: Service
+metadata:
+  name: seed-api
+spec:
+  namespace: exam
+  runtime: nodejs
+  container: app
+""",
+    "leaky-api.yaml": """\
+# yaml-language-server: $schema=../schema/obsgen-v1.schema.json
+# A service whose pods leak: the resources below are the article's AS-IS.
+apiVersion: obsgen/v1
+kind: Service
+metadata:
+  name: leaky-api   # keep in step with the Deployment
+spec:
+  namespace: exam
+  runtime: nodejs
+  container: app
+  resources:
+    requests: {cpu: "1", memory: 2Gi}   # AS-IS, from the article
+    limits:
+      cpu: "2"      # CFS quota
+      memory: 4Gi   # OOM line
+  alerts:
+    runbookBaseUrl: https://runbooks.example.com/assessments
+""",
+    "ghost-api.yaml": """\
+apiVersion: obsgen/v1
+kind: Service
+metadata:
+  name: ghost-api
+spec:
+  namespace: elsewhere
+  runtime: nodejs
+""",
+}
+
+
+def _labels(**labels: str) -> str:
+    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+
+
+def _daily(t: float) -> float:
+    return math.sin(2 * math.pi * t / DAY)
+
+
+def seed_cpu(t: float) -> float:
+    """Cores used: 0.03-0.06 through the day, a 15-minute burst to 0.09 every day at 14:00."""
+    return 0.09 if (t - 14 * 3600) % DAY < 15 * 60 else 0.045 + 0.015 * _daily(t)
+
+
+def seed_memory(t: float) -> float:
+    """Working set: 0.38 GB +- 0.03 through the day, a GC sawtooth of 20 MB, a 10-minute spike to 0.6 GB daily."""
+    if (t - 15 * 3600) % DAY < 10 * 60:
+        return 0.6 * GB
+    return 0.38 * GB + 0.03 * GB * _daily(t) + 0.02 * GB * ((t % 600) / 600)
+
+
+def leaky_memory(age: float) -> float:
+    """A floor that starts at 0.5 GB and grows 10% a day of the pod's life, plus a 40 MB GC sawtooth."""
+    return 0.5 * GB * (1 + LEAK_PER_DAY * age / DAY) + 0.04 * GB * ((age % 900) / 900)
+
+
+def _series(name: str, labels: str, points) -> list[str]:
+    return [f"{name}{labels} {value:.12g} {t:.0f}" for t, value in points]
+
+
+def openmetrics(start: float, end: float) -> str:
+    times = [start + i * STEP for i in range(int((end - start) // STEP) + 1)]
+    lines: list[str] = []
+
+    def container(pod: str, cpu, memory, alive=lambda t: True) -> None:
+        labels = _labels(namespace=NAMESPACE, pod=pod, container="app")
+        used, cpu_points, mem_points = 0.0, [], []
+        for t in (t for t in times if alive(t)):
+            used += cpu(t) * STEP
+            cpu_points.append((t, used))
+            mem_points.append((t, memory(t)))
+        lines.extend(_series("container_cpu_usage_seconds_total", labels, cpu_points))
+        lines.extend(_series("container_memory_working_set_bytes", labels, mem_points))
+        for (kind, resource), value in REQUESTS.items():
+            unit = "core" if resource == "cpu" else "byte"
+            ksm = _labels(namespace=NAMESPACE, pod=pod, container="app", resource=resource, unit=unit)
+            lines.extend(_series(f"kube_pod_container_resource_{kind}", ksm,
+                                 [(t, value) for t in times[::5] if alive(t)]))
+
+    for pod in SEED_PODS:
+        container(pod, seed_cpu, seed_memory)
+    deploy = start + DEPLOY_AT
+    for pod in LEAKY_OLD:  # started two days before the window
+        container(pod, seed_cpu, lambda t: leaky_memory(t - start + 2 * DAY), lambda t: t < deploy)
+    for pod in LEAKY_NEW:
+        container(pod, seed_cpu, lambda t: leaky_memory(t - deploy), lambda t: t >= deploy)
+    # promtool wants each metric family in one block: group by name, keep each series' samples in order.
+    lines.sort(key=lambda line: line.split("{", 1)[0])
+    return "\n".join(lines) + "\n# EOF\n"
+
+
+@pytest.fixture(scope="module")
+def bed(tmp_path_factory):
+    """A real Prometheus over the backfilled week; the spec files; the time the data ends."""
+    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
+        pytest.fail("prometheus and promtool are needed (Debian package `prometheus`)")
+    work = tmp_path_factory.mktemp("rightsize")
+    end = (time.time() // STEP) * STEP - 2 * STEP
+    start = end - 7 * DAY - 3600
+    data = work / "usage.om"
+    data.write_text(openmetrics(start, end))
+    tsdb = work / "tsdb"
+    made = subprocess.run(["nice", "promtool", "tsdb", "create-blocks-from", "openmetrics", str(data), str(tsdb)],
+                          capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr[-2000:]
+    config = work / "prometheus.yml"
+    config.write_text("global:\n  scrape_interval: 1m\n")
+    port = free_port()
+    supervisor = Supervisor(work)
+    process = supervisor.start("prometheus", [
+        "prometheus", f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
+        "--storage.tsdb.retention.time=15d", f"--web.listen-address=127.0.0.1:{port}"])
+    api = Prometheus(f"http://127.0.0.1:{port}", timeout=60)
+    wait_until(api.ready, what="ready /-/ready", process=process, timeout=60)
+    specs = work / "specs"
+    specs.mkdir()
+    for name, text in SPECS.items():
+        (specs / name).write_text(text)
+    documents = load_specs(specs, work)
+    validate(documents)
+    services = {s.name: s for s in build_model(documents)}
+    yield api, services, end, specs
+    supervisor.close()
+
+
+def test_seed_strategy_reproduces_the_articles_to_be_within_one_rounding_step(bed):
+    api, services, end, _ = bed
+    rec = rightsize.recommend(api, services["seed-api"], "seed", at=end)
+    usage = dict(rec.usage)
+    assert usage["cpu.peak"] == pytest.approx(0.09, rel=0.02)
+    assert usage["cpu.average"] == pytest.approx(0.0455, rel=0.05)
+    assert usage["memory.peak"] == pytest.approx(0.6 * GB, rel=0.01)
+    # AS-IS, read from kube-state-metrics.
+    assert {v.field: v.current for v in rec.values} == {
+        "requests.cpu": 1, "limits.cpu": 2, "requests.memory": 2 * 2**30, "limits.memory": 4 * 2**30}
+    assert {v.current_source for v in rec.values} == {"kube-state-metrics"}
+    got = {v.field: v.recommended for v in rec.values}
+    # TO-BE of the article: 100m / 500m CPU, 1Gi / 2Gi memory; one rounding step is 50m for CPU in this range
+    # and one rung of the memory ladder.
+    assert abs(got["requests.cpu"] - 0.1) <= 0.05 + 1e-9
+    assert abs(got["limits.cpu"] - 0.5) <= 0.05 + 1e-9
+    assert _rungs_apart(got["requests.memory"], 2**30) <= 1
+    assert _rungs_apart(got["limits.memory"], 2 * 2**30) <= 1
+    assert (got["requests.cpu"], got["limits.cpu"]) == (0.15, 0.55)
+    assert rec.leak is None
+
+
+def _rungs_apart(a: float, b: float) -> int:
+    rungs = rightsize.memory_rungs(max(a, b))
+    return abs(rungs.index(a) - rungs.index(b))
+
+
+def test_krr_strategy_follows_krrs_simple_rule(bed):
+    api, services, end, _ = bed
+    rec = rightsize.recommend(api, services["seed-api"], "krr", at=end)
+    usage = dict(rec.usage)
+    cpu_request, cpu_limit = rec.value("requests.cpu"), rec.value("limits.cpu")
+    # CPU request: the 99th percentile, rounded up; no CPU limit.
+    p99 = usage["cpu.p99"]
+    assert cpu_request.recommended == rightsize.round_cpu(p99)
+    assert p99 <= cpu_request.recommended < p99 + 0.05
+    assert cpu_limit.recommended is None
+    # Memory: request = limit = the week's maximum plus krr's 15% buffer, rounded up.
+    peak = usage["memory.peak"]
+    assert rec.value("requests.memory").recommended == rec.value("limits.memory").recommended \
+        == rightsize.round_memory(1.15 * peak)
+    assert "1.15 x peak memory" in rec.value("limits.memory").why
+
+
+def test_a_leaking_service_is_sized_on_young_pods_and_says_so(bed):
+    api, services, end, _ = bed
+    rec = rightsize.recommend(api, services["leaky-api"], "seed", at=end)
+    assert rec.leak is not None
+    # The newer pods lived five days at 10% a day.
+    assert "memory grows 5" in rec.leak.reason and "in 5 days" in rec.leak.reason, rec.leak.reason
+    assert "younger than 24h" in rec.leak.basis_words
+    # Their first day peaks at the floor of day one plus the sawtooth, not at the leak's 0.79 GB.
+    assert rec.leak.basis == pytest.approx(max(leaky_memory(age) for age in range(0, DAY, STEP)), rel=0.02)
+    assert dict(rec.usage)["memory.peak"] > 0.75 * GB
+    assert rec.value("requests.memory").recommended == rightsize.round_memory(1.2 * rec.leak.basis)
+    assert rec.value("requests.memory").recommended < rightsize.round_memory(1.2 * dict(rec.usage)["memory.peak"])
+    text = rightsize.table([rec])
+    assert "fix the leak first" in text and "sized on processes younger than 24h" in text
+    # The spec states requests and limits, yet kube-state-metrics wins when it has them.
+    assert rec.value("requests.memory").current_source == "kube-state-metrics"
