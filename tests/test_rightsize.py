@@ -11,9 +11,14 @@ backfilled with `promtool tsdb create-blocks-from openmetrics`:
 """
 from __future__ import annotations
 
+import difflib
+import json
 import math
+import os
+import re
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -236,3 +241,85 @@ def test_a_leaking_service_is_sized_on_young_pods_and_says_so(bed):
     assert "fix the leak first" in text and "sized on processes younger than 24h" in text
     # The spec states requests and limits, yet kube-state-metrics wins when it has them.
     assert rec.value("requests.memory").current_source == "kube-state-metrics"
+
+
+def obsgen(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gen", *args], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "NO_COLOR": "1"})
+
+
+def _one_clear_line(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode == 1, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    return lines[0]
+
+
+def test_cli_table_markdown_json_and_yaml(bed):
+    api, _, _, specs = bed
+    table = obsgen(specs.parent, "rightsize", "--prometheus", api.url, "--service", "seed-api")
+    assert table.returncode == 0, table.stderr
+    assert "seed-api (exam/app): strategy seed, last 7d, 2 pod(s)" in table.stdout
+    assert re.search(r"requests\.cpu +1 -> 150m +3 x average cpu 0\.04\d+ cores", table.stdout), table.stdout
+    assert re.search(r"limits\.memory +4Gi -> 1536Mi +2 x peak memory 57\dMi", table.stdout), table.stdout
+    markdown = obsgen(specs.parent, "rightsize", "--prometheus", api.url, "--service", "leaky-api",
+                      "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert "| `requests.memory` | 2Gi | **768Mi** |" in markdown.stdout
+    assert "fix the leak first" in markdown.stdout
+    as_json = json.loads(obsgen(specs.parent, "rightsize", "--prometheus", api.url, "--service", "seed-api",
+                                "--strategy", "krr", "--format", "json").stdout)
+    assert as_json[0]["strategy"] == "krr" and as_json[0]["resources"]["limits.cpu"]["recommended"] is None
+    assert set(as_json[0]["pods"]) == set(SEED_PODS)
+    assert set(as_json[0]["pods"][SEED_PODS[0]]) == {"cpu.average", "cpu.p95", "cpu.p99", "cpu.peak",
+                                                     "memory.average", "memory.p99", "memory.peak"}
+    as_yaml = yaml.safe_load(obsgen(specs.parent, "rightsize", "--prometheus", api.url, "--service", "seed-api",
+                                    "--format", "yaml").stdout)
+    assert as_yaml == {"seed-api": {"resources": {"requests": {"cpu": "150m", "memory": "768Mi"},
+                                                  "limits": {"cpu": "550m", "memory": "1536Mi"}}}}
+
+
+def test_write_changes_only_the_resources_lines(bed, tmp_path):
+    api, _, _, specs = bed
+    (tmp_path / "specs").mkdir()
+    before = SPECS["leaky-api.yaml"]
+    (tmp_path / "specs" / "leaky-api.yaml").write_text(before)
+    result = obsgen(tmp_path, "rightsize", "--prometheus", api.url, "--write", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    after = (tmp_path / "specs" / "leaky-api.yaml").read_text()
+    changed = [line for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+               if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    removed = [line[1:] for line in changed if line.startswith("-")]
+    added = [" ".join(line[1:].split()) for line in changed if line.startswith("+")]
+    # Only the three lines holding the values change; their comments stay (ruamel re-spaces them by one column).
+    assert removed == ['    requests: {cpu: "1", memory: 2Gi}   # AS-IS, from the article',
+                       '      cpu: "2"      # CFS quota', '      memory: 4Gi   # OOM line'], changed
+    assert added == ['requests: {cpu: "150m", memory: 768Mi} # AS-IS, from the article',
+                     'cpu: "550m" # CFS quota', 'memory: 1536Mi # OOM line'], changed
+    assert obsgen(tmp_path, "validate").returncode == 0
+
+
+def test_write_refuses_jsonnet_specs(bed, tmp_path):
+    api, _, _, _ = bed
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "fleet.jsonnet").write_text(
+        '[{apiVersion: "obsgen/v1", kind: "Service", metadata: {name: "seed-api"},'
+        ' spec: {namespace: "exam", runtime: "nodejs", container: "app"}}]\n')
+    line = _one_clear_line(obsgen(tmp_path, "rightsize", "--prometheus", api.url, "--write"))
+    assert "fleet.jsonnet: --write edits YAML specs only" in line
+    assert obsgen(tmp_path, "rightsize", "--prometheus", api.url).returncode == 0  # reading it is fine
+
+
+def test_errors_are_one_clear_line(bed):
+    api, _, _, specs = bed
+    work = specs.parent
+    line = _one_clear_line(obsgen(work, "rightsize", "--prometheus", f"http://127.0.0.1:{free_port()}"))
+    assert "cannot reach Prometheus at http://127.0.0.1:" in line
+    line = _one_clear_line(obsgen(work, "rightsize", "--prometheus", api.url, "--window", "30d"))
+    assert line == "error: --window 30d is longer than this Prometheus keeps data (retention 15d); " \
+                   "use --window 15d or less"
+    line = _one_clear_line(obsgen(work, "rightsize", "--prometheus", api.url, "--service", "ghost-api"))
+    assert line.startswith("error: ghost-api: no usage in the last 7d: nothing matches "
+                           'container_cpu_usage_seconds_total{namespace="elsewhere", pod=~"ghost-api-.*", '
+                           'container="ghost-api"}')

@@ -416,3 +416,66 @@ def resources_yaml(rec: Recommendation) -> dict:
             out[kind][resource] = v.text(v.recommended)
     return {k: side for k, side in out.items() if side}
 
+
+
+# ---- --write: spec.resources edited in place ----
+
+def _round_trip():
+    from ruamel.yaml import YAML  # only --write needs it
+
+    yaml = YAML()  # round-trip: comments, key order, flow style and quoting stay as written
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    return yaml
+
+
+def _indentation(text: str) -> tuple[int, int]:
+    """(mapping indent, sequence dash offset) as the file writes them, so a re-dump changes no other line."""
+    indents = sorted({len(line) - len(line.lstrip(" ")) for line in text.splitlines()
+                      if line.strip() and not line.lstrip().startswith("#")} - {0})
+    mapping = indents[0] if indents else 2
+    offset = next((len(line) - len(line.lstrip(" ")) - len(prev) + len(prev.lstrip(" "))
+                   for prev, line in zip(text.splitlines(), text.splitlines()[1:])
+                   if line.lstrip().startswith("- ") and prev.rstrip().endswith(":")), mapping)
+    return mapping, max(0, offset)
+
+
+def _scalar_like(old, new: str):
+    """`new` in the quoting style of the value it replaces."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+
+    for style in (DoubleQuotedScalarString, SingleQuotedScalarString):
+        if isinstance(old, style):
+            return style(new)
+    return new
+
+
+def updated_spec(text: str, name: str, resources: dict) -> str:
+    """The spec file's text with `spec.resources` of the service `name` set to `resources`; every other
+    line as it was."""
+    import io
+
+    yaml = _round_trip()
+    mapping, offset = _indentation(text)
+    yaml.indent(mapping=mapping, sequence=mapping + offset, offset=offset)
+    documents = list(yaml.load_all(text))
+    found = False
+    for doc in documents:
+        if not isinstance(doc, dict) or (doc.get("metadata") or {}).get("name") != name:
+            continue
+        found = True
+        spec = doc["spec"]
+        if spec.get("resources") is None:
+            spec["resources"] = {}
+        for kind, side in resources.items():
+            target = spec["resources"].get(kind)
+            if target is None:
+                spec["resources"][kind] = target = {}
+            for resource, value in side.items():
+                target[resource] = _scalar_like(target.get(resource), value)
+    if not found:
+        raise RightsizeError(f"no document with metadata.name {name} in the spec file")
+    out = io.StringIO()
+    yaml.explicit_start = text.lstrip().startswith("---") or len(documents) > 1
+    yaml.dump_all(documents, out)
+    return out.getvalue()
