@@ -323,3 +323,34 @@ def test_errors_are_one_clear_line(bed):
     assert line.startswith("error: ghost-api: no usage in the last 7d: nothing matches "
                            'container_cpu_usage_seconds_total{namespace="elsewhere", pod=~"ghost-api-.*", '
                            'container="ghost-api"}')
+
+
+def _inlined(rules, definitions: dict[str, str]) -> dict[str, str]:
+    """Each record's expression with every recorded series it reads replaced by the expression that records it
+    (a range over a recorded series becomes a 1-minute subquery: the series as a rule evaluated every minute)."""
+    out = dict(definitions)
+    for rule in rules:
+        expr = rule.expr
+        for record, definition in out.items():
+            pattern = re.escape(record) + r'\{service="[^"]*"\}(\[(\w+)\])?'
+            expr = re.sub(pattern, lambda m, d=definition: f"({d})[{m.group(2)}:1m]" if m.group(1) else f"({d})",
+                          expr)
+        out[rule.record] = expr
+    return out
+
+
+def test_the_dashboards_recording_rules_and_the_command_agree(bed):
+    from gen.domains import pod, rightsize as domain
+
+    api, services, end, _ = bed
+    service = services["seed-api"]
+    pod_rules = {r.record: r.expr for g in pod.signals(service).groups for r in g.rules if hasattr(r, "record")}
+    exprs = _inlined(domain.recording_rules(service), {k: pod_rules[k] for k in
+                                                       (pod.RECORDS.cpu, pod.RECORDS.working_set)})
+    rec = rightsize.recommend(api, service, "seed", at=end)
+    for field, record in (("requests.cpu", domain.RECORDS.cpu_request), ("limits.cpu", domain.RECORDS.cpu_limit),
+                          ("requests.memory", domain.RECORDS.memory_request),
+                          ("limits.memory", domain.RECORDS.memory_limit)):
+        result = api.query(exprs[record], end)
+        assert len(result) == 1, (record, exprs[record], result)
+        assert float(result[0]["value"][1]) == pytest.approx(rec.value(field).raw, rel=1e-9), field

@@ -178,6 +178,7 @@ class Value:
     current_source: str  # "kube-state-metrics", "spec" or "unset"
     recommended: float | None  # None: no value (krr's CPU limit)
     why: str
+    raw: float | None = None  # before rounding
 
     @property
     def resource(self) -> str:
@@ -349,7 +350,8 @@ def _value(field: str, derivation: Derivation | None, usage: dict[Statistic, flo
         basis, basis_words = leak.basis, f"young pods' peak memory {usage_text('memory', leak.basis)}"
     raw = derivation.factor * basis
     rounded = ROUND[stat.resource](raw)
-    return Value(field, *current, rounded, f"{derivation.factor:g} x {basis_words} = {usage_text(stat.resource, raw)}")
+    return Value(field, *current, rounded, f"{derivation.factor:g} x {basis_words} = {usage_text(stat.resource, raw)}",
+                 raw)
 
 
 # ---- output ----
