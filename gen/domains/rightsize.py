@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gen.domains import pod
+from gen.domains.alerts import POD_OVER_PROVISIONED, AlertDefinition, Unsuperseded, alert_rule, build_alerts
 from gen.ir import UNIT_BYTES, UNIT_CORES, DomainOutput, Panel, Query, RecordingRule, Row, RuleGroup, \
     SeriesStyle, Threshold
 from gen.promql.trend import service_labels
-from gen.spec.model import Service
+from gen.spec.model import AlertSettings, Service
 from gen.units import number, parse_duration
 
 USAGE_PANEL_CPU = "rightsize.cpu"
@@ -131,12 +132,68 @@ def _panels(service: Service) -> tuple[Panel, ...]:
     )
 
 
+# ---- the optional over-provisioning alert ----
+
+# Share of the window the service's CPU use must have been recorded for: a service younger than its window
+# has no week of evidence yet (and a new service's first days are not its steady use).
+HISTORY_SHARE = 0.95
+# (resource, the pod domain's usage and request records, the panel an alert links to)
+_PROVISIONED = (
+    ("cpu", pod.RECORDS.cpu, pod.RECORDS.cpu_request, USAGE_PANEL_CPU),
+    ("memory", pod.RECORDS.working_set, pod.RECORDS.memory_request, USAGE_PANEL_MEMORY),
+)
+
+
+def _p99_record(resource: str, window: str) -> str:
+    return f"service:rightsizing_{resource}_usage:p99_{window}"
+
+
+def _history_record(window: str) -> str:
+    return f"service:rightsizing_usage_history_seconds:{window}"
+
+
+def _over_provisioned(service: Service, settings: AlertSettings) -> tuple:
+    """Its records first (each read right after it is written, in the same group), then one rule per resource."""
+    window = settings.param("window")
+    ratio = settings.param("ratio")
+    labels = service_labels(service.name)
+    cpu = _recorded(service, pod.RECORDS.cpu)
+    rules: list = [RecordingRule(_history_record(window.text),
+                                 f"max by (namespace) (time() - min_over_time(timestamp({cpu})[{window.text}:5m]))",
+                                 labels)]
+    for resource, usage, request, panel in _PROVISIONED:
+        rules.append(RecordingRule(
+            _p99_record(resource, window.text),
+            f"max by (namespace) (quantile_over_time(0.99, {_recorded(service, usage)}[{window.text}]))", labels))
+        rules.append(alert_rule(
+            settings, POD_OVER_PROVISIONED,
+            f"max by (namespace) ({_recorded(service, request)}) / on (namespace) "
+            f"{_recorded(service, _p99_record(resource, window.text))} >= {number(ratio)}"
+            f" and on (namespace) {_recorded(service, _history_record(window.text))}"
+            f" >= {number(HISTORY_SHARE * window.seconds)}",
+            summary=f"{service.name} requests far more {resource} than it uses",
+            description=(f"The {resource} request of {service.name} is {{{{ $value | humanize }}}}x its p99 use "
+                         f"over the last {window.text} (alert at {number(ratio)}x): capacity reserved and never "
+                         f"used. `obsgen rightsize` recommends values."),
+            panel_key=panel, labels=(("resource", resource),)))
+    return tuple(rules)
+
+
+ALERTS: tuple[AlertDefinition[Service], ...] = (
+    AlertDefinition(POD_OVER_PROVISIONED, _over_provisioned),
+)
+
+
 def signals(service: Service) -> DomainOutput:
+    alerts = build_alerts(service, service.alerts.__getitem__, ALERTS)
     return DomainOutput(
         rows=(Row("rightsize", "Right-sizing", _panels(service)),),
-        groups=(RuleGroup(f"{service.name}.rightsize", recording_rules(service), interval=INTERVAL),),
+        groups=(RuleGroup(f"{service.name}.rightsize", recording_rules(service) + alerts, interval=INTERVAL),),
     )
 
 
 INHIBITIONS: tuple = ()
-UNSUPERSEDED: tuple = ()
+UNSUPERSEDED: tuple[Unsuperseded, ...] = (
+    Unsuperseded(POD_OVER_PROVISIONED, "a cost signal about the request, not about the service's health; no "
+                                       "other alert says the same"),
+)

@@ -82,6 +82,11 @@ def integer(description: str, default: int, minimum: int = 0, maximum: int | Non
     return out
 
 
+def factor(description: str, default: float, minimum: float, maximum: float) -> dict:
+    return {"type": "number", "description": description, "default": default, "minimum": minimum,
+            "maximum": maximum}
+
+
 def obj(description: str, properties: dict, required: tuple[str, ...] = (), default: Any = None) -> dict:
     out: dict[str, Any] = {
         "type": "object",
@@ -121,6 +126,11 @@ def alert(description: str, default_severity: str, for_: str, for_why: str, **pa
         **params,
     }
     return obj(description, properties)
+
+
+def _off_by_default(settings: dict) -> dict:
+    settings["properties"]["enabled"] = boolean("Generate this alert. Default false: opt in.", False)
+    return settings
 
 
 def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes: str, bytes_why: str) -> dict:
@@ -237,6 +247,16 @@ def _alerts() -> dict:
                                       "traffic growth is not mistaken for a regression. Default empty: CPU "
                                       "alone.", "", r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"),
             ),
+            "overProvisioned": _off_by_default(alert(
+                "The container's request (CPU or memory) stays at least `ratio` times its p99 use over a whole "
+                "window: capacity reserved and never used. Info only and off by default: a cost signal for "
+                "`obsgen rightsize`, not a page.",
+                "info", "1h", "the window already spans a week; an hour more rules out one odd evaluation.",
+                ratio=factor("Request / p99 use at or above which it counts. Default 5: the seed article's "
+                             "pods reserved 10-20x what they used; its rule of thumb leaves 3x.", 5, 1, 1000),
+                window=duration("Window of the p99 and of the history it needs. Default 7d: a full weekly "
+                                "cycle of use.", "7d"),
+            )),
             "notScraped": alert(
                 "Prometheus has no target for the service at all: its monitoring is blind, so no other "
                 "alert can fire.",
@@ -325,11 +345,6 @@ def _nodejs() -> dict:
                                    "prom-client's own names.", "", METRIC_PREFIX),
         },
     )
-
-
-def factor(description: str, default: float, minimum: float, maximum: float) -> dict:
-    return {"type": "number", "description": description, "default": default, "minimum": minimum,
-            "maximum": maximum}
 
 
 def _rightsizing() -> dict:
