@@ -6139,6 +6139,46 @@
             }
           }
         ]
+      },
+      {
+        "interval": "5m",
+        "name": "submission-api.rightsize",
+        "rules": [
+          {
+            "alert": "PodOverProvisioned",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=602524&var-namespace=exam&var-pod={{ $labels.pod }}",
+              "description": "The cpu request of submission-api is {{ $value | humanize }}x its p99 use over the last 7d (alert at 5x): capacity reserved and never used. `obsgen rightsize` recommends values.",
+              "runbook_url": "https://runbooks.example.com/assessments/PodOverProvisioned",
+              "summary": "submission-api requests far more cpu than it uses"
+            },
+            "expr": "max by (namespace) (namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"submission-api\"}) / on (namespace) service:rightsizing_cpu_usage:p99_7d{service=\"submission-api\"} >= 5\nand on (namespace) service:rightsizing_usage_history_seconds:7d{service=\"submission-api\"} >= 574560",
+            "for": "1h",
+            "labels": {
+              "resource": "cpu",
+              "service": "submission-api",
+              "severity": "info",
+              "team": "assessments"
+            }
+          },
+          {
+            "alert": "PodOverProvisioned",
+            "annotations": {
+              "dashboard_url": "/d/submission-api/submission-api?viewPanel=682745&var-namespace=exam&var-pod={{ $labels.pod }}",
+              "description": "The memory request of submission-api is {{ $value | humanize }}x its p99 use over the last 7d (alert at 5x): capacity reserved and never used. `obsgen rightsize` recommends values.",
+              "runbook_url": "https://runbooks.example.com/assessments/PodOverProvisioned",
+              "summary": "submission-api requests far more memory than it uses"
+            },
+            "expr": "max by (namespace) (namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"submission-api\"}) / on (namespace) service:rightsizing_memory_usage:p99_7d{service=\"submission-api\"} >= 5\nand on (namespace) service:rightsizing_usage_history_seconds:7d{service=\"submission-api\"} >= 574560",
+            "for": "1h",
+            "labels": {
+              "resource": "memory",
+              "service": "submission-api",
+              "severity": "info",
+              "team": "assessments"
+            }
+          }
+        ]
       }
     ]
   },
@@ -6571,6 +6611,27 @@
               "service": "submission-api"
             },
             "record": "service:rightsizing_memory_limit_bytes:seed"
+          },
+          {
+            "expr": "max by (namespace) (time() - min_over_time(timestamp(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"submission-api\"})[7d:5m]))",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "service:rightsizing_usage_history_seconds:7d"
+          },
+          {
+            "expr": "max by (namespace) (quantile_over_time(0.99, namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"submission-api\"}[7d]))",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "service:rightsizing_cpu_usage:p99_7d"
+          },
+          {
+            "expr": "max by (namespace) (quantile_over_time(0.99, namespace_pod_container:container_memory_working_set_bytes:max{service=\"submission-api\"}[7d]))",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "service:rightsizing_memory_usage:p99_7d"
           }
         ]
       }
