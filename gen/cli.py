@@ -603,14 +603,16 @@ def rightsize_command(url: str, window: str | None, services: tuple[str, ...], s
         if jsonnet:
             _fail([f"{name}: --write edits YAML specs only; set spec.resources in the Jsonnet source by hand "
                    "(--format yaml prints the values), or pass --service for the YAML ones" for name in jsonnet])
+    try:
+        given = parse_duration(window) if window else None
+    except ValueError as err:
+        _fail([f"--window: {err}"], EXIT_USAGE)
+    windows = {s.name: given or s.rightsizing.window for s in chosen}
     prometheus = Prometheus(url, timeout=timeout)
     try:
-        windows = {s.name: parse_duration(window) if window else s.rightsizing.window for s in chosen}
         for longest in sorted(set(windows.values()), key=lambda d: -d.seconds)[:1]:
             sizing.check_window(prometheus, longest)
         recs = [sizing.recommend(prometheus, s, strategy, windows[s.name]) for s in chosen]
-    except ValueError as err:
-        _fail([f"--window: {err}"], EXIT_USAGE)
     except (PrometheusError, sizing.RightsizeError) as err:
         _fail([str(err)])
     if output_format == "json":

@@ -39,6 +39,7 @@ NAMESPACE = "exam"
 SEED_PODS = ("seed-api-7c9f8-a1b2c", "seed-api-7c9f8-d3e4f")
 LEAKY_OLD = ("leaky-api-5d6f7-aaaaa", "leaky-api-5d6f7-bbbbb")
 LEAKY_NEW = ("leaky-api-8b9c0-ccccc", "leaky-api-8b9c0-ddddd")
+ALERTED_PODS = ("alerted-api-4f5e6-eeeee", "alerted-api-4f5e6-fffff")
 REQUESTS = {("requests", "cpu"): 1, ("requests", "memory"): 2 * 2**30,
             ("limits", "cpu"): 2, ("limits", "memory"): 4 * 2**30}
 LEAK_PER_DAY = 0.10
@@ -74,6 +75,16 @@ spec:
       memory: 4Gi   # OOM line
   alerts:
     runbookBaseUrl: https://runbooks.example.com/assessments
+""",
+    "alerted-api.yaml": """\
+apiVersion: obsgen/v1
+kind: Service
+metadata:
+  name: alerted-api
+spec:
+  namespace: exam
+  runtime: nodejs
+  container: app
 """,
     "ghost-api.yaml": """\
 apiVersion: obsgen/v1
@@ -142,6 +153,13 @@ def openmetrics(start: float, end: float) -> str:
         container(pod, seed_cpu, lambda t: leaky_memory(t - start + 2 * DAY), lambda t: t < deploy)
     for pod in LEAKY_NEW:
         container(pod, seed_cpu, lambda t: leaky_memory(t - deploy), lambda t: t >= deploy)
+    # A pod whose floor looks flat here, but whose leak alert fired for three hours on day three (as a
+    # Prometheus that evaluates obsgen's rules records it in ALERTS).
+    for pod in ALERTED_PODS:
+        container(pod, seed_cpu, seed_memory)
+    alert = _labels(alertname="PodMemoryLeakWithinPod", alertstate="firing", namespace=NAMESPACE,
+                    pod=ALERTED_PODS[0], container="app", service="alerted-api", severity="warning")
+    lines.extend(_series("ALERTS", alert, [(t, 1) for t in times if 3 * DAY <= t - start < 3 * DAY + 3 * 3600]))
     # promtool wants each metric family in one block: group by name, keep each series' samples in order.
     lines.sort(key=lambda line: line.split("{", 1)[0])
     return "\n".join(lines) + "\n# EOF\n"
@@ -241,6 +259,19 @@ def test_a_leaking_service_is_sized_on_young_pods_and_says_so(bed):
     assert "fix the leak first" in text and "sized on processes younger than 24h" in text
     # The spec states requests and limits, yet kube-state-metrics wins when it has them.
     assert rec.value("requests.memory").current_source == "kube-state-metrics"
+
+
+def test_a_leak_alert_that_fired_in_the_window_makes_it_leak_aware(bed):
+    api, services, end, _ = bed
+    rec = rightsize.recommend(api, services["alerted-api"], "seed", at=end)
+    assert rec.leak is not None
+    assert rec.leak.reason == "PodMemoryLeakWithinPod fired in the last 7d"
+    # Both pods lived all week: no age is known, so the window's first day stands in for a young pod.
+    assert rec.leak.basis_words == "no pod started in the window; sized on its first 24h"
+    first_day = max(seed_memory(t) for t in range(int(end - 7 * DAY), int(end - 6 * DAY), STEP))
+    assert rec.leak.basis == pytest.approx(first_day, rel=0.01)
+    # The other services' alerts do not count.
+    assert rightsize.recommend(api, services["seed-api"], "seed", at=end).leak is None
 
 
 def obsgen(cwd: Path, *args: str) -> subprocess.CompletedProcess:
