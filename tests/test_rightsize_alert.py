@@ -22,9 +22,15 @@ spec:
 """
 
 
-def test_off_by_default(compiled):
-    for out in compiled.services:
-        assert POD_OVER_PROVISIONED.name not in {a.name for a in out.rule_file.alerts}
+def test_off_by_default(compiled, tmp_path):
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "tiny.yaml").write_text(SPEC.split("  alerts:")[0] % {"name": "tiny", "resources": ""})
+    (tiny,) = compile_specs(tmp_path / "specs", tmp_path).services
+    assert POD_OVER_PROVISIONED.name not in {a.name for a in tiny.rule_file.alerts}
+    # Among the examples only the article's service turns it on.
+    on = {o.service.name for o in compiled.services
+          if POD_OVER_PROVISIONED.name in {a.name for a in o.rule_file.alerts}}
+    assert on == {"submission-api"}
 
 
 @pytest.mark.parametrize("name, resources", [
@@ -40,7 +46,7 @@ def test_its_proofs_fire_and_stay_silent_under_promtool(tmp_path, promtool, name
     test_file = dict(out.test_file)
     mine = [t for t in test_file["tests"]
             if any(c["alertname"] == POD_OVER_PROVISIONED.name for c in t["alert_rule_test"])]
-    assert len(mine) == 3
+    assert len(mine) == 2
     fired = [a for t in mine for c in t["alert_rule_test"] for a in c["exp_alerts"]]
     assert sorted(a["exp_labels"]["resource"] for a in fired) == ["cpu", "memory"]
     assert all(a["exp_labels"]["severity"] == "info" for a in fired)

@@ -60,11 +60,11 @@ def proofs(service: Service, generated: frozenset[str]) -> ProofSet:
     far, near = flat(2 * ratio), flat(ratio / 2)
     # A burst of 4 hours at the request, once in the window (more than 1% of a week): p99 sees it.
     burst = range(steps // 2, steps // 2 + int(4 * 3600 // STEP_SECONDS))
-    bursty = tuple([requests[r] if i in burst else v for i, v in enumerate(far[n])]
-                   for n, r in enumerate(("cpu", "memory")))
+    bursty_memory = [requests["memory"] if i in burst else v for i, v in enumerate(far[1])]
     labels = {"namespace": service.namespace}
     end = steps * STEP_SECONDS
     checks_over = [_at(t) for t in range(int(window // 2), end, int(window // 4))] + [_at(end - STEP_SECONDS)]
+    # Each resource has its own rule, so one silent test carries two cases: it keeps promtool's week short.
     tests: tuple[RuleTest, ...] = (
         rule_test(f"requests {number(2 * ratio)}x the use for the whole window fire", _at(STEP_SECONDS),
                   _series(pod, service, *far),
@@ -72,9 +72,8 @@ def proofs(service: Service, generated: frozenset[str]) -> ProofSet:
                   silent(POD_OVER_PROVISIONED, _at(window / 2), _at(0.9 * window)),
                   fires_many(POD_OVER_PROVISIONED, _at(end - STEP_SECONDS),
                              [({**labels, "resource": r}, 2 * ratio) for r in ("cpu", "memory")])),
-        rule_test(f"requests {number(ratio / 2)}x the use stay silent", _at(STEP_SECONDS),
-                  _series(pod, service, *near), silent(POD_OVER_PROVISIONED, *checks_over)),
-        rule_test("a weekly burst that needs the request stays silent", _at(STEP_SECONDS),
-                  _series(pod, service, *bursty), silent(POD_OVER_PROVISIONED, *checks_over)),
+        rule_test(f"CPU requested {number(ratio / 2)}x its use, memory with a weekly burst to the request, "
+                  "stay silent", _at(STEP_SECONDS),
+                  _series(pod, service, near[0], bursty_memory), silent(POD_OVER_PROVISIONED, *checks_over)),
     )
     return ProofSet(tests)
