@@ -144,6 +144,9 @@ _PROVISIONED = (
 )
 
 
+SEEN_RECORD = "service:rightsizing_usage_seen:timestamp"
+
+
 def _p99_record(resource: str, window: str) -> str:
     return f"service:rightsizing_{resource}_usage:p99_{window}"
 
@@ -158,9 +161,12 @@ def _over_provisioned(service: Service, settings: AlertSettings) -> tuple:
     ratio = settings.param("ratio")
     labels = service_labels(service.name)
     cpu = _recorded(service, pod.RECORDS.cpu)
-    rules: list = [RecordingRule(_history_record(window.text),
-                                 f"max by (namespace) (time() - min_over_time(timestamp({cpu})[{window.text}:5m]))",
-                                 labels)]
+    # When use was last recorded, recorded at every evaluation: its oldest value within the window says how long
+    # use has been recorded, without a subquery re-reading the window at every step.
+    seen = RecordingRule(SEEN_RECORD, f"max by (namespace) (timestamp({cpu}))", labels)
+    rules: list = [seen, RecordingRule(
+        _history_record(window.text),
+        f"time() - min_over_time({_recorded(service, SEEN_RECORD)}[{window.text}])", labels)]
     for resource, usage, request, panel in _PROVISIONED:
         rules.append(RecordingRule(
             _p99_record(resource, window.text),

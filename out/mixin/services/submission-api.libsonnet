@@ -6613,7 +6613,14 @@
             "record": "service:rightsizing_memory_limit_bytes:seed"
           },
           {
-            "expr": "max by (namespace) (time() - min_over_time(timestamp(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"submission-api\"})[7d:5m]))",
+            "expr": "max by (namespace) (timestamp(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"submission-api\"}))",
+            "labels": {
+              "service": "submission-api"
+            },
+            "record": "service:rightsizing_usage_seen:timestamp"
+          },
+          {
+            "expr": "time() - min_over_time(service:rightsizing_usage_seen:timestamp{service=\"submission-api\"}[7d])",
             "labels": {
               "service": "submission-api"
             },
