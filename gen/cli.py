@@ -554,3 +554,79 @@ def probe(url: str, dashboards: tuple[Path, ...], out_dir: Path, since: float, s
             click.echo(line)
     if any(result.failing for result in results):
         sys.exit(EXIT_PROBLEMS)
+
+
+RIGHTSIZE_FORMATS = ("table", "yaml", "json", "markdown")
+
+
+@main.command("rightsize")
+@click.option("--prometheus", "url", required=True, metavar="URL",
+              help="Base URL of the Prometheus that holds the pods' cAdvisor and kube-state-metrics series.")
+@click.option("--window", default=None, metavar="DURATION",
+              help="Usage window. Default: each spec's rightsizing.window (7d).")
+@click.option("--service", "services", multiple=True, metavar="NAME", help="Only these services (repeatable).")
+@click.option("--strategy", type=click.Choice(["seed", "krr"]), default=None,
+              help="Default: each spec's rightsizing.strategy (seed).")
+@click.option("--format", "output_format", type=click.Choice(RIGHTSIZE_FORMATS), default="table", show_default=True,
+              help="markdown: a pull-request comment.")
+@click.option("--write", is_flag=True, help="Write the recommended values into spec.resources of the YAML specs, "
+                                            "keeping every other line as it is.")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for each Prometheus request.")
+@specs_option
+@project_options
+@reports_problems
+def rightsize_command(url: str, window: str | None, services: tuple[str, ...], strategy: str | None,
+                     output_format: str, write: bool, timeout: float, spec_dir: Path, project_file: Path | None,
+                     ext_str: Pairs, ext_code: Pairs) -> None:
+    """Recommend requests and limits from measured use, current -> recommended, with the figures behind each.
+
+    Usage over the window comes from cAdvisor (CPU average, p95, p99 and peak; working set average,
+    p99 and peak, per pod), current values from kube-state-metrics or the spec. A service whose
+    working set leaks is sized on its young pods, and the output says so. Exit 1 when Prometheus
+    cannot be reached, the window is longer than its retention, or a service has no data.
+    """
+    from gen.spec.load import load_specs
+    from gen.spec.model import build_model
+    from gen.spec.validate import validate
+    from gen.tools import rightsize as sizing
+
+    project = _project(project_file, ext_str, ext_code)
+    documents = load_specs(spec_dir, Path.cwd(), project.jsonnet)
+    validate(documents)
+    chosen = [s for s in build_model(documents) if not services or s.name in services]
+    unknown = set(services) - {s.name for s in chosen}
+    if unknown:
+        _fail([f"no service named {name!r} in {spec_dir}" for name in sorted(unknown)])
+    files = {doc.data["metadata"]["name"]: doc.file for doc in documents}
+    if write:
+        jsonnet = sorted({files[s.name] for s in chosen if not files[s.name].endswith((".yaml", ".yml"))})
+        if jsonnet:
+            _fail([f"{name}: --write edits YAML specs only; set spec.resources in the Jsonnet source by hand "
+                   "(--format yaml prints the values), or pass --service for the YAML ones" for name in jsonnet])
+    try:
+        given = parse_duration(window) if window else None
+    except ValueError as err:
+        _fail([f"--window: {err}"], EXIT_USAGE)
+    windows = {s.name: given or s.rightsizing.window for s in chosen}
+    prometheus = Prometheus(url, timeout=timeout)
+    try:
+        for longest in sorted(set(windows.values()), key=lambda d: -d.seconds)[:1]:
+            sizing.check_window(prometheus, longest)
+        recs = [sizing.recommend(prometheus, s, strategy, windows[s.name]) for s in chosen]
+    except (PrometheusError, sizing.RightsizeError) as err:
+        _fail([str(err)])
+    if output_format == "json":
+        click.echo(json.dumps([sizing.as_dict(r) for r in recs], indent=2, sort_keys=True))
+    elif output_format == "yaml":
+        import yaml
+        click.echo(yaml.safe_dump({r.service: {"resources": sizing.resources_yaml(r)} for r in recs},
+                                  sort_keys=False), nl=False)
+    elif output_format == "markdown":
+        click.echo(sizing.markdown(recs), nl=False)
+    else:
+        click.echo(sizing.table(recs))
+    if write:
+        for rec in recs:
+            path = Path(files[rec.service])
+            path.write_text(sizing.updated_spec(path.read_text(), rec.service, sizing.resources_yaml(rec)))
+            click.echo(f"obsgen: wrote spec.resources of {rec.service} in {path}", err=True)

@@ -220,7 +220,7 @@ def test_a_minimal_spec_gives_a_complete_dashboard_and_rule_set(tmp_path: Path):
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     out = compiled.services[0]
     rows = [p["title"] for p in out.dashboard.to_json_data()["panels"] if p["type"] == "row"]
-    assert rows == ["Overview", "Leak watch", "Node.js runtime", "Pod resources", "Scrape health"]
+    assert rows == ["Overview", "Leak watch", "Node.js runtime", "Pod resources", "Scrape health", "Right-sizing"]
     alerts = {a.name for a in out.rule_file.alerts}
     assert {"NodejsEventLoopLagHigh", "PodMemoryNearLimit", "PodCrashLooping", "PodRestartsFrequent",
             "ServiceDown", "ServiceTargetDown", "ServiceNotScraped", "NodejsHeapLeak", "NodejsHeapLeakWithinProcess",

@@ -60,6 +60,8 @@ QUEUE_DRAIN_TIME_LONG = Alert("QueueDrainTimeLong", "drainTime", "queue", "queue
                               "the queued jobs need long to clear at the current completion rate")
 QUEUE_FAILED_SET_GROWING = Alert("QueueFailedSetGrowing", "failedGrowing", "queue", "queue",
                                  "failed jobs keep piling up in the failed set")
+POD_OVER_PROVISIONED = Alert("PodOverProvisioned", "overProvisioned", "rightsize", "service",
+                              "the request stays at least 5x the p99 use for a week (info, off by default)")
 
 REGISTRY: tuple[Alert, ...] = (
     NODEJS_EVENT_LOOP_LAG_HIGH, POD_MEMORY_NEAR_LIMIT, POD_CRASH_LOOPING, POD_RESTARTS_FREQUENT, POD_OOM_KILLED,
@@ -67,6 +69,7 @@ REGISTRY: tuple[Alert, ...] = (
     NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_CPU_USAGE_RISING,
     QUEUE_BACKLOG_GROWING, QUEUE_STUCK, QUEUE_FAILURE_RATIO_HIGH, QUEUE_DRAIN_TIME_LONG, QUEUE_FAILED_SET_GROWING,
+    POD_OVER_PROVISIONED,
 )
 BY_NAME: dict[str, Alert] = {a.name: a for a in REGISTRY}
 QUEUE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain == "queue")
@@ -119,9 +122,10 @@ SUBJECT_LABELS: dict[str, tuple[str, ...]] = {
     "queue": ("namespace", "job", "queue"),
 }
 # Labels some alerts carry from their expression, not named by their subject: the heap space and signal of
-# the heap leak alerts, the waiting reason of PodCrashLooping, the key prefixes and queue label of the queue
+# the heap leak alerts, the waiting reason of PodCrashLooping, the resource of PodOverProvisioned, the key prefixes and queue label of the queue
 # exporter conventions, job of a few service-wide alerts.
-EXPRESSION_LABELS: tuple[str, ...] = ("job", "signal", "space", "reason", "prefix", "queue_prefix", "queue_name")
+EXPRESSION_LABELS: tuple[str, ...] = ("job", "signal", "space", "reason", "prefix", "queue_prefix", "queue_name",
+                                      "resource")
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,25 @@ class LeakDetection:
 
 
 @dataclass(frozen=True)
+class Rightsizing:
+    """spec.rightsizing: the strategy `obsgen rightsize` uses and its multipliers."""
+
+    strategy: str
+    window: Duration
+    cpu_request_per_average: float
+    cpu_limit_per_peak: float
+    memory_request_per_use: float
+    memory_limit_per_use: float
+    krr_cpu_percentile: float
+    krr_memory_buffer: float  # a ratio: 0.15 for 15%
+    young_age: Duration
+    leak_growth: float  # a ratio
+
+
+DEFAULT_RIGHTSIZING = Rightsizing("seed", parse_duration("7d"), 3, 6, 1.2, 2, 99, 0.15, parse_duration("24h"), 0.1)
+
+
+@dataclass(frozen=True)
 class Service:
     name: str
     team: str
@@ -130,6 +149,7 @@ class Service:
     queues: tuple[Queue, ...] = ()
     # Alertmanager receiver per severity (spec.routing), as (severity, name); empty: the team's.
     routing: Labels = ()
+    rightsizing: Rightsizing = DEFAULT_RIGHTSIZING
 
 
 def apply_defaults(schema: dict, value: Any, context: dict[str, str]) -> Any:
@@ -236,7 +256,19 @@ def build_service(doc: Document) -> Service:
         source=doc.source or doc.file,
         queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),
         routing=tuple((sev, spec["routing"][sev]) for sev in spec_schema.SEVERITIES),
+        rightsizing=_rightsizing(spec["rightsizing"]),
     )
+
+
+def _rightsizing(raw: dict) -> Rightsizing:
+    seed, krr = raw["seed"], raw["krr"]
+    return Rightsizing(
+        strategy=raw["strategy"], window=parse_duration(raw["window"]),
+        cpu_request_per_average=float(seed["cpuRequestPerAverage"]), cpu_limit_per_peak=float(seed["cpuLimitPerPeak"]),
+        memory_request_per_use=float(seed["memoryRequestPerUse"]),
+        memory_limit_per_use=float(seed["memoryLimitPerUse"]),
+        krr_cpu_percentile=float(krr["cpuPercentile"]), krr_memory_buffer=parse_percent(krr["memoryBuffer"]).value,
+        young_age=parse_duration(raw["youngAge"]), leak_growth=parse_percent(raw["leakGrowth"]).value)
 
 
 def build_model(documents: list[Document]) -> list[Service]:

@@ -82,6 +82,11 @@ def integer(description: str, default: int, minimum: int = 0, maximum: int | Non
     return out
 
 
+def factor(description: str, default: float, minimum: float, maximum: float) -> dict:
+    return {"type": "number", "description": description, "default": default, "minimum": minimum,
+            "maximum": maximum}
+
+
 def obj(description: str, properties: dict, required: tuple[str, ...] = (), default: Any = None) -> dict:
     out: dict[str, Any] = {
         "type": "object",
@@ -121,6 +126,11 @@ def alert(description: str, default_severity: str, for_: str, for_why: str, **pa
         **params,
     }
     return obj(description, properties)
+
+
+def _off_by_default(settings: dict) -> dict:
+    settings["properties"]["enabled"] = boolean("Generate this alert. Default false: opt in.", False)
+    return settings
 
 
 def _across_days_alert(description: str, growth: str, growth_why: str, min_bytes: str, bytes_why: str) -> dict:
@@ -256,6 +266,16 @@ def _alerts() -> dict:
                                       "traffic growth is not mistaken for a regression. Default empty: CPU "
                                       "alone.", "", r"^([a-zA-Z_:][a-zA-Z0-9_:]*)?$"),
             ),
+            "overProvisioned": _off_by_default(alert(
+                "The container's request (CPU or memory) stays at least `ratio` times its p99 use over a whole "
+                "window: capacity reserved and never used. Info only and off by default: a cost signal for "
+                "`obsgen rightsize`, not a page.",
+                "info", "1h", "the window already spans a week; an hour more rules out one odd evaluation.",
+                ratio=factor("Request / p99 use at or above which it counts. Default 5: the seed article's "
+                             "pods reserved 10-20x what they used; its rule of thumb leaves 3x.", 5, 1, 1000),
+                window=duration("Window of the p99 and of the history it needs. Default 7d: a full weekly "
+                                "cycle of use.", "7d"),
+            )),
             "notScraped": alert(
                 "Prometheus has no target for the service at all: its monitoring is blind, so no other "
                 "alert can fire.",
@@ -350,6 +370,45 @@ def _nodejs() -> dict:
         {
             "metricPrefix": string("The `prefix` passed to collectDefaultMetrics(), if any. Default empty: "
                                    "prom-client's own names.", "", METRIC_PREFIX),
+        },
+    )
+
+
+def _rightsizing() -> dict:
+    return obj(
+        "How `obsgen rightsize` turns measured use into requests and limits, and the dashboard's Right-sizing "
+        "row. Each strategy is a table of multipliers over usage statistics.",
+        {
+            "strategy": {"type": "string", "enum": ["seed", "krr"], "default": "seed",
+                         "description": "Default `seed`: the seed article's rule of thumb (CPU request from the "
+                                        "average, limits from the peak). `krr`: robusta-dev/krr's simple "
+                                        "strategy (CPU request at a percentile and no CPU limit, memory request "
+                                        "and limit at the peak plus a buffer)."},
+            "window": duration("Usage window that recommendations read. Default 7d: a full weekly cycle, "
+                               "and krr's own history for memory.", "7d"),
+            "seed": obj("Multipliers of the `seed` strategy.", {
+                "cpuRequestPerAverage": factor("CPU request as a multiple of the average CPU use per pod. "
+                                               "Default 3, the article's.", 3, 1, 100),
+                "cpuLimitPerPeak": factor("CPU limit as a multiple of the peak CPU use of any pod. Default 6, "
+                                          "the article's.", 6, 1, 100),
+                "memoryRequestPerUse": factor("Memory request as a multiple of the peak working set of any pod. "
+                                              "Default 1.2, the article's.", 1.2, 1, 100),
+                "memoryLimitPerUse": factor("Memory limit as a multiple of the peak working set of any pod. "
+                                            "Default 2, the article's: room for a burst, not for a leak.",
+                                            2, 1, 100),
+            }),
+            "krr": obj("Settings of the `krr` strategy (krr's own defaults).", {
+                "cpuPercentile": factor("Percentile of CPU use that sets the CPU request. Default 99, krr's.",
+                                        99, 50, 100),
+                "memoryBuffer": percent("Buffer added to the peak working set for memory request and limit. "
+                                        "Default 15%, krr's.", "15%"),
+            }),
+            "youngAge": duration("When the working set leaks, memory is sized on what pods use before this age, "
+                                 "not on the leak's peak. Default 24h: the article's pods were redeployed about "
+                                 "daily and leaked about 5% a day.", "24h"),
+            "leakGrowth": percent("Growth of a pod's working-set floor over its life in the window that counts as "
+                                  "a leak for sizing. Default 10%: two days of the article's leak; a warm "
+                                  "process' floor moves a few percent.", "10%"),
         },
     )
 
@@ -555,6 +614,8 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.queues.[].alerts.drainTime.threshold", "1m", "7d"),
     ("spec.queues.[].alerts.*.window", "1m", "1d"),
     ("spec.queues.[].alerts.*.for", "0s", "1d"),
+    ("spec.rightsizing.window", "1h", "90d"),
+    ("spec.rightsizing.youngAge", "1h", "30d"),
 )
 
 
@@ -622,6 +683,7 @@ def _spec_schema() -> dict:
                     "leakDetection": _leak_detection(),
                     "alerts": _alerts(),
                     "routing": _routing(),
+                    "rightsizing": _rightsizing(),
                     "queues": _queues(),
                     "rangeChecks": boolean(
                         "Check every duration and size against its plausible range. Default true: a slip of "

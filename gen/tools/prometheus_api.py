@@ -76,6 +76,10 @@ class Prometheus:
     def alerts(self) -> list[dict]:
         return self._get("/api/v1/alerts")["alerts"]
 
+    def flags(self) -> dict[str, str]:
+        """The command-line flags Prometheus runs with (retention, among others)."""
+        return self._get("/api/v1/status/flags")
+
     def targets(self) -> list[dict]:
         return self._get("/api/v1/targets", [("state", "active")])["activeTargets"]
 

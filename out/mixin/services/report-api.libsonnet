@@ -4262,6 +4262,801 @@
           ],
           "title": "Scrape targets up",
           "type": "timeseries"
+        },
+        {
+          "collapsed": false,
+          "gridPos": {
+            "h": 1,
+            "w": 24,
+            "x": 0,
+            "y": 135
+          },
+          "id": 811219,
+          "panels": [],
+          "title": "Right-sizing",
+          "type": "row"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Use across pods (average and maximum) against the request and limit the pods have now, and the values the seed article's rule of thumb recommends from the last 7d (dashed green; before rounding). A request far above the average line is capacity paid for and never used. These lines do not know about leaks: `obsgen rightsize` sizes a leaking service on its young pods.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "suffix: cores"
+            },
+            "overrides": [
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "average"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "blue",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "maximum"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "purple",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 1
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "request"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "orange",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "limit"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "red",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "recommended request"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "green",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "recommended limit"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "dark-green",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              }
+            ]
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 0,
+            "y": 136
+          },
+          "id": 602524,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "average",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "maximum",
+              "range": true,
+              "refId": "B"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "request",
+              "range": true,
+              "refId": "C"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "limit",
+              "range": true,
+              "refId": "D"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(service:rightsizing_cpu_request_cores:seed{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "recommended request",
+              "range": true,
+              "refId": "E"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(service:rightsizing_cpu_limit_cores:seed{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "recommended limit",
+              "range": true,
+              "refId": "F"
+            }
+          ],
+          "title": "CPU: use, request, limit and recommendation",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "Use across pods (average and maximum) against the request and limit the pods have now, and the values the seed article's rule of thumb recommends from the last 7d (dashed green; before rounding). A request far above the average line is capacity paid for and never used. These lines do not know about leaks: `obsgen rightsize` sizes a leaking service on its young pods.",
+          "fieldConfig": {
+            "defaults": {
+              "color": {
+                "mode": "palette-classic"
+              },
+              "custom": {
+                "axisLabel": "",
+                "axisPlacement": "auto",
+                "barAlignment": 0,
+                "drawStyle": "line",
+                "fillOpacity": 0,
+                "gradientMode": "none",
+                "hideFrom": {
+                  "legend": false,
+                  "tooltip": false,
+                  "viz": false
+                },
+                "lineInterpolation": "linear",
+                "lineWidth": 1,
+                "pointSize": 5,
+                "scaleDistribution": {
+                  "log": 2,
+                  "type": "linear"
+                },
+                "showPoints": "never",
+                "spanNulls": false,
+                "stacking": {
+                  "group": "A",
+                  "mode": "none"
+                },
+                "thresholdsStyle": {
+                  "mode": "off"
+                }
+              },
+              "mappings": [],
+              "min": 0,
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "green",
+                    "value": null
+                  }
+                ]
+              },
+              "unit": "bytes"
+            },
+            "overrides": [
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "average"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "blue",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "maximum"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "purple",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 1
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "request"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "orange",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "limit"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "red",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "recommended request"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "green",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              },
+              {
+                "matcher": {
+                  "id": "byName",
+                  "options": "recommended limit"
+                },
+                "properties": [
+                  {
+                    "id": "color",
+                    "value": {
+                      "fixedColor": "dark-green",
+                      "mode": "fixed"
+                    }
+                  },
+                  {
+                    "id": "custom.lineStyle",
+                    "value": {
+                      "dash": [
+                        10,
+                        10
+                      ],
+                      "fill": "dash"
+                    }
+                  },
+                  {
+                    "id": "custom.lineWidth",
+                    "value": 2
+                  }
+                ]
+              }
+            ]
+          },
+          "gridPos": {
+            "h": 8,
+            "w": 12,
+            "x": 12,
+            "y": 136
+          },
+          "id": 682745,
+          "options": {
+            "legend": {
+              "calcs": [
+                "mean",
+                "max",
+                "lastNotNull"
+              ],
+              "displayMode": "table",
+              "placement": "bottom",
+              "showLegend": true
+            },
+            "tooltip": {
+              "mode": "multi",
+              "sort": "desc"
+            }
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "average",
+              "range": true,
+              "refId": "A"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "maximum",
+              "range": true,
+              "refId": "B"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "request",
+              "range": true,
+              "refId": "C"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "limit",
+              "range": true,
+              "refId": "D"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(service:rightsizing_memory_request_bytes:seed{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "recommended request",
+              "range": true,
+              "refId": "E"
+            },
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(service:rightsizing_memory_limit_bytes:seed{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "recommended limit",
+              "range": true,
+              "refId": "F"
+            }
+          ],
+          "title": "Memory: use, request, limit and recommendation",
+          "type": "timeseries"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "The request divided by the average use per pod over the last 7d. Below 1x the pods lean on spare node capacity; the seed article's rule of thumb gives 3x for CPU; 10x and more is capacity paid for and never used.",
+          "fieldConfig": {
+            "defaults": {
+              "custom": {},
+              "decimals": 1,
+              "mappings": [],
+              "noValue": "no data",
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "red",
+                    "value": null
+                  },
+                  {
+                    "color": "green",
+                    "value": 1
+                  },
+                  {
+                    "color": "orange",
+                    "value": 10
+                  }
+                ]
+              },
+              "unit": "suffix:x"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 4,
+            "w": 12,
+            "x": 0,
+            "y": 144
+          },
+          "id": 153778,
+          "options": {
+            "colorMode": "value",
+            "graphMode": "area",
+            "justifyMode": "auto",
+            "orientation": "auto",
+            "percentChangeColorMode": "standard",
+            "reduceOptions": {
+              "calcs": [
+                "lastNotNull"
+              ],
+              "fields": "",
+              "values": false
+            },
+            "showPercentChange": false,
+            "textMode": "auto",
+            "wideLayout": true
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"report-api\"}) / max(service:rightsizing_cpu_cores:average{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "request / use",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "CPU headroom (request / average use)",
+          "type": "stat"
+        },
+        {
+          "datasource": {
+            "type": "prometheus",
+            "uid": "${datasource}"
+          },
+          "description": "The request divided by the average use per pod over the last 7d. Below 1x the pods lean on spare node capacity; the seed article's rule of thumb gives 3x for CPU; 10x and more is capacity paid for and never used.",
+          "fieldConfig": {
+            "defaults": {
+              "custom": {},
+              "decimals": 1,
+              "mappings": [],
+              "noValue": "no data",
+              "thresholds": {
+                "mode": "absolute",
+                "steps": [
+                  {
+                    "color": "red",
+                    "value": null
+                  },
+                  {
+                    "color": "green",
+                    "value": 1
+                  },
+                  {
+                    "color": "orange",
+                    "value": 10
+                  }
+                ]
+              },
+              "unit": "suffix:x"
+            },
+            "overrides": []
+          },
+          "gridPos": {
+            "h": 4,
+            "w": 12,
+            "x": 12,
+            "y": 144
+          },
+          "id": 333772,
+          "options": {
+            "colorMode": "value",
+            "graphMode": "area",
+            "justifyMode": "auto",
+            "orientation": "auto",
+            "percentChangeColorMode": "standard",
+            "reduceOptions": {
+              "calcs": [
+                "lastNotNull"
+              ],
+              "fields": "",
+              "values": false
+            },
+            "showPercentChange": false,
+            "textMode": "auto",
+            "wideLayout": true
+          },
+          "targets": [
+            {
+              "datasource": {
+                "type": "prometheus",
+                "uid": "${datasource}"
+              },
+              "editorMode": "code",
+              "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"report-api\"}) / max(service:rightsizing_memory_bytes:average{service=\"report-api\"})",
+              "format": "time_series",
+              "instant": false,
+              "legendFormat": "request / use",
+              "range": true,
+              "refId": "A"
+            }
+          ],
+          "title": "Memory headroom (request / average use)",
+          "type": "stat"
         }
       ],
       "refresh": "1m",
@@ -5099,6 +5894,68 @@
               "service": "report-api"
             },
             "record": "namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit_steady2h"
+          }
+        ]
+      },
+      {
+        "interval": "5m",
+        "name": "report-api.rightsize.rules",
+        "rules": [
+          {
+            "expr": "avg by (namespace, container) (avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-api\"}[7d]))",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_cpu_cores:average"
+          },
+          {
+            "expr": "max by (namespace, container) (max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-api\"}[7d]))",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_cpu_cores:peak"
+          },
+          {
+            "expr": "avg by (namespace, container) (avg_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-api\"}[7d]))",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_memory_bytes:average"
+          },
+          {
+            "expr": "max by (namespace, container) (max_over_time(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-api\"}[7d]))",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_memory_bytes:peak"
+          },
+          {
+            "expr": "3 * service:rightsizing_cpu_cores:average{service=\"report-api\"}",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_cpu_request_cores:seed"
+          },
+          {
+            "expr": "6 * service:rightsizing_cpu_cores:peak{service=\"report-api\"}",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_cpu_limit_cores:seed"
+          },
+          {
+            "expr": "1.2 * service:rightsizing_memory_bytes:peak{service=\"report-api\"}",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_memory_request_bytes:seed"
+          },
+          {
+            "expr": "2 * service:rightsizing_memory_bytes:peak{service=\"report-api\"}",
+            "labels": {
+              "service": "report-api"
+            },
+            "record": "service:rightsizing_memory_limit_bytes:seed"
           }
         ]
       }
