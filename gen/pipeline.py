@@ -62,13 +62,14 @@ def compile_services(services: list[Service], project: Project | None = None,
     proofs = wants_proofs(project) if proofs is None else proofs
     outputs = tuple(render_service(s, proofs) for s in services)
     problems: list[Problem] = []
+    exprs = lint.Exprs()
     for out in outputs:
         problems += [Problem("generated output", p)
-                     for p in lint.check_service(out.service.name, out.dashboard, out.rule_file)]
+                     for p in lint.check_service(out.service.name, out.dashboard, out.rule_file, exprs)]
     if problems:
         raise ObsgenError(problems)
     index = SpecIndex.of(documents or [])
-    problems = cross_check(outputs, index) + check_routing(project, outputs, index)
+    problems = cross_check(outputs, index, exprs) + check_routing(project, outputs, index)
     if problems:
         raise ObsgenError(problems)
     emitted = emit_targets(project, outputs)

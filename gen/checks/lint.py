@@ -3,11 +3,12 @@ alert links resolve. A problem here is a bug in obsgen or in a custom query, nev
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from typing import Iterable
 
 from gen.checks.external import check_files
 from gen.ir import Dashboard, RecordingRule, RuleFile
-from gen.promql.parse import parse_error, recorded_series
+from gen.promql.parse import is_recorded, parse, series_in
 
 
 def dashboard_exprs(dashboard: Dashboard) -> Iterable[tuple[str, str]]:
@@ -25,20 +26,55 @@ def recorded_in(rule_file: RuleFile) -> set[str]:
     return {r.record for r in rule_file.records}
 
 
-def check_service(name: str, dashboard: Dashboard, rule_file: RuleFile) -> list[str]:
+@dataclass(frozen=True)
+class ExprFacts:
+    """What the checks need to know of one PromQL expression."""
+
+    error: str | None  # why it does not parse
+    recorded: frozenset[str]  # recorded series it reads (promql.parse.recorded_series)
+
+
+def _facts(expr: str) -> ExprFacts:
+    try:
+        tree = parse(expr)
+    except ValueError as err:
+        return ExprFacts(str(err), frozenset())
+    # A recorded series' name holds ':' and appears in the text as written, unless it is spelled with
+    # escapes inside a `__name__` string: without ':' and '\\' there is none, and the tree need not be walked.
+    if ":" not in expr and "\\" not in expr:
+        return ExprFacts(None, frozenset())
+    return ExprFacts(None, frozenset(name for name in series_in(tree) if is_recorded(name)))
+
+
+class Exprs:
+    """Every expression of one compile parsed once, although lint and the checks across services both read it.
+    Held for one compile only: a fleet's expressions are many megabytes."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, ExprFacts] = {}
+
+    def __call__(self, expr: str) -> ExprFacts:
+        found = self._known.get(expr)
+        if found is None:
+            found = self._known[expr] = _facts(expr)
+        return found
+
+
+def check_service(name: str, dashboard: Dashboard, rule_file: RuleFile, exprs: Exprs | None = None) -> list[str]:
     """Every query parses; every rule reads only series its own file records (a rule file is deployed whole).
     Dashboards may read any service's recorded series: crosscheck.undefined_recordings checks those."""
+    exprs = exprs or Exprs()
     problems = []
     defined = recorded_in(rule_file)
     for where, expr in dashboard_exprs(dashboard):
-        error = parse_error(expr)
+        error = exprs(expr).error
         if error:
             problems.append(f"{name}: {where}: PromQL does not parse: {error}: {expr}")
     for where, expr in rule_exprs(rule_file):
-        error = parse_error(expr)
-        if error:
-            problems.append(f"{name}: {where}: PromQL does not parse: {error}: {expr}")
-        for missing in sorted(recorded_series(expr) - defined):
+        facts = exprs(expr)
+        if facts.error:
+            problems.append(f"{name}: {where}: PromQL does not parse: {facts.error}: {expr}")
+        for missing in sorted(facts.recorded - defined):
             problems.append(f"{name}: {where}: reads recorded series {missing}, which no rule records")
     return problems
 
