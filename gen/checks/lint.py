@@ -3,12 +3,16 @@ alert links resolve. A problem here is a bug in obsgen or in a custom query, nev
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gen.checks.external import check_files
 from gen.ir import Dashboard, RecordingRule, RuleFile
 from gen.promql.parse import is_recorded, parse, series_in
+
+if TYPE_CHECKING:
+    from gen.ir import ServiceOutput
 
 
 def dashboard_exprs(dashboard: Dashboard) -> Iterable[tuple[str, str]]:
@@ -46,18 +50,60 @@ def _facts(expr: str) -> ExprFacts:
     return ExprFacts(None, frozenset(name for name in series_in(tree) if is_recorded(name)))
 
 
+def _facts_of(exprs: list[str]) -> list[ExprFacts]:
+    return [_facts(expr) for expr in exprs]
+
+
+# Below this many expressions (a few dozen services) parsing in this process is quicker than starting workers.
+PARALLEL_FROM = 5000
+_CHUNKS_PER_WORKER = 4
+
+
 class Exprs:
     """Every expression of one compile parsed once, although lint and the checks across services both read it.
-    Held for one compile only: a fleet's expressions are many megabytes."""
+    Held for one compile only: a fleet's expressions are many megabytes.
 
-    def __init__(self) -> None:
+    `Exprs(expressions, workers)` starts parsing them in worker processes right away, so that the caller can
+    do other work meanwhile; the first question waits for the answers. A parse has no side effect and its
+    answer depends only on the text, so where it runs changes nothing."""
+
+    def __init__(self, expressions: Iterable[str] = (), workers: int = 1) -> None:
         self._known: dict[str, ExprFacts] = {}
+        self._pending: list[tuple[list[str], Future]] = []
+        todo = list(dict.fromkeys(expressions))
+        if workers > 1 and len(todo) >= PARALLEL_FROM:
+            self._start(todo, workers)
+
+    def _start(self, todo: list[str], workers: int) -> None:
+        size = -(-len(todo) // (workers * _CHUNKS_PER_WORKER))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+        pool = ProcessPoolExecutor(workers)
+        self._pending = [(chunk, pool.submit(_facts_of, chunk)) for chunk in chunks]
+        pool.shutdown(wait=False)  # the workers finish the chunks, then exit
+
+    def _collect(self) -> None:
+        pending, self._pending = self._pending, []
+        for chunk, future in pending:
+            try:
+                facts = future.result()
+            except Exception:  # a worker that died (out of memory, killed): parse here instead
+                facts = _facts_of(chunk)
+            self._known.update(zip(chunk, facts))
 
     def __call__(self, expr: str) -> ExprFacts:
+        if self._pending:
+            self._collect()
         found = self._known.get(expr)
         if found is None:
             found = self._known[expr] = _facts(expr)
         return found
+
+
+def expressions(outputs: Iterable[ServiceOutput]) -> Iterator[str]:
+    """Every PromQL expression lint and the checks across services read: dashboards', then rule files'."""
+    for out in outputs:
+        yield from (expr for _, expr in dashboard_exprs(out.dashboard))
+        yield from (expr for _, expr in rule_exprs(out.rule_file))
 
 
 def check_service(name: str, dashboard: Dashboard, rule_file: RuleFile, exprs: Exprs | None = None) -> list[str]:

@@ -114,11 +114,10 @@ def window(duration: Duration) -> str:
 
 
 _SET_OPERATORS = (" and ", " unless ", " or ")
-# What `layout` stops at: outside a string, a quote, a bracket or a set operator; inside one, an escape or the
-# quote that ends it. Everything between is skipped in one regex step rather than one character at a time.
-_OUTSIDE = re.compile("[\"'`()\\[\\]{}]|" + "|".join(re.escape(op) for op in _SET_OPERATORS))
-_INSIDE = {quote_char: re.compile(r"\\.|" + quote_char, re.DOTALL) for quote_char in "\"'`"}
-_OPENING, _CLOSING = "([{", ")]}"
+_SET_OPERATOR = re.compile("|".join(re.escape(op) for op in _SET_OPERATORS))
+# A string literal as PromQL reads it, up to its closing quote (or the end, if it has none); a backslash
+# escapes the next character in every kind of quote.
+_STRING = re.compile("|".join(rf"{q}(?:\\.|[^\\{q}])*(?:{q}|\\|\Z)" for q in "\"'`"), re.DOTALL)
 
 
 def layout(expr: str, width: int = 100) -> str:
@@ -127,31 +126,16 @@ def layout(expr: str, width: int = 100) -> str:
     PromQL ignores line breaks, so this changes nothing for Prometheus; it only keeps diffs and
     reviews readable.
     """
-    if len(expr) <= width:
+    if len(expr) <= width or not _SET_OPERATOR.search(expr):
         return expr
-    lines, start, depth, pos = [], 0, 0, 0
-    while True:
-        found = _OUTSIDE.search(expr, pos)
-        if found is None:
-            break
-        token, pos = found.group(), found.end()
-        if token in _OPENING:
-            depth += 1
-        elif token in _CLOSING:
-            depth -= 1
-        elif len(token) > 1:  # a set operator
-            if depth == 0:
-                lines.append(expr[start:found.start()])
-                start = found.start() + 1
-        else:  # a quote: skip the string, escapes included
-            inside = _INSIDE[token]
-            while True:
-                end = inside.search(expr, pos)
-                if end is None:
-                    pos = len(expr)
-                    break
-                pos = end.end()
-                if len(end.group()) == 1:
-                    break
+    # Strings blanked out (same length), an operator's depth is the brackets opened before it minus those closed.
+    outside = _STRING.sub(lambda found: "_" * len(found.group()), expr)
+    lines, start = [], 0
+    for found in _SET_OPERATOR.finditer(outside):
+        at = found.start()
+        depth = sum(outside.count(c, 0, at) for c in "([{") - sum(outside.count(c, 0, at) for c in ")]}")
+        if depth == 0:
+            lines.append(expr[start:at])
+            start = at + 1
     lines.append(expr[start:])
     return "\n".join(lines)
