@@ -99,7 +99,7 @@ def _cli(root: Path, *args: str) -> tuple[float, dict]:
     return seconds, measured
 
 
-def bench(services: int, rounds: int, work: Path) -> Row:
+def bench(services: int, rounds: int, work: Path, cli_rounds: int | None = None) -> Row:
     root = work / f"fleet-{services}"
     write_fleet(root / "specs", services)
     if wants_proofs(default_project()):  # proofs are made by `obsgen test`, not measured here
@@ -113,7 +113,7 @@ def bench(services: int, rounds: int, work: Path) -> Row:
     out_bytes = sum(len(content) for content in compiled.files.values())
     del compiled
     builds, checks, promtool, rss = [], [], [], []
-    for i in range(rounds):
+    for i in range(cli_rounds or rounds):
         out = f"out-{i}"
         seconds, measured = _cli(root, "build", "--quiet", "--out", out)
         builds.append(seconds)
@@ -151,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default=",".join(map(str, SIZES)), help="fleet sizes, comma-separated")
     parser.add_argument("--rounds", type=int, default=None,
                         help="runs per size (default: 5, and 3 from 1,000 services on)")
+    parser.add_argument("--cli-rounds", type=int, default=None,
+                        help="runs of `obsgen build` and `obsgen check` per size (default: --rounds)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     started = datetime.now(timezone.utc)
@@ -161,10 +163,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="obsgen-bench-") as tmp:
         for services in sizes:
             rounds = args.rounds or (3 if services >= 1000 else 5)
-            rows.append(bench(services, rounds, Path(tmp)))
-            print(f"  {services} services done ({rounds} runs)", flush=True)
-    print(f"medians; compile = in memory, no proofs; ratio = compile / serialization limit; "
-          f"finished with load average {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "medians")
+            rows.append(bench(services, rounds, Path(tmp), args.cli_rounds))
+            print(f"{table(rows[-1:]).splitlines()[-1]}  ({rounds} runs, {args.cli_rounds or rounds} of the CLI)",
+                  flush=True)
+    load = f"; load average at the end {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
+    print(f"medians; compile = in memory, no proofs; ratio = compile / serialization limit{load}")
     print(table(rows))
 
 
