@@ -72,7 +72,10 @@ class Exprs:
         self._pending: list[tuple[list[str], Future]] = []
         todo = list(dict.fromkeys(expressions))
         if workers > 1 and len(todo) >= PARALLEL_FROM:
-            self._start(todo, workers)
+            try:
+                self._start(todo, workers)
+            except Exception:  # no worker processes allowed (a daemon process, a sandbox): parse here
+                self._pending = []
 
     def _start(self, todo: list[str], workers: int) -> None:
         size = -(-len(todo) // (workers * _CHUNKS_PER_WORKER))
