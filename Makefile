@@ -45,6 +45,7 @@ $(NPM_STAMP): $(LIVE_APP)/package-lock.json $(LIVE_APP)/package.json | debian-pa
 	cd $(LIVE_APP) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	sha256sum $(LIVE_APP)/package-lock.json | cut -d' ' -f1 > $@
 
+# Build times of synthetic fleets of 1, 100 and 1,000 services (tests/bench.py; docs/development.md#performance).
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench
 

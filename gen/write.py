@@ -50,8 +50,39 @@ def _dumper(base: type) -> type:
     return Dumper
 
 
-_Dumper = _dumper(_SafeDumperBase)
-_PURE_DUMPER = _Dumper if _SafeDumperBase is yaml.SafeDumper else _dumper(yaml.SafeDumper)
+_STR_TAG, _MAP_TAG, _SEQ_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"
+_INT_TAG, _BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+
+
+def _fast(dumper: type) -> type:
+    """The same nodes as the dumper's representer makes (block style, no aliases, `_str`), built without its
+    per-value lookups for the plain types generated files hold; anything else goes the representer's way.
+    It saves about a sixth of the time YAML takes for a fleet's rule files."""
+
+    class FastDumper(dumper):
+        def represent_data(self, data: Any) -> yaml.Node:
+            kind = type(data)
+            if kind is str:
+                return yaml.ScalarNode(_STR_TAG, data, style="|" if "\n" in data else None)
+            if kind is dict:
+                represent = self.represent_data
+                return yaml.MappingNode(_MAP_TAG, [(represent(k), represent(v)) for k, v in data.items()],
+                                        flow_style=False)
+            if kind is list:
+                return yaml.SequenceNode(_SEQ_TAG, [self.represent_data(v) for v in data], flow_style=False)
+            if kind is bool:
+                return yaml.ScalarNode(_BOOL_TAG, "true" if data else "false")
+            if kind is int:
+                return yaml.ScalarNode(_INT_TAG, str(data))
+            if data is None:
+                return yaml.ScalarNode(_NULL_TAG, "null")
+            return super().represent_data(data)
+
+    return FastDumper
+
+
+_Dumper = _fast(_dumper(_SafeDumperBase))
+_PURE_DUMPER = _dumper(yaml.SafeDumper)
 
 
 # Where libyaml's emitter writes other bytes than the pure-Python one (found by comparing both on random
@@ -63,7 +94,27 @@ _C_DIFFERS_IN_VALUE = re.compile("[\x85\U00010000-\U0010ffff]|\n\n\\Z|\\A\n\\Z")
 _C_DIFFERS_IN_KEY = re.compile("\\A\\Z|[\r\x85\u2028\u2029\U00010000-\U0010ffff]|\n\n\\Z|\\A\n\\Z")
 
 
+# In data written as JSON, everything `_C_DIFFERS_IN_VALUE` or `_C_DIFFERS_IN_KEY` finds leaves a trace: the
+# characters themselves (JSON leaves them as they are: the text is not ASCII), or one of these substrings (an
+# escaped carriage return, a string ending in two escaped line breaks or being one, an empty key).
+_C_MAY_DIFFER_CHARS = re.compile("[\x85\u2028\u2029\U00010000-\U0010ffff]")
+_C_MAY_DIFFER_TEXT = ("\\r", '\\n\\n"', '"\\n"', '"":')
+
+
 def _c_dumper_agrees(data: Any) -> bool:
+    """Whether libyaml writes `data` as the pure-Python emitter does: one C-speed scan of the data as JSON
+    rules out nearly everything, the walk over every string decides the rest."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, check_circular=False)
+    except (TypeError, ValueError, RecursionError):
+        text = None
+    if text is not None and not any(trace in text for trace in _C_MAY_DIFFER_TEXT) and (
+            text.isascii() or not _C_MAY_DIFFER_CHARS.search(text)):
+        return True
+    return _c_dumper_agrees_walk(data)
+
+
+def _c_dumper_agrees_walk(data: Any) -> bool:
     stack = [data]
     while stack:
         value = stack.pop()
@@ -95,7 +146,68 @@ def from_yaml(content: bytes | str) -> Any:
 
 
 def to_json(data: Any) -> bytes:
-    return (json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    """`json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)` and a final line break, written about
+    twice as fast for the plain values dashboards hold; anything else is left to json.dumps."""
+    try:
+        text = _json_text(data, "\n")
+    except (TypeError, RecursionError):
+        text = json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+    return (text + "\n").encode()
+
+
+_encode_str = json.encoder.encode_basestring  # libjson's C function, as json.dumps uses with ensure_ascii=False
+_INFINITY = float("inf")
+
+
+def _json_float(value: float) -> str:
+    if value != value:
+        return "NaN"
+    if value == _INFINITY:
+        return "Infinity"
+    if value == -_INFINITY:
+        return "-Infinity"
+    return float.__repr__(value)
+
+
+def _json_key(key: Any) -> str:
+    if isinstance(key, str):
+        return _encode_str(key)
+    if isinstance(key, float):
+        return f'"{_json_float(key)}"'
+    if key is True or key is False or key is None:
+        return f'"{json.dumps(key)}"'
+    if isinstance(key, int):
+        return f'"{int.__repr__(key)}"'
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _json_text(value: Any, indent: str) -> str:
+    """json.dumps' indented text, checked in its order (str, None, True, False, int, float, list, dict), with
+    each container joined at once instead of yielded piece by piece."""
+    if isinstance(value, str):
+        return _encode_str(value)
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return _json_float(value)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        inner = indent + "  "
+        return "[" + inner + ("," + inner).join([_json_text(v, inner) for v in value]) + indent + "]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        inner = indent + "  "
+        items = [_json_key(k) + ": " + _json_text(v, inner) for k, v in sorted(value.items())]
+        return "{" + inner + ("," + inner).join(items) + indent + "}"
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def manifest_bytes(paths: list[str]) -> bytes:

@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 from gen.checks import lint
 from gen.errors import Problem
 from gen.ir import Dashboard
-from gen.promql.parse import recorded_series
 from gen.spec.documents import Document, Path_
 from gen.spec.model import Service
+from gen.spec import pod_regex
 from gen.spec.pod_patterns import Unsupported, common_name
 from gen.spec.pod_patterns import example_names
 
@@ -146,29 +146,68 @@ def _disjoint_suggestion(a: Service, b: Service) -> str:
     return ""
 
 
+def _literal_prefix(regex: str) -> str:
+    """The characters every name an anchored pod pattern matches begins with ("" when unknown)."""
+    try:
+        parsed = pod_regex.parse(regex)
+    except ValueError:
+        return ""
+    if parsed.fold:
+        return ""
+    prefix = []
+    for node in parsed.body:
+        if isinstance(node, pod_regex.Literal):
+            prefix.append(node.char)
+        elif not isinstance(node, pod_regex.Anchor):  # anchors match no character
+            break
+    return "".join(prefix)
+
+
+def _prefixes_differ(a: str, b: str) -> bool:
+    """Two names that begin with `a` and `b` can never be equal."""
+    return not (a.startswith(b) or b.startswith(a))
+
+
+def _overlapping_pairs(services: Sequence[Service]) -> list[tuple[int, int]]:
+    """(i, j), i < j, of services that could share a pod: same namespace, and pod patterns whose literal
+    prefixes do not already rule it out. Comparing only these keeps a fleet of 1,000 services linear in
+    practice; the exact check (`_overlap`) still decides each pair."""
+    by_namespace: dict[str, list[int]] = {}
+    for i, service in enumerate(services):
+        by_namespace.setdefault(service.namespace, []).append(i)
+    prefixes = [_literal_prefix(s.selector.pod_regex) for s in services]
+    pairs = []
+    for members in by_namespace.values():
+        for k, i in enumerate(members):
+            pairs += [(i, j) for j in members[k + 1:] if not _prefixes_differ(prefixes[i], prefixes[j])]
+    return sorted(pairs)
+
+
 def overlapping_selectors(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
     services = [o.service for o in outputs]
     problems = []
-    for i, a in enumerate(services):
-        for b in services[i + 1:]:
-            found = _overlap(a, b)
-            if found is None:
-                continue
-            pod, shared, path = found
-            problems.append(index.problem(
-                b, [path, ("spec", "namespace")],
-                f"services {a.name} ({index.where(a, [path])}) and {b.name} select the same pods: both match pod "
-                f"'{pod}' with {shared}, so its alerts would fire twice and both would record the same series",
-                "make their spec.selector.pod patterns disjoint" + _disjoint_suggestion(a, b)))
+    for i, j in _overlapping_pairs(services):
+        a, b = services[i], services[j]
+        found = _overlap(a, b)
+        if found is None:
+            continue
+        pod, shared, path = found
+        problems.append(index.problem(
+            b, [path, ("spec", "namespace")],
+            f"services {a.name} ({index.where(a, [path])}) and {b.name} select the same pods: both match pod "
+            f"'{pod}' with {shared}, so its alerts would fire twice and both would record the same series",
+            "make their spec.selector.pod patterns disjoint" + _disjoint_suggestion(a, b)))
     return problems
 
 
-def undefined_recordings(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
+def undefined_recordings(outputs: Sequence[ServiceOutput], index: SpecIndex,
+                         exprs: lint.Exprs | None = None) -> list[Problem]:
+    exprs = exprs or lint.Exprs()
     defined = {name for o in outputs for name in lint.recorded_in(o.rule_file)}
     problems = []
     for out in outputs:
         for where, expr in out.dashboard.exprs():
-            for missing in sorted(recorded_series(expr) - defined):
+            for missing in sorted(exprs(expr).recorded - defined):
                 problems.append(index.problem(out.service, [NAME], f"dashboard of {out.service.name}: {where} reads "
                                               f"recorded series {missing}, which no rule file defines"))
     return problems
@@ -180,6 +219,8 @@ def _panel_ids(dashboard: Dashboard) -> set[int]:
 
 def broken_links(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
     dashboards = {o.dashboard.uid: o.dashboard for o in outputs}
+    # Each dashboard's panel ids, once: a service's alerts all link into its dashboard.
+    panel_ids = {uid: _panel_ids(d) for uid, d in dashboards.items()}
     problems = []
     for out in outputs:
         prefix = out.service.dashboard.grafana_url
@@ -187,14 +228,15 @@ def broken_links(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Pro
             url = dict(alert.annotations).get("dashboard_url")
             if url is None:
                 continue
-            problem = _link_problem(url.removeprefix(prefix), dashboards)
+            problem = _link_problem(url.removeprefix(prefix), dashboards, panel_ids)
             if problem:
                 problems.append(index.problem(out.service, [NAME],
                                               f"alert {alert.name} of {out.service.name}: {problem}"))
     return problems
 
 
-def _link_problem(link: str, dashboards: dict[str, Dashboard]) -> str | None:
+def _link_problem(link: str, dashboards: dict[str, Dashboard],
+                  panel_ids: dict[str, set[int]] | None = None) -> str | None:
     parts = urlsplit(link)
     segments = parts.path.split("/")
     if len(segments) < 3 or segments[1] != "d":
@@ -203,14 +245,14 @@ def _link_problem(link: str, dashboards: dict[str, Dashboard]) -> str | None:
     if uid not in dashboards:
         return f"dashboard link points at dashboard uid '{uid}', which obsgen does not generate"
     panel = parse_qs(parts.query).get("viewPanel", [None])[0]
-    if panel is not None and (not panel.isdigit() or int(panel) not in _panel_ids(dashboards[uid])):
+    ids = panel_ids[uid] if panel_ids is not None else _panel_ids(dashboards[uid])
+    if panel is not None and (not panel.isdigit() or int(panel) not in ids):
         return (f"dashboard link points at panel {panel} of dashboard '{dashboards[uid].title}', "
                 "which has no such panel")
     return None
 
 
-CHECKS = (duplicate_names, overlapping_selectors, undefined_recordings, broken_links)
-
-
-def cross_check(outputs: Sequence[ServiceOutput], index: SpecIndex) -> list[Problem]:
-    return [problem for check in CHECKS for problem in check(outputs, index)]
+def cross_check(outputs: Sequence[ServiceOutput], index: SpecIndex, exprs: lint.Exprs | None = None) -> list[Problem]:
+    """Every check across services; `exprs` holds the expressions lint already parsed."""
+    return [*duplicate_names(outputs, index), *overlapping_selectors(outputs, index),
+            *undefined_recordings(outputs, index, exprs), *broken_links(outputs, index)]

@@ -3,11 +3,16 @@ alert links resolve. A problem here is a bug in obsgen or in a custom query, nev
 from __future__ import annotations
 
 import shutil
-from typing import Iterable
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from gen.checks.external import check_files
 from gen.ir import Dashboard, RecordingRule, RuleFile
-from gen.promql.parse import parse_error, recorded_series
+from gen.promql.parse import is_recorded, parse, series_in
+
+if TYPE_CHECKING:
+    from gen.ir import ServiceOutput
 
 
 def dashboard_exprs(dashboard: Dashboard) -> Iterable[tuple[str, str]]:
@@ -25,20 +30,100 @@ def recorded_in(rule_file: RuleFile) -> set[str]:
     return {r.record for r in rule_file.records}
 
 
-def check_service(name: str, dashboard: Dashboard, rule_file: RuleFile) -> list[str]:
+@dataclass(frozen=True)
+class ExprFacts:
+    """What the checks need to know of one PromQL expression."""
+
+    error: str | None  # why it does not parse
+    recorded: frozenset[str]  # recorded series it reads (promql.parse.recorded_series)
+
+
+def _facts(expr: str) -> ExprFacts:
+    try:
+        tree = parse(expr)
+    except ValueError as err:
+        return ExprFacts(str(err), frozenset())
+    # A recorded series' name holds ':' and appears in the text as written, unless it is spelled with
+    # escapes inside a `__name__` string: without ':' and '\\' there is none, and the tree need not be walked.
+    if ":" not in expr and "\\" not in expr:
+        return ExprFacts(None, frozenset())
+    return ExprFacts(None, frozenset(name for name in series_in(tree) if is_recorded(name)))
+
+
+def _facts_of(exprs: list[str]) -> list[ExprFacts]:
+    return [_facts(expr) for expr in exprs]
+
+
+# Below this many expressions (a few dozen services) parsing in this process is quicker than starting workers.
+PARALLEL_FROM = 5000
+_CHUNKS_PER_WORKER = 4
+
+
+class Exprs:
+    """Every expression of one compile parsed once, although lint and the checks across services both read it.
+    Held for one compile only: a fleet's expressions are many megabytes.
+
+    `Exprs(expressions, workers)` starts parsing them in worker processes right away, so that the caller can
+    do other work meanwhile; the first question waits for the answers. A parse has no side effect and its
+    answer depends only on the text, so where it runs changes nothing."""
+
+    def __init__(self, expressions: Iterable[str] = (), workers: int = 1) -> None:
+        self._known: dict[str, ExprFacts] = {}
+        self._pending: list[tuple[list[str], Future]] = []
+        todo = list(dict.fromkeys(expressions))
+        if workers > 1 and len(todo) >= PARALLEL_FROM:
+            try:
+                self._start(todo, workers)
+            except Exception:  # no worker processes allowed (a daemon process, a sandbox): parse here
+                self._pending = []
+
+    def _start(self, todo: list[str], workers: int) -> None:
+        size = -(-len(todo) // (workers * _CHUNKS_PER_WORKER))
+        chunks = [todo[i:i + size] for i in range(0, len(todo), size)]
+        pool = ProcessPoolExecutor(workers)
+        self._pending = [(chunk, pool.submit(_facts_of, chunk)) for chunk in chunks]
+        pool.shutdown(wait=False)  # the workers finish the chunks, then exit
+
+    def _collect(self) -> None:
+        pending, self._pending = self._pending, []
+        for chunk, future in pending:
+            try:
+                facts = future.result()
+            except Exception:  # a worker that died (out of memory, killed): parse here instead
+                facts = _facts_of(chunk)
+            self._known.update(zip(chunk, facts))
+
+    def __call__(self, expr: str) -> ExprFacts:
+        if self._pending:
+            self._collect()
+        found = self._known.get(expr)
+        if found is None:
+            found = self._known[expr] = _facts(expr)
+        return found
+
+
+def expressions(outputs: Iterable[ServiceOutput]) -> Iterator[str]:
+    """Every PromQL expression lint and the checks across services read: dashboards', then rule files'."""
+    for out in outputs:
+        yield from (expr for _, expr in dashboard_exprs(out.dashboard))
+        yield from (expr for _, expr in rule_exprs(out.rule_file))
+
+
+def check_service(name: str, dashboard: Dashboard, rule_file: RuleFile, exprs: Exprs | None = None) -> list[str]:
     """Every query parses; every rule reads only series its own file records (a rule file is deployed whole).
     Dashboards may read any service's recorded series: crosscheck.undefined_recordings checks those."""
+    exprs = exprs or Exprs()
     problems = []
     defined = recorded_in(rule_file)
     for where, expr in dashboard_exprs(dashboard):
-        error = parse_error(expr)
+        error = exprs(expr).error
         if error:
             problems.append(f"{name}: {where}: PromQL does not parse: {error}: {expr}")
     for where, expr in rule_exprs(rule_file):
-        error = parse_error(expr)
-        if error:
-            problems.append(f"{name}: {where}: PromQL does not parse: {error}: {expr}")
-        for missing in sorted(recorded_series(expr) - defined):
+        facts = exprs(expr)
+        if facts.error:
+            problems.append(f"{name}: {where}: PromQL does not parse: {facts.error}: {expr}")
+        for missing in sorted(facts.recorded - defined):
             problems.append(f"{name}: {where}: reads recorded series {missing}, which no rule records")
     return problems
 

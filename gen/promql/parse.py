@@ -37,6 +37,11 @@ def parse_error(expr: str) -> str | None:
 def selected_series(expr: str) -> set[str]:
     """Names of the metrics and recorded series an expression selects; an `UnknownMetric` for a selector
     whose name is a regex. Raises ValueError if it does not parse."""
+    return series_in(parse(expr))
+
+
+def series_in(tree) -> set[str]:
+    """`selected_series` of an expression already parsed (`parse`)."""
     names: set[str] = set()
 
     def visit(node) -> None:
@@ -48,7 +53,7 @@ def selected_series(expr: str) -> set[str]:
                 name = equal[0] if equal else UnknownMetric("{__name__ matched by a regex}")
             names.add(name)
 
-    promql_parser.walk(parse(expr), visit)
+    promql_parser.walk(tree, visit)
     return names
 
 

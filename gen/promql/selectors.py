@@ -5,6 +5,7 @@ place and a value can never break out of its string.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -113,6 +114,10 @@ def window(duration: Duration) -> str:
 
 
 _SET_OPERATORS = (" and ", " unless ", " or ")
+_SET_OPERATOR = re.compile("|".join(re.escape(op) for op in _SET_OPERATORS))
+# A string literal as PromQL reads it, up to its closing quote (or the end, if it has none); a backslash
+# escapes the next character in every kind of quote.
+_STRING = re.compile("|".join(rf"{q}(?:\\.|[^\\{q}])*(?:{q}|\\|\Z)" for q in "\"'`"), re.DOTALL)
 
 
 def layout(expr: str, width: int = 100) -> str:
@@ -121,30 +126,16 @@ def layout(expr: str, width: int = 100) -> str:
     PromQL ignores line breaks, so this changes nothing for Prometheus; it only keeps diffs and
     reviews readable.
     """
-    if len(expr) <= width:
+    if len(expr) <= width or not _SET_OPERATOR.search(expr):
         return expr
-    lines, start, depth, quote_char, i = [], 0, 0, "", 0
-    while i < len(expr):
-        ch = expr[i]
-        if quote_char:
-            if ch == "\\":
-                i += 2
-                continue
-            if ch == quote_char:
-                quote_char = ""
-        elif ch in "\"'`":
-            quote_char = ch
-        elif ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == " ":
-            operator = next((op for op in _SET_OPERATORS if expr.startswith(op, i)), None)
-            if operator:
-                lines.append(expr[start:i])
-                start = i + 1
-                i += len(operator)
-                continue
-        i += 1
+    # Strings blanked out (same length), an operator's depth is the brackets opened before it minus those closed.
+    outside = _STRING.sub(lambda found: "_" * len(found.group()), expr)
+    lines, start = [], 0
+    for found in _SET_OPERATOR.finditer(outside):
+        at = found.start()
+        depth = sum(outside.count(c, 0, at) for c in "([{") - sum(outside.count(c, 0, at) for c in ")]}")
+        if depth == 0:
+            lines.append(expr[start:at])
+            start = at + 1
     lines.append(expr[start:])
     return "\n".join(lines)

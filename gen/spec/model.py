@@ -223,8 +223,9 @@ def _quantity(parse, value: Any) -> Quantity | None:
     return None if value is None else parse(value)
 
 
-def build_service(doc: Document) -> Service:
-    schema = spec_schema.spec_schema()
+def build_service(doc: Document, schema: dict | None = None) -> Service:
+    """The typed service of a valid spec; `schema` (only read) is the spec schema, when the caller has it."""
+    schema = schema or spec_schema.spec_schema()
     context = {"metadata.name": doc.data["metadata"]["name"]}
     data = apply_defaults(schema, doc.data, context)
     meta, spec = data["metadata"], data["spec"]
@@ -272,5 +273,6 @@ def _rightsizing(raw: dict) -> Rightsizing:
 
 
 def build_model(documents: list[Document]) -> list[Service]:
-    services = [build_service(doc) for doc in documents]
+    schema = spec_schema.spec_schema()  # built once for the whole fleet: it is the same for every service
+    services = [build_service(doc, schema) for doc in documents]
     return sorted(services, key=lambda s: s.name)
