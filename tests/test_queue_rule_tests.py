@@ -16,6 +16,8 @@ from gen.synth.promql_model import Clock, firing_value
 from gen.synth.queue_simulation import input_series, render, rendered_series, simulate, targets
 from gen.units import duration, parse_duration
 
+from .workspace import rule_tests_on
+
 BULL_PROM = """\
 apiVersion: obsgen/v1
 kind: Service
@@ -84,6 +86,7 @@ def test_firing_checks_expect_the_queue_label_and_derived_values(compiled):
 def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_path, promtool):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "mailer.yaml").write_text(BULL_PROM)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     _write(compiled, tmp_path / "out")
@@ -184,6 +187,7 @@ def test_the_real_queue_rules_evaluated_on_scenarios_agree_with_promtool(tmp_pat
     series by the evaluator, at every evaluation of the test interval, labels and values as promtool has them."""
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "mailer.yaml").write_text(BULL_PROM)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     _write(compiled, tmp_path / "out")
@@ -251,6 +255,7 @@ spec:
 def test_unusual_settings_leave_out_contradicted_checks_and_say_so(tmp_path, promtool):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "edge.yaml").write_text(UNUSUAL)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     notes = list(out.notes)
