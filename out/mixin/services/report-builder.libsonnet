@@ -72,8 +72,6 @@
           "description": "Highest event-loop p99 lag across pods right now.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -118,16 +116,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(nodejs_eventloop_lag_p99_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "p99",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -142,8 +132,6 @@
           "description": "Uptime of the most recently started process.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -184,16 +172,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "min(time() - process_start_time_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "uptime",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -208,8 +188,6 @@
           "description": "Highest working set as a share of the memory limit across pods.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
-              "mappings": [],
               "max": 1,
               "min": 0,
               "noValue": "no data",
@@ -260,16 +238,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_limit{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "memory / limit",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -284,9 +254,7 @@
           "description": "Container restarts across all pods in the last 24 hours.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
               "decimals": 0,
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -335,16 +303,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum(increase(kube_pod_container_status_restarts_total{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[24h]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "restarts",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -359,9 +319,7 @@
           "description": "Scrape targets that answered, out of all targets.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
               "decimals": 0,
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -406,16 +364,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum(up{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "up",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -443,49 +393,10 @@
           "description": "Old space per pod (thin) and its floor, the lowest point within 1h (thick): what survives garbage collection. The sawtooth is normal; a floor that climbs and only falls at restarts is a leak.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": [
@@ -532,29 +443,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_heap_space_size_used_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\", space=\"old\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} raw",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "instance:nodejs_heap_old_space_used_bytes:floor{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} floor",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -569,49 +464,10 @@
           "description": "Container working set per pod (thin), its floor over 1h (thick) and the memory limit. Steps down at deploys with a climb in between is a leak that restarts hide.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": [
@@ -687,42 +543,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} raw",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} floor",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -737,39 +569,12 @@
           "description": "How much each floor grew compared with the same hours 1d earlier (averaged over 6h). A daily traffic cycle cancels out; a leak stays above zero day after day. The red line is the alert threshold; it must be crossed on two consecutive days.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
                 "thresholdsStyle": {
                   "mode": "line"
                 }
               },
-              "mappings": [],
               "thresholds": {
                 "mode": "absolute",
                 "steps": [
@@ -812,42 +617,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "instance:nodejs_heap_old_space_used_bytes:floor_growth_ratio{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} heap old space",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "instance:nodejs_heap_used_bytes:floor_growth_ratio{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} heap used",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:floor_growth_ratio{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} working set",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -862,49 +643,10 @@
           "description": "The working-set floor, the predict_linear() forecast 12h ahead from the last 6h of it, and the limit. When the forecast line crosses the limit and the rise is steady, PodMemoryExhaustionForecast fires.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": [
@@ -982,42 +724,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} floor",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "predict_linear(namespace_pod_container:container_memory_working_set_bytes:floor{service=\"report-builder\"}[6h], 43200)",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} forecast in 12h",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -1032,9 +750,7 @@
           "description": "Shortest time until any pod's memory reaches its limit at its current steady growth. Empty means no pod is growing.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
               "decimals": 0,
-              "mappings": [],
               "noValue": "not growing",
               "thresholds": {
                 "mode": "absolute",
@@ -1083,16 +799,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "min(namespace_pod_container:container_memory_working_set_bytes:seconds_to_limit6h{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "time to limit",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -1107,49 +815,10 @@
           "description": "Average CPU per pod over the last 1d and the 1d before. At a flat request rate the two lines stay together; a gap that widens every day is work per request growing (the seed article's CPU doubled in five days).",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "suffix: cores"
             },
             "overrides": []
@@ -1179,29 +848,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"report-builder\"}[1d])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "last 1d",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg_over_time(service:container_cpu_usage_seconds:avg_rate5m{service=\"report-builder\"}[1d] offset 1d)",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "1d before",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -1216,49 +869,10 @@
           "description": "Worst event-loop p99 per hour, now and 1d earlier. Lag that creeps up day after day means more synchronous work per request; it usually comes with rising CPU or heap.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "s"
             },
             "overrides": []
@@ -1288,29 +902,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(max_over_time(nodejs_eventloop_lag_p99_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[1h]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "now",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(max_over_time(nodejs_eventloop_lag_p99_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[1h] offset 1d))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "1d earlier",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -1338,39 +936,12 @@
           "description": "How long callbacks wait for the event loop, per pod: mean and p99 over each scrape. A rising line means synchronous work is blocking the loop (JSON parsing, crypto, big loops); every request waits that long. The red line is the alert threshold (200ms).",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
                 "thresholdsStyle": {
                   "mode": "line"
                 }
               },
-              "mappings": [],
               "min": 0,
               "thresholds": {
                 "mode": "absolute",
@@ -1414,29 +985,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_eventloop_lag_p99_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} p99",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_eventloop_lag_mean_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} mean",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -1451,49 +1006,10 @@
           "description": "V8 heap per pod. Used is live objects plus garbage not yet collected; total is what V8 has reserved. Used falling at each GC is normal; the low points rising day after day is a leak.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": []
@@ -1523,29 +1039,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_heap_size_used_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} used",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_heap_size_total_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} total",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -1560,50 +1060,11 @@
           "description": "Share of the reserved heap in use. A sawtooth between 60% and 95% is the garbage collector at work and healthy on its own; staying pinned near 100% means GC cannot free enough.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "max": 1,
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "percentunit"
             },
             "overrides": []
@@ -1633,16 +1094,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_heap_size_used_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"} / nodejs_heap_size_total_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -1657,49 +1110,15 @@
           "description": "V8 heap spaces summed over pods. New space holds short-lived objects and spikes with allocation bursts; old space holds what survived GC. Old space that only grows is the leak signature.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
                 "fillOpacity": 10,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
                 "stacking": {
                   "group": "A",
                   "mode": "normal"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
                 }
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": []
@@ -1729,16 +1148,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (space) (nodejs_heap_space_size_used_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{space}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -1753,49 +1164,10 @@
           "description": "Old and new space of each pod side by side: frequent new-space spikes are allocation bursts; a steadily rising old space is objects surviving collection.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": []
@@ -1825,16 +1197,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_heap_space_size_used_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\", space=~\"old|new\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} {{space}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -1849,49 +1213,10 @@
           "description": "Garbage collections per second by kind (minor = scavenge of new space, major = mark-sweep of old space). Major GCs getting more frequent means old space is under pressure.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "ops"
             },
             "overrides": []
@@ -1921,16 +1246,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (kind) (rate(nodejs_gc_duration_seconds_count{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{kind}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -1945,49 +1262,15 @@
           "description": "Share of wall-clock time spent in garbage collection, by kind. Above a few percent, GC is stealing time from requests and adds event-loop lag.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
                 "fillOpacity": 10,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
                 "stacking": {
                   "group": "A",
                   "mode": "normal"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
                 }
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "percentunit"
             },
             "overrides": []
@@ -2017,16 +1300,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (kind) (rate(nodejs_gc_duration_seconds_sum{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{kind}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -2041,49 +1316,10 @@
           "description": "Resident set size (everything the process holds in RAM) and external memory (Buffers and native objects outside the V8 heap). RSS growing while the heap is flat points at Buffers or native modules.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": []
@@ -2113,29 +1349,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "process_resident_memory_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} rss",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_external_memory_bytes{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} external",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -2150,49 +1370,10 @@
           "description": "Open handles (sockets, timers, file descriptors) and pending libuv requests per pod. Handles that only grow are a connection or timer leak.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -2222,29 +1403,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_active_handles_total{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} handles",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "nodejs_active_requests_total{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} requests",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -2259,49 +1424,10 @@
           "description": "CPU time the Node.js process uses, in cores. User time is JavaScript and native code; system time is the kernel working for it (I/O, memory). CPU rising at a flat request rate means work per request is growing.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "suffix: cores"
             },
             "overrides": []
@@ -2331,29 +1457,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "rate(process_cpu_user_seconds_total{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} user",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "rate(process_cpu_system_seconds_total{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} system",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -2368,49 +1478,12 @@
           "description": "Times each pod's Node.js process started within the last hour, from process_start_time_seconds. Deploys show as one restart per pod; anything else is a crash.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
                 "drawStyle": "bars",
                 "fillOpacity": 10,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -2440,16 +1513,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "changes(process_start_time_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}[1h])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -2464,49 +1529,10 @@
           "description": "Time since each pod's process started. A sawtooth that resets every few hours is a crash loop or an OOM kill, not a deploy.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "s"
             },
             "overrides": []
@@ -2536,16 +1562,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "time() - process_start_time_seconds{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -2573,49 +1591,15 @@
           "description": "Jobs in the queue by state, stacked. Waiting (and prioritized) is work no worker has taken yet; active is bounded by worker concurrency; delayed holds scheduled jobs and retries in back-off. Waiting that stays up while active sits still is a stuck queue.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
                 "fillOpacity": 10,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
                 "stacking": {
                   "group": "A",
                   "mode": "normal"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
                 }
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -2645,42 +1629,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"waiting\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "waiting",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"active\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "active",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"delayed\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "delayed",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -2695,49 +1655,10 @@
           "description": "Jobs finished per minute: completed (jobs that completed) and failed (jobs that failed for good, after their retries). Completions falling to zero while jobs wait means the workers stopped.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "cpm"
             },
             "overrides": []
@@ -2767,29 +1688,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (job, namespace, queue_name) (rate(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"completed\"}[$__rate_interval])) * 60",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "completed",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (job, namespace, queue_name) (rate(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"failed\"}[$__rate_interval])) * 60",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "failed",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -2804,39 +1709,12 @@
           "description": "Share of finished jobs that failed over the last 15m: failed / (failed + completed), where failed means jobs that failed for good, after their retries. The red line is the alert threshold (10%); the alert also needs 20 finished jobs in the window.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
                 "thresholdsStyle": {
                   "mode": "line"
                 }
               },
-              "mappings": [],
               "max": 1,
               "min": 0,
               "thresholds": {
@@ -2881,16 +1759,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m])) / (sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"failed\"}[15m])) + sum by (job, namespace, queue_name) (increase(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"completed\"}[15m])))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "failure ratio",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -2905,49 +1775,10 @@
           "description": "How long workers take per job (processing percentiles) and, where the exporter measures it, how long jobs wait before a worker takes them. Processing time rising at a flat backlog points at the job's own dependencies (database, external APIs).",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "s"
             },
             "overrides": []
@@ -2977,42 +1808,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "histogram_quantile(0.5, sum by (job, namespace, queue_name, le) (rate(report_job_duration_seconds_bucket{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\"}[$__rate_interval])))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "processing p50",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "histogram_quantile(0.95, sum by (job, namespace, queue_name, le) (rate(report_job_duration_seconds_bucket{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\"}[$__rate_interval])))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "processing p95",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "histogram_quantile(0.99, sum by (job, namespace, queue_name, le) (rate(report_job_duration_seconds_bucket{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\"}[$__rate_interval])))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "processing p99",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -3027,39 +1834,12 @@
           "description": "Queued jobs divided by the completion rate of the last 5m: how long the queue needs to empty if nothing more arrives. No line while nothing completes (that is a stuck queue, see the backlog). The red line is the alert threshold (4h).",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
                 "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
                 "thresholdsStyle": {
                   "mode": "line"
                 }
               },
-              "mappings": [],
               "min": 0,
               "thresholds": {
                 "mode": "absolute",
@@ -3103,16 +1883,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "(max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"waiting\"})) / (sum by (job, namespace, queue_name) (rate(report_jobs_finished_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", outcome=\"completed\"}[5m])) > 0)",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "drain time",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -3127,49 +1899,10 @@
           "description": "Jobs scheduled for later (delayed jobs, repeatable jobs' next run and retries waiting out their back-off), and where the exporter has them, retries and attempts per finished job. Delayed rising with failures means jobs are being retried.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -3199,29 +1932,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"delayed\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "delayed",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (job, namespace, queue_name) (increase(report_job_retries_total{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\"}[5m]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "retried (5m)",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -3236,47 +1953,8 @@
           "description": "Slope of the queued backlog over the last 2h (deriv), in jobs per hour: above zero, jobs arrive faster than they complete. Batches make it swing; QueueBacklogGrowing instead compares the lowest backlog of consecutive 2h windows, which batches that drain do not move.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
-              },
-              "mappings": [],
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
+                "showPoints": "never"
               },
               "unit": "suffix: jobs/h"
             },
@@ -3307,16 +1985,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "(max by (job, namespace, queue_name) (deriv(report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"waiting\"}[2h]))) * 3600",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "queued backlog slope",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -3331,47 +2001,8 @@
           "description": "Failed jobs kept in Redis, and how many it gained over the last 1h. A set that keeps growing is jobs failing for good, steadily; it stops at removeOnFail's cap, and falls when someone retries or cleans failed jobs.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
-              },
-              "mappings": [],
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
+                "showPoints": "never"
               },
               "unit": "short"
             },
@@ -3402,29 +2033,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"failed\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "failed (kept)",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max by (job, namespace, queue_name) (delta(report_queue_jobs{job=\"report-builder\", namespace=\"$namespace\", queue_name=\"monthly-reports\", state=\"failed\"}[1h]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "gained in 1h",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -3452,49 +2067,10 @@
           "description": "Working set of each pod's app container (what the kernel counts against the limit), with the average and maximum across pods and the container's request and limit. Lines that step down at each deploy and climb again in between are a leak that restarts hide.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "bytes"
             },
             "overrides": [
@@ -3621,68 +2197,28 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "average",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "maximum",
-              "range": true,
               "refId": "C"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_memory_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "request",
-              "range": true,
               "refId": "D"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_memory_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "E"
             }
           ],
@@ -3697,49 +2233,10 @@
           "description": "CPU cores used by each pod's app container, with the average and maximum across pods and the request and limit. All pods rising together at a flat request rate points at the application, not at one noisy node.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "suffix: cores"
             },
             "overrides": [
@@ -3866,68 +2363,28 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "average",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "maximum",
-              "range": true,
               "refId": "C"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_requests_cpu_cores:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "request",
-              "range": true,
               "refId": "D"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:kube_pod_container_resource_limits_cpu_cores:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "E"
             }
           ],
@@ -3942,50 +2399,11 @@
           "description": "Share of CFS periods in which the container was throttled because it hit its CPU limit. Any sustained throttling adds latency and event-loop lag even when average CPU looks low.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "max": 1,
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "percentunit"
             },
             "overrides": []
@@ -4015,16 +2433,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_cpu_cfs_throttled_periods_total{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[$__rate_interval])) / sum by (pod) (rate(container_cpu_cfs_periods_total{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}}",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -4039,49 +2449,10 @@
           "description": "Memory and CPU use as a share of the request: the right-sizing view. Far below 100% means the pods reserve capacity they never use; above 100% means they rely on spare node capacity. Rule of thumb from the seed article: CPU request about 3x average use, memory request about 1.2x current use.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "percentunit"
             },
             "overrides": []
@@ -4111,55 +2482,23 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "memory, max pod",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg(namespace_pod_container:container_memory_working_set_bytes:ratio_request{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "memory, average",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "max(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "cpu, max pod",
-              "range": true,
               "refId": "C"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "avg(namespace_pod_container:container_cpu_usage_seconds:ratio_request{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "cpu, average",
-              "range": true,
               "refId": "D"
             }
           ],
@@ -4174,49 +2513,10 @@
           "description": "Bytes per second received and transmitted by each pod. Traffic that climbs between deploys at a flat request rate is work the service starts itself (jobs, retries, polling).",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "Bps"
             },
             "overrides": []
@@ -4246,29 +2546,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_receive_bytes_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} receive",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_transmit_bytes_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} transmit",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -4283,49 +2567,10 @@
           "description": "Packets per second received and transmitted by each pod.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "pps"
             },
             "overrides": []
@@ -4355,29 +2600,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_receive_packets_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} receive",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_transmit_packets_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} transmit",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -4392,49 +2621,10 @@
           "description": "Packets dropped on receive and transmit per pod. Drops that appear when the receive rate rises mean the pod or node cannot keep up.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "pps"
             },
             "overrides": []
@@ -4464,29 +2654,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_receive_packets_dropped_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} receive dropped",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum by (pod) (rate(container_network_transmit_packets_dropped_total{namespace=\"$namespace\", pod=~\"$pod\"}[$__rate_interval]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} transmit dropped",
-              "range": true,
               "refId": "B"
             }
           ],
@@ -4501,49 +2675,12 @@
           "description": "Restarts of the app container in the last hour (kube-state-metrics), OOM kills counted by cAdvisor, and whether the last exit was an OOM kill. Restarts outside deploys are crashes.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
                 "drawStyle": "bars",
                 "fillOpacity": 10,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -4573,42 +2710,18 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "increase(kube_pod_container_status_restarts_total{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[1h])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} restarts (1h)",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "increase(container_oom_events_total{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\"}[1h])",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} OOM kills (1h)",
-              "range": true,
               "refId": "B"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "kube_pod_container_status_last_terminated_reason{namespace=\"$namespace\", pod=~\"$pod\", container=\"report-builder\", reason=\"OOMKilled\"}",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "{{pod}} last exit was OOMKilled",
-              "range": true,
               "refId": "C"
             }
           ],
@@ -4623,9 +2736,7 @@
           "description": "3x the average CPU use over the dashboard's time range (the seed article's rule of thumb).",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
               "decimals": 2,
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -4666,16 +2777,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "3 * avg(avg_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}[$__range]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "request",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -4690,9 +2793,7 @@
           "description": "6x the peak CPU use of any pod over the dashboard's time range.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
               "decimals": 2,
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -4733,16 +2834,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "6 * max(max_over_time(namespace_pod_container:container_cpu_usage_seconds:rate5m{service=\"report-builder\"}[$__range]))",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -4757,8 +2850,6 @@
           "description": "1.2x the largest working set of any pod now.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -4799,16 +2890,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "1.2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "request",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -4823,8 +2906,6 @@
           "description": "2x the largest working set of any pod now: room for a burst, not for a leak.",
           "fieldConfig": {
             "defaults": {
-              "custom": {},
-              "mappings": [],
               "noValue": "no data",
               "thresholds": {
                 "mode": "absolute",
@@ -4865,16 +2946,8 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "2 * max(namespace_pod_container:container_memory_working_set_bytes:max{service=\"report-builder\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "limit",
-              "range": true,
               "refId": "A"
             }
           ],
@@ -4902,49 +2975,10 @@
           "description": "Targets of the service that Prometheus scraped successfully, against all its targets. A gap between the lines is pods that do not answer /metrics; no lines at all means Prometheus has no target for the service.",
           "fieldConfig": {
             "defaults": {
-              "color": {
-                "mode": "palette-classic"
-              },
               "custom": {
-                "axisLabel": "",
-                "axisPlacement": "auto",
-                "barAlignment": 0,
-                "drawStyle": "line",
-                "fillOpacity": 0,
-                "gradientMode": "none",
-                "hideFrom": {
-                  "legend": false,
-                  "tooltip": false,
-                  "viz": false
-                },
-                "lineInterpolation": "linear",
-                "lineWidth": 1,
-                "pointSize": 5,
-                "scaleDistribution": {
-                  "log": 2,
-                  "type": "linear"
-                },
-                "showPoints": "never",
-                "spanNulls": false,
-                "stacking": {
-                  "group": "A",
-                  "mode": "none"
-                },
-                "thresholdsStyle": {
-                  "mode": "off"
-                }
+                "showPoints": "never"
               },
-              "mappings": [],
               "min": 0,
-              "thresholds": {
-                "mode": "absolute",
-                "steps": [
-                  {
-                    "color": "green",
-                    "value": null
-                  }
-                ]
-              },
               "unit": "short"
             },
             "overrides": []
@@ -4974,29 +3008,13 @@
           },
           "targets": [
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "sum(up{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "up",
-              "range": true,
               "refId": "A"
             },
             {
-              "datasource": {
-                "type": "prometheus",
-                "uid": "${datasource}"
-              },
-              "editorMode": "code",
               "expr": "count(up{job=\"report-builder\", namespace=\"$namespace\", pod=~\"$pod\"})",
-              "format": "time_series",
-              "instant": false,
               "legendFormat": "targets",
-              "range": true,
               "refId": "B"
             }
           ],
