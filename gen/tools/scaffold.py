@@ -21,7 +21,7 @@ WORKFLOW_FILE = ".github/workflows/monitoring.yml"
 # Measured on this repository's examples (tests/test_init.py keeps both honest): every target on, and
 # the default targets only.
 EVERYTHING_ON_MB_PER_SERVICE = 1
-DEFAULT_KB_PER_SERVICE = 450
+DEFAULT_KB_PER_SERVICE = 90
 
 
 def version() -> str:
