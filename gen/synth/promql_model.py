@@ -151,14 +151,25 @@ def _regression(points, intercept_time: float) -> tuple[float, float] | None:
         return None
     if all(v == points[0][1] for _, v in points):
         return 0.0, points[0][1]
-    n = 0.0
-    sums = {"x": (0.0, 0.0), "y": (0.0, 0.0), "xy": (0.0, 0.0), "x2": (0.0, 0.0)}
+    # Four Neumaier sums, unrolled (the same float operations as _kahan_add): this loop is most of a replay.
+    n = sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
     for t, v in points:
         n += 1.0
         x = t - intercept_time
-        for key, value in (("x", x), ("y", v), ("xy", x * v), ("x2", x * x)):
-            sums[key] = _kahan_add(value, *sums[key])
-    sx, sy, sxy, sx2 = (total + compensation for total, compensation in sums.values())
+        for_xy, for_x2 = x * v, x * x
+        total = sx + x
+        cx += ((sx - total) + x) if abs(sx) >= abs(x) else ((x - total) + sx)
+        sx = total
+        total = sy + v
+        cy += ((sy - total) + v) if abs(sy) >= abs(v) else ((v - total) + sy)
+        sy = total
+        total = sxy + for_xy
+        cxy += ((sxy - total) + for_xy) if abs(sxy) >= abs(for_xy) else ((for_xy - total) + sxy)
+        sxy = total
+        total = sx2 + for_x2
+        cx2 += ((sx2 - total) + for_x2) if abs(sx2) >= abs(for_x2) else ((for_x2 - total) + sx2)
+        sx2 = total
+    sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
     slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
     return slope, sy / n - slope * sx / n
 
