@@ -10,7 +10,8 @@ on, so a changed alert expression changes its expectations with it, and a
 construct the model does not know is refused (NotImplementedError) instead of
 guessed.
 
-Semantics are Prometheus 2.x (promtool 2.42, promql/engine.go): selectors return
+Semantics are Prometheus 2.x (promtool 2.42, promql/engine.go), with ranges and the
+lookback left-open as in Prometheus 3 when the storage's clocks say so: selectors return
 series sorted by labels; functions, aggregations and arithmetic drop the metric
 name, comparisons (without `bool`) and set operators keep it; vector matching
 is on all labels but the name, or `on(...)` / `ignoring(...)`, one-to-one;
