@@ -13,6 +13,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -23,11 +24,13 @@ from click.core import ParameterSource
 from gen.tools import diff as semantic_diff
 from gen.checks import lint
 from gen.tools import probe as probing
-from gen.write import diff_output, write_output
+from gen.write import diff_output, to_yaml, write_output
 from gen.errors import ObsgenError, OutputError
 from gen.spec.jsonnet import Pairs
 from gen.tools.grafana_query import TimeWindow
-from gen.pipeline import compile_specs
+from gen.pipeline import compile_specs, render_service
+from gen.targets import stale_reason
+from gen.targets.rule_files import rules_path, tests_path
 from gen.checks.amtool import amtool_check_config
 from gen.targets import alertmanager as alertmanager_target
 from gen.spec.project import PROJECT_FILE, Project, load_project, project_schema
@@ -244,7 +247,7 @@ def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pai
     if lint.promtool() is None:
         click.echo("obsgen: promtool not found; rule files were checked without it", err=True)
     _promtool_gate(compiled.promtool_files, compiled.files)
-    stale = diff_output(out_dir, compiled.files)
+    stale = diff_output(out_dir, compiled.files, functools.partial(stale_reason, compiled.project))
     if stale:
         for rel, what in stale:
             click.echo(f"error: {out_dir / rel}: {what}", err=True)
@@ -313,26 +316,52 @@ def diff(base_ref: str, output_format: str, spec_dir: Path, project_file: Path |
 
 
 @main.command()
+@specs_option
 @out_option
+@project_options
 @click.option("--jobs", default=os.cpu_count() or 1, show_default="CPU count", type=click.IntRange(1, 64),
               help="Test files run at once.")
 @click.option("--service", "services", multiple=True, metavar="NAME",
               help="Only this service's rule tests (repeatable). Default: all.")
+@click.option("--committed", is_flag=True,
+              help="Run the test files committed in out/tests as they are, instead of generating them.")
 @output_options
 @reports_problems
-def test(out_dir: Path, jobs: int, services: tuple[str, ...], quiet: bool, verbose: bool) -> None:
-    """Run the generated promtool unit tests (out/tests/*.test.yml) against the generated rules.
+def test(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, jobs: int,
+         services: tuple[str, ...], committed: bool, quiet: bool, verbose: bool) -> None:
+    """Prove every alert: generate the promtool rule tests from the specs and run them against the rules.
 
-    On a terminal a progress bar shows files done, time elapsed and an estimate of what is left;
-    elsewhere (CI) each file's result is a line with the same figures.
+    The tests are generated in a temporary folder whether or not targets.ruleTests commits them, so CI
+    proves every alert either way. `--committed` runs out/tests/*.test.yml as committed instead (for
+    example with another promtool version). On a terminal a progress bar shows files done, time elapsed
+    and an estimate of what is left; elsewhere (CI) each file's result is a line with the same figures.
     """
     output = Output(quiet, verbose)
     tool = lint.promtool()
     if tool is None:
         _fail(["promtool not found; install Debian's `prometheus` package (or run `make test`, which does)"])
+    if committed:
+        _run_rule_tests(tool, _committed_tests(out_dir, services), jobs, output, quiet)
+        return
+    compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code), proofs=False)
+    by_name = {out.service.name: out.service for out in compiled.services}
+    unknown = [name for name in services if name not in by_name]
+    if unknown:
+        _fail([f"no service {name!r} in {spec_dir} (there are: {', '.join(sorted(by_name))})" for name in unknown],
+              EXIT_USAGE)
+    chosen = [by_name[name] for name in dict.fromkeys(services)] if services else list(by_name.values())
+    with tempfile.TemporaryDirectory(prefix="obsgen-test-") as folder:
+        files = _write_proofs(Path(folder), chosen)
+        if not files:
+            _fail([f"no alerts to prove in {spec_dir}"])
+        _run_rule_tests(tool, files, jobs, output, quiet)
+
+
+def _committed_tests(out_dir: Path, services: tuple[str, ...]) -> list[tuple[Path, str]]:
     files = sorted((out_dir / "tests").glob("*.test.yml")) if (out_dir / "tests").is_dir() else []
     if not files:
-        _fail([f"no rule tests in {out_dir}/tests; run `obsgen build` first"])
+        _fail([f"no rule tests in {out_dir}/tests; enable targets.ruleTests and run `obsgen build`, or run "
+               "`obsgen test` without --committed"])
     if services:
         by_name = {path.name.removesuffix(".test.yml"): path for path in files}
         unknown = [name for name in services if name not in by_name]
@@ -340,28 +369,45 @@ def test(out_dir: Path, jobs: int, services: tuple[str, ...], quiet: bool, verbo
             _fail([f"no rule tests for service {name!r} in {out_dir}/tests (there are: "
                    f"{', '.join(sorted(by_name))})" for name in unknown], EXIT_USAGE)
         files = [by_name[name] for name in dict.fromkeys(services)]
+    return [(path, str(path)) for path in files]
 
+
+def _write_proofs(folder: Path, services: list) -> list[tuple[Path, str]]:
+    """Each service's rule file and generated rule tests, laid out as out/ would hold them; (path, name shown)."""
+    written = []
+    for service in services:
+        out = render_service(service, proofs=True)
+        if not out.test_file or not out.test_file["tests"]:
+            continue
+        for rel, data in ((rules_path(service.name), out.rule_file.to_dict()), (tests_path(service.name), out.test_file)):
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_bytes(to_yaml(data, service.source))
+        written.append((folder / tests_path(service.name), f"{tests_path(service.name)} (generated)"))
+    return written
+
+
+def _run_rule_tests(tool: str, files: list[tuple[Path, str]], jobs: int, output: Output, quiet: bool) -> None:
     def run(path: Path) -> subprocess.CompletedProcess:
         return subprocess.run([tool, "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True)
 
     progress = Progress(output, "rule tests", len(files))
     # With the bar on a terminal, results wait for the end; otherwise each is a line as it finishes.
     lines_now = not (progress.output.terminal and not quiet and sys.stdout.isatty())
-    failed: list[tuple[Path, subprocess.CompletedProcess]] = []
+    failed: list[tuple[str, subprocess.CompletedProcess]] = []
     with progress.running(), ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run, path): path for path in files}
+        futures = {pool.submit(run, path): (path, shown) for path, shown in files}
         for future in as_completed(futures):
-            path, result = futures[future], future.result()
+            (path, shown), result = futures[future], future.result()
             status = "ok" if result.returncode == 0 else "FAILED"
             if result.returncode != 0:
-                failed.append((path, result))
+                failed.append((shown, result))
             if lines_now and (not quiet or status != "ok"):
-                click.echo(f"{status:6} {path}" + ("" if quiet else f"  [{progress.done + 1}/{len(files)}, "
-                                                   f"{progress.estimate(progress.done + 1)}]"))
+                click.echo(f"{status:6} {shown}" + ("" if quiet else f"  [{progress.done + 1}/{len(files)}, "
+                                                    f"{progress.estimate(progress.done + 1)}]"))
             progress.step(f"{status} {path.name}", plain=False)
-    for path, result in sorted(failed):
+    for shown, result in sorted(failed, key=lambda f: f[0]):
         if not lines_now:
-            click.echo(f"{output.style('FAILED', fg='red', bold=True)} {path}")
+            click.echo(f"{output.style('FAILED', fg='red', bold=True)} {shown}")
         click.echo(result.stdout + result.stderr, err=True)
     if failed:
         _fail([f"{len(failed)} of {len(files)} rule test file(s) failed"])

@@ -397,8 +397,11 @@ def _remove_empty_dirs(out_dir: Path, removed: list[str]) -> None:
             parent = parent.parent
 
 
-def diff_output(out_dir: Path, files: dict[str, bytes]) -> list[tuple[str, str]]:
-    """(path, what is wrong) for every generated file that out/ does not hold as it should."""
+def diff_output(out_dir: Path, files: dict[str, bytes],
+                stale: Callable[[str], str] = lambda rel: "stale: its spec is gone") -> list[tuple[str, str]]:
+    """(path, what is wrong) for every generated file that out/ does not hold as it should.
+
+    `stale` says why a file the manifest lists is no longer generated (its spec is gone, its target is off)."""
     problems = []
     owned = owned_files(out_dir)
     for rel, content in sorted(files.items()):
@@ -408,7 +411,7 @@ def diff_output(out_dir: Path, files: dict[str, bytes]) -> list[tuple[str, str]]
         elif target.read_bytes() != content:
             problems.append((rel, "differs"))
     for rel in sorted(owned - set(files)):
-        problems.append((rel, "stale: its spec is gone"))
+        problems.append((rel, stale(rel)))
     if files and (out_dir / MANIFEST).is_file() and (out_dir / MANIFEST).read_bytes() != manifest_bytes(list(files)):
         problems.append((MANIFEST, "differs"))
     elif files and not (out_dir / MANIFEST).is_file():

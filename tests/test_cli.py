@@ -158,16 +158,21 @@ def test_schema_prints_the_json_schema(tmp_path: Path):
     assert schema["properties"]["apiVersion"]["const"] == "obsgen/v1"
 
 
-def test_test_command_without_a_build_exits_1(tmp_path: Path, promtool: str):
-    result = run_obsgen("test", "--out", "out", cwd=tmp_path)
+def test_test_command_committed_without_committed_tests_exits_1(tmp_path: Path, promtool: str):
+    result = run_obsgen("test", "--committed", "--out", "out", cwd=tmp_path)
     assert result.returncode == 1
-    assert result.stderr == "error: no rule tests in out/tests; run `obsgen build` first\n"
+    assert result.stderr == ("error: no rule tests in out/tests; enable targets.ruleTests and run `obsgen build`, "
+                             "or run `obsgen test` without --committed\n")
 
 
-def test_test_command_runs_the_generated_rule_tests(repo: Path, promtool: str):
-    result = run_obsgen("test", cwd=repo)
+def test_test_command_generates_and_runs_the_rule_tests_even_when_not_committed(repo: Path, promtool: str):
+    (repo / "obsgen.yaml").unlink(missing_ok=True)  # the default targets: rule tests are not committed
+    assert run_obsgen("build", cwd=repo).returncode == 0
+    assert not (repo / "out" / "tests").exists()
+    result = run_obsgen("test", "--service", "submission-api", cwd=repo)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "ok     out/tests/submission-api.test.yml" in result.stdout
+    assert "ok     tests/submission-api.test.yml (generated)" in result.stdout
+    assert not (repo / "out" / "tests").exists()
 
 
 def test_a_bug_in_obsgen_exits_3_without_a_traceback(repo: Path, monkeypatch):
@@ -194,7 +199,8 @@ def test_build_from_another_directory_with_absolute_paths_gives_the_same_bytes(r
     elsewhere = tmp_path / "somewhere" / "else"
     elsewhere.mkdir(parents=True)
     out = tmp_path / "absolute-out"
-    result = run_obsgen("build", "--specs", str(repo / "specs"), "--out", str(out), cwd=elsewhere)
+    result = run_obsgen("build", "--specs", str(repo / "specs"), "--out", str(out), "--project",
+                        str(repo / "obsgen.yaml"), cwd=elsewhere)
     assert result.returncode == 0, result.stderr
     expected = {k: v for k, v in files_of(repo / "out").items() if k not in FOREIGN_FILES}
     assert files_of(out) == expected

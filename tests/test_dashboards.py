@@ -85,7 +85,7 @@ def test_panel_options_and_custom_field_config_validate_against_their_plugin_sch
             assert not errors, f"{name}/{panel['title']} options: {errors[:3]}"
             custom = panel_validator(panel["type"], "FieldConfig")
             if custom is not None:
-                errors = [e.message for e in custom.iter_errors(panel["fieldConfig"]["defaults"]["custom"])]
+                errors = [e.message for e in custom.iter_errors(panel["fieldConfig"]["defaults"].get("custom", {}))]
                 assert not errors, f"{name}/{panel['title']} fieldConfig.custom: {errors[:3]}"
             checked += 1
     assert checked > 30
@@ -157,8 +157,10 @@ def test_every_panel_has_a_title_description_unit_and_queries(dashboards):
             assert panel["title"] and len(panel["description"]) > 20, f"{name}: {panel['title']}"
             assert panel["fieldConfig"]["defaults"].get("unit"), f"{name}: {panel['title']} has no unit"
             assert panel["targets"], f"{name}: {panel['title']} has no query"
+            # Queries take the panel's data source (Grafana's default), which is the dashboard's variable.
+            assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
             for target in panel["targets"]:
-                assert target["datasource"] == {"type": "prometheus", "uid": "${datasource}"}
+                assert target.get("datasource", panel["datasource"]) == panel["datasource"]
                 assert target["refId"] and target["expr"]
 
 

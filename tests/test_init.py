@@ -53,8 +53,7 @@ def test_init_then_build_check_and_diff(started: Path, promtool):
     check = run_obsgen("check", cwd=started)
     assert check.returncode == 0, check.stderr
     assert sorted(p.relative_to(started / "out").as_posix() for p in (started / "out").rglob("*") if p.is_file()) \
-        == [".obsgen-manifest.json", "dashboards/example-api.json", "rules/example-api.rules.yml",
-            "tests/example-api.test.yml"]
+        == [".obsgen-manifest.json", "dashboards/example-api.json", "rules/example-api.rules.yml"]
     git(started, "init", "-q", "-b", "main")
     git(started, "add", ".")
     git(started, "commit", "-qm", "start monitoring")

@@ -56,7 +56,7 @@ def run_in_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[in
 
 
 def test_test_in_ci_prints_a_plain_line_per_file_with_progress(rule_tests: Path, promtool):
-    result = run_obsgen("test", cwd=rule_tests)
+    result = run_obsgen("test", "--committed", cwd=rule_tests)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 4
@@ -71,7 +71,7 @@ def test_test_in_ci_prints_a_plain_line_per_file_with_progress(rule_tests: Path,
 def test_test_on_a_terminal_draws_a_bar(rule_tests: Path, promtool):
     env = {"TERM": "xterm"}
     env.pop("NO_COLOR", None)
-    code, screen = run_in_terminal(["test"], rule_tests, {**env})
+    code, screen = run_in_terminal(["test", "--committed"], rule_tests, {**env})
     assert code == 0, screen
     assert "\r" in screen  # redrawn in place
     assert re.search(r"rule tests: .*3/3", screen), screen
@@ -82,33 +82,33 @@ def test_test_on_a_terminal_draws_a_bar(rule_tests: Path, promtool):
 
 
 def test_no_color_turns_colour_off_on_a_terminal(rule_tests: Path, promtool):
-    code, screen = run_in_terminal(["test"], rule_tests, {"TERM": "xterm", "NO_COLOR": "1"})
+    code, screen = run_in_terminal(["test", "--committed"], rule_tests, {"TERM": "xterm", "NO_COLOR": "1"})
     assert code == 0, screen
     assert re.search(r"rule tests: .*3/3", screen)
     assert not re.search(r"\x1b\[[0-9;]*m", screen), repr(screen)
 
 
 def test_quiet_prints_nothing_on_success_and_only_failures_otherwise(rule_tests: Path, promtool):
-    quiet = run_obsgen("test", "--quiet", cwd=rule_tests)
+    quiet = run_obsgen("test", "--committed", "--quiet", cwd=rule_tests)
     assert quiet.returncode == 0 and quiet.stdout == "" and quiet.stderr == ""
-    code, screen = run_in_terminal(["test", "-q"], rule_tests, {"TERM": "xterm"})
+    code, screen = run_in_terminal(["test", "--committed", "-q"], rule_tests, {"TERM": "xterm"})
     assert code == 0 and screen == ""
     (rule_tests / "out" / "tests" / "beta.test.yml").write_text(TEST.replace("VALUE", "2"))
-    failed = run_obsgen("test", "-q", cwd=rule_tests)
+    failed = run_obsgen("test", "--committed", "-q", cwd=rule_tests)
     assert failed.returncode == 1
     assert failed.stdout == "FAILED out/tests/beta.test.yml\n"
     assert failed.stderr.endswith("error: 1 of 3 rule test file(s) failed\n")
 
 
 def test_service_picks_the_rule_tests_to_run(rule_tests: Path, promtool):
-    result = run_obsgen("test", "--service", "gamma", "--service", "alpha", cwd=rule_tests)
+    result = run_obsgen("test", "--committed", "--service", "gamma", "--service", "alpha", cwd=rule_tests)
     assert result.returncode == 0, result.stderr
     assert [line.split()[1] for line in result.stdout.splitlines()[:-1]] == [
         "out/tests/alpha.test.yml", "out/tests/gamma.test.yml"] or [
         line.split()[1] for line in result.stdout.splitlines()[:-1]] == [
         "out/tests/gamma.test.yml", "out/tests/alpha.test.yml"]
     assert "obsgen: 2 rule test file(s) passed" in result.stdout
-    unknown = run_obsgen("test", "--service", "delta", cwd=rule_tests)
+    unknown = run_obsgen("test", "--committed", "--service", "delta", cwd=rule_tests)
     assert unknown.returncode == 2
     assert unknown.stderr == "error: no rule tests for service 'delta' in out/tests (there are: alpha, beta, gamma)\n"
 

@@ -27,10 +27,11 @@ def _errors(tmp_path: Path, text: str) -> list[str]:
     return [p.format() for p in info.value.problems]
 
 
-def test_without_a_project_file_obsgen_emits_what_it_always_did(tmp_path):
+def test_without_a_project_file_obsgen_emits_rules_and_dashboards(tmp_path):
+    # Rule tests are opt-in (issue 10): `obsgen test` generates them whether or not they are committed.
     project = load_project(tmp_path / "obsgen.yaml", tmp_path)
     t = project.targets
-    assert (t.rules, t.rule_tests, t.dashboards, t.dashboard_layout) == (True, True, True, "flat")
+    assert (t.rules, t.rule_tests, t.dashboards, t.dashboard_layout) == (True, False, True, "flat")
     assert not (t.prometheus_rule or t.dashboard_config_map.enabled or t.grafana_provisioning.enabled
                 or t.kustomization or t.mixin)
     assert project == default_project()
@@ -79,7 +80,8 @@ def test_wrong_types_and_enums_read_like_spec_errors(tmp_path):
      "the provider file needs the dashboard files in one directory per folder"),
     ("targets:\n  kustomization:\n    enabled: true\n", "obsgen.yaml:5:14",
      "the kustomization would list no resources"),
-    ("targets:\n  rules:\n    enabled: false\n", "obsgen.yaml:5:14", "rule tests need the rule files they test"),
+    ("targets:\n  ruleTests:\n    enabled: true\n  rules:\n    enabled: false\n", "obsgen.yaml:5:14",
+     "rule tests need the rule files they test"),
     ("jsonnet:\n  libraryPaths: [vendor]\n", "obsgen.yaml:4:18", "library path 'vendor' is not a directory"),
 ])
 def test_settings_that_only_work_together_are_checked(tmp_path, settings, where, message):

@@ -10,7 +10,7 @@ import yaml
 from gen.ir import AlertRule, RecordingRule, RuleGroup
 from gen.synth.notation import notation
 from gen.synth.promql_eval import Storage, evaluate, evaluate_group
-from gen.synth.promql_model import Clock, firing_value
+from gen.synth.promql_model import LEFT_OPEN, Clock, firing_value
 from gen.units import parse_duration
 
 MINUTE = Clock(60.0)
@@ -153,6 +153,10 @@ PROMTOOL_EXPRS = [
     "w:rate2m", "w:waiting", PROMTOOL_RULES.rules[2].expr, "deriv(w:waiting[6m]) * 60",
     "sum by (job) (increase(jobs_total[4m] offset 1m)) / on (job) max by (job) (waiting)",
     "min_over_time(w:waiting[5m]) - min_over_time(w:waiting[5m] offset 5m) >= 0 or w:waiting",
+    # The functions the leak and pod rules use as well.
+    "avg_over_time(waiting[5m])", "avg_over_time(jobs_total[7m])", "quantile_over_time(0.5, jobs_total[4m])",
+    "quantile_over_time(0.9, waiting[5m])", "predict_linear(waiting[6m], 600)", "round(w:rate2m * 7)",
+    "avg by (job) (jobs_total)", 'absent(missing{job="w"})', 'absent(waiting{job="w"})',
 ]
 
 
@@ -189,3 +193,23 @@ def test_a_tiny_rule_group_agrees_with_promtool(tmp_path, promtool):
     result = subprocess.run([promtool, "test", "rules", "tiny.test.yml"], cwd=tmp_path, capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
+
+
+# --- Prometheus 2.x (closed) and 3 (left-open) range boundaries --------------------------------------------
+
+def test_a_left_open_range_leaves_out_the_sample_on_its_start_and_a_closed_one_holds_it():
+    series = [('x{job="a"}', [0, 1, 2, 3, 4, 5, 6])]
+    closed = Storage.of(series, Clock(60.0), Clock(60.0))
+    left_open = Storage.of(series, Clock(60.0, LEFT_OPEN), Clock(60.0, LEFT_OPEN))
+    value = lambda expr, storage, t=300.0: [v for _, v in evaluate(expr, storage, t)]
+    # [5m] at 5m: the samples at 0..5m in 2.x, 1m..5m in 3.
+    assert value("min_over_time(x[5m])", closed) == [0] and value("min_over_time(x[5m])", left_open) == [1]
+    assert value("changes(x[5m])", closed) == [5] and value("changes(x[5m])", left_open) == [4]
+    # Off the sample grid, both read the same samples.
+    assert value("min_over_time(x[5m])", closed, 330.0) == value("min_over_time(x[5m])", left_open, 330.0) == [1]
+    # The lookback too: a sample exactly 5m old is seen by 2.x only.
+    alone = [('y{job="a"}', [7, None, None, None, None, None, None])]
+    assert value("y", Storage.of(alone, Clock(60.0), Clock(60.0))) == [7]
+    assert value("y", Storage.of(alone, Clock(60.0, LEFT_OPEN), Clock(60.0, LEFT_OPEN))) == []
+    with pytest.raises(ValueError, match="boundary"):
+        Clock(60.0, "half-open")

@@ -16,6 +16,8 @@ from gen.synth.promql_model import Clock, firing_value
 from gen.synth.queue_simulation import input_series, render, rendered_series, simulate, targets
 from gen.units import duration, parse_duration
 
+from .workspace import rule_tests_on
+
 BULL_PROM = """\
 apiVersion: obsgen/v1
 kind: Service
@@ -107,6 +109,7 @@ def test_the_proofs_cover_throughput_idle_hung_and_slow_consumers(compiled):
 def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_path, promtool):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "mailer.yaml").write_text(BULL_PROM)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     _write(compiled, tmp_path / "out")
@@ -207,6 +210,7 @@ def test_the_real_queue_rules_evaluated_on_scenarios_agree_with_promtool(tmp_pat
     series by the evaluator, at every evaluation of the test interval, labels and values as promtool has them."""
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "mailer.yaml").write_text(BULL_PROM)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     _write(compiled, tmp_path / "out")
@@ -274,6 +278,7 @@ spec:
 def test_unusual_settings_leave_out_contradicted_checks_and_say_so(tmp_path, promtool):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "edge.yaml").write_text(UNUSUAL)
+    rule_tests_on(tmp_path)
     compiled = compile_specs(tmp_path / "specs", tmp_path)
     (out,) = compiled.services
     notes = list(out.notes)

@@ -137,7 +137,7 @@ def test_dashboard_configmaps_hold_the_dashboard_json_for_the_sidecar(compiled, 
 def _padded(out, size: int):
     """`out` with its dashboard padded so that its JSON is exactly `size` bytes."""
     body = out.dashboard.to_json_data()
-    base = len(configmap.to_json({**body, "description": ""}))
+    base = len(configmap.dashboard_json({**body, "description": ""}))
     return dataclasses.replace(out, dashboard=Dashboard.from_json({**body, "description": "x" * (size - base)}))
 
 

@@ -49,12 +49,21 @@ def files_of(root: Path) -> dict[str, bytes]:
     return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+# A project file that commits the rule tests too (they are opt-in), so out/ holds every kind of plain file.
+RULE_TESTS_ON = "apiVersion: obsgen/v1\nkind: Project\ntargets:\n  ruleTests:\n    enabled: true\n"
+
+
+def rule_tests_on(root: Path) -> None:
+    (root / "obsgen.yaml").write_text(RULE_TESTS_ON)
+
+
 def good_build(root: Path) -> Path:
-    """The article's service spec, out/ built from it by the real CLI, plus foreign files.
+    """The article's service spec, out/ built from it by the real CLI (rule tests committed), plus foreign files.
 
     One service keeps these tests about input and the writing of out/, not about the example set.
     """
     (root / "specs").mkdir(parents=True, exist_ok=True)
+    rule_tests_on(root)
     shutil.copy(REPO / "specs" / "submission-api.yaml", root / "specs")
     result = run_obsgen("build", "--specs", "specs", "--out", "out", cwd=root)
     assert result.returncode == 0, result.stderr

@@ -1,9 +1,12 @@
 """Render a service's rows into a modern Grafana dashboard (schemaVersion 39), straight from ir's Panel and Row.
 
-The JSON is what Grafana 10/11 itself saves for these panels: no legacy keys (rows,
-style, span, ...), no nulls for unset options, and the options Grafana writes on save.
-It validates against Grafana's schema (tests/test_dashboards.py checks it). See
-notes/design-grafanalib.md for why this no longer goes through grafanalib.
+The JSON is what Grafana 10/11 loads for these panels: no legacy keys (rows, style,
+span, ...), no nulls for unset options, and no field Grafana fills in by itself with the
+same value (a time series' line style, a query's format and editor mode): a reviewer reads
+only what this dashboard chooses. What Grafana's schema requires stays, defaults or not (a
+stat panel's options, a legend, `overrides`). It validates against Grafana's schema
+(tests/test_dashboards.py checks it). See docs/architecture.md for why this no longer goes
+through grafanalib.
 """
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ SCHEMA_VERSION = 39
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 LEGEND_CALCS = ["mean", "max", "lastNotNull"]
 REFRESH_INTERVALS = ["5s", "10s", "30s", "1m", "5m", "15m", "30m", "1h", "2h", "1d"]
-# Field options every time series panel states, as Grafana saves them.
-TIMESERIES_CUSTOM = {
-    "axisLabel": "", "axisPlacement": "auto", "barAlignment": 0, "gradientMode": "none",
-    "hideFrom": {"legend": False, "tooltip": False, "viz": False}, "lineInterpolation": "linear", "lineWidth": 1,
-    "pointSize": 5, "scaleDistribution": {"log": 2, "type": "linear"}, "showPoints": "never", "spanNulls": False,
+# Grafana's own defaults of a time series' field options (its timeseries panel's defaultGraphConfig):
+# a value equal to these is left out, so that what a panel states is what it chooses.
+TIMESERIES_DEFAULTS = {
+    "drawStyle": "line", "fillOpacity": 0, "showPoints": "auto", "stacking": {"group": "A", "mode": "none"},
+    "thresholdsStyle": {"mode": "off"},
 }
 STAT_OPTIONS = {
     "colorMode": "value", "graphMode": "area", "justifyMode": "auto", "orientation": "auto",
@@ -36,9 +39,11 @@ def _grid(spot: Placed) -> dict:
 
 
 def _targets(panel: Panel) -> list[dict]:
-    return [{"datasource": DATASOURCE, "editorMode": "code", "expr": q.expr, "format": "time_series",
-             "instant": q.instant, **({"legendFormat": q.legend} if q.legend else {}), "range": not q.instant,
-             "refId": chr(ord("A") + i)} for i, q in enumerate(panel.queries)]
+    """A panel's queries. They take the panel's data source; a range query in time-series format is
+    Grafana's default, so only an instant query says what it is."""
+    return [{"expr": q.expr, **({"instant": True, "range": False} if q.instant else {}),
+             **({"legendFormat": q.legend} if q.legend else {}), "refId": chr(ord("A") + i)}
+            for i, q in enumerate(panel.queries)]
 
 
 def _thresholds(panel: Panel) -> list[dict]:
@@ -63,22 +68,22 @@ def _override(style: SeriesStyle) -> dict:
 
 def _timeseries(panel: Panel, defaults: dict) -> dict:
     """Fill a time series panel's field defaults; return its options."""
-    defaults["color"] = {"mode": "palette-classic"}
-    defaults["custom"] = {
-        **TIMESERIES_CUSTOM,
+    custom = {
         "drawStyle": "bars" if panel.bars else "line",
         "fillOpacity": 10 if panel.stacked or panel.bars else 0,
+        # Points only where a series has a single sample would clutter days-long leak panels.
+        "showPoints": "never",
         "stacking": {"group": "A", "mode": "normal" if panel.stacked else "none"},
         "thresholdsStyle": {"mode": "line" if panel.show_thresholds else "off"},
     }
+    defaults["custom"] = {k: v for k, v in custom.items() if TIMESERIES_DEFAULTS[k] != v}
     return {"legend": {"calcs": list(LEGEND_CALCS), "displayMode": "table", "placement": "bottom",
                        "showLegend": True},
             "tooltip": {"mode": "multi", "sort": "desc"}}
 
 
 def _stat(panel: Panel, defaults: dict) -> dict:
-    """Fill a stat panel's field defaults; return its options."""
-    defaults["custom"] = {}
+    """Fill a stat panel's field defaults; return its options (every one of them, as Grafana's schema requires)."""
     defaults["noValue"] = panel.no_value
     return dict(STAT_OPTIONS)
 
@@ -91,8 +96,12 @@ def _panel_json(spot: Placed) -> dict:
         return {"collapsed": False, "gridPos": _grid(spot), "id": spot.id, "panels": [], "title": spot.row.title,
                 "type": "row"}
     panel = spot.panel
-    defaults: dict[str, Any] = {"mappings": [], "thresholds": {"mode": "absolute", "steps": _thresholds(panel)},
-                                "unit": panel.unit}
+    defaults: dict[str, Any] = {"unit": panel.unit}
+    # A stat colours its value by thresholds, so it states them even when only green: without them Grafana
+    # applies its own red step at 80. A time series draws in palette colours and shows thresholds only when
+    # asked to, so one without any leaves them out.
+    if panel.thresholds or panel.kind != "timeseries":
+        defaults["thresholds"] = {"mode": "absolute", "steps": _thresholds(panel)}
     options = _KINDS[panel.kind](panel, defaults)
     for key, value in (("decimals", panel.decimals), ("min", panel.min), ("max", panel.max)):
         if value is not None:

@@ -71,12 +71,14 @@ def _targets() -> dict:
                  "runs; by default its Prometheus reads PrometheusRules, and its Grafana sidecar dashboard "
                  "ConfigMaps (`searchNamespace: ALL`), from every namespace.")
     return obj(
-        "What obsgen writes into out/. Without a project file: rules, ruleTests and dashboards.",
+        "What obsgen writes into out/. Without a project file: rules and dashboards.",
         {
             "rules": obj("Plain Prometheus rule files, `out/rules/<service>.rules.yml`.",
                          {"enabled": _enabled(True, "plain rule files")}),
-            "ruleTests": obj("promtool unit tests of the alerts, `out/tests/<service>.test.yml`. Needs `rules`.",
-                             {"enabled": _enabled(True, "promtool rule tests")}),
+            "ruleTests": obj("promtool unit tests of the alerts, `out/tests/<service>.test.yml`, committed for "
+                             "review. Off by default: `obsgen test` generates the same tests in a temporary "
+                             "folder and runs promtool on them whether or not they are committed. Needs `rules`.",
+                             {"enabled": _enabled(False, "promtool rule tests")}),
             "dashboards": obj(
                 "Grafana dashboard JSON files, for file provisioning or import.",
                 {

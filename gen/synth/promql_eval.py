@@ -10,7 +10,8 @@ on, so a changed alert expression changes its expectations with it, and a
 construct the model does not know is refused (NotImplementedError) instead of
 guessed.
 
-Semantics are Prometheus 2.x (promtool 2.42, promql/engine.go): selectors return
+Semantics are Prometheus 2.x (promtool 2.42, promql/engine.go), with ranges and the
+lookback left-open as in Prometheus 3 when the storage's clocks say so: selectors return
 series sorted by labels; functions, aggregations and arithmetic drop the metric
 name, comparisons (without `bool`) and set operators keep it; vector matching
 is on all labels but the name, or `on(...)` / `ignoring(...)`, one-to-one;
@@ -34,8 +35,8 @@ from typing import Iterable, Mapping, Union
 
 import promql_parser as pp
 
-from gen.ir import AlertRule, RecordingRule, RuleGroup
-from gen.synth.promql_model import RANGE_FUNCTIONS, Clock, Samples
+from gen.ir import RecordingRule, RuleGroup
+from gen.synth.promql_model import RANGE_FUNCTIONS, SCALAR_RANGE_FUNCTIONS, Clock, Samples
 
 METRIC_NAME = "__name__"
 
@@ -183,17 +184,29 @@ def _instant(node, storage: Storage, t: float) -> Vector:
     return out
 
 
-def _call(node, storage: Storage, t: float) -> Vector:
+def _call(node, storage: Storage, t: float) -> Value:
     name = node.func.name
     args = list(node.args)
+    if name in INSTANT_FUNCTIONS:
+        return INSTANT_FUNCTIONS[name](args, storage, t)
+    if name in SCALAR_RANGE_FUNCTIONS:
+        function, position = SCALAR_RANGE_FUNCTIONS[name]
+        if len(args) != 2 or not isinstance(args[position], pp.MatrixSelector):
+            raise NotImplementedError(f"PromQL function {name}() is only modelled with a matrix selector")
+        scalar = _eval(args[1 - position], storage, t)
+        if isinstance(scalar, list):
+            raise NotImplementedError(f"a vector as the scalar argument of {name}()")
+        return _over_range(args[position], storage, t, lambda c, s, end, r: function(c, s, end, r, scalar))
     if name not in RANGE_FUNCTIONS or len(args) != 1 or not isinstance(args[0], pp.MatrixSelector):
         raise NotImplementedError(f"PromQL function {name}() is only modelled as a range function of a matrix selector"
                                   if name in RANGE_FUNCTIONS else f"PromQL function {name}() is not modelled")
-    matrix = args[0]
+    return _over_range(args[0], storage, t, RANGE_FUNCTIONS[name])
+
+
+def _over_range(matrix, storage: Storage, t: float, function) -> Vector:
     selector = matrix.vector_selector
     end = t - _seconds(selector.offset)
     range_ = _seconds(matrix.range)
-    function = RANGE_FUNCTIONS[name]
     out = []
     for labels, samples, clock, _ in storage.select(selector):
         value = function(clock, samples, end, range_)
@@ -202,9 +215,36 @@ def _call(node, storage: Storage, t: float) -> Vector:
     return out
 
 
+def _time(args, storage: Storage, t: float) -> float:
+    return t
+
+
+def _round(args, storage: Storage, t: float) -> Vector:
+    if len(args) != 1:
+        raise NotImplementedError("round() with a nearest-multiple argument")
+    vector = _vector(_eval(args[0], storage, t), "the argument of round")
+    # Go: math.Floor(v*toNearestInverse+0.5) / toNearestInverse, to the nearest 1.
+    return [(_without(labels, METRIC_NAME), math.floor(value + 0.5)) for labels, value in vector]
+
+
+def _absent(args, storage: Storage, t: float) -> Vector:
+    vector = _vector(_eval(args[0], storage, t), "the argument of absent")
+    if vector:
+        return []
+    node = args[0]
+    if not isinstance(node, pp.VectorSelector):
+        return [((), 1.0)]
+    # The equality matchers of the selector become the labels of its one result, as Prometheus does.
+    equal = {m.name: m.value for m in node.matchers.matchers if m.op == pp.MatchOp.Equal and m.name != METRIC_NAME}
+    return [(labels_of(equal), 1.0)]
+
+
+INSTANT_FUNCTIONS = {"time": _time, "round": _round, "absent": _absent}
+
+
 def _aggregate(node, storage: Storage, t: float) -> Vector:
     how = str(node.op)
-    if how not in ("sum", "max", "min") or node.param is not None:
+    if how not in ("sum", "max", "min", "avg") or node.param is not None:
         raise NotImplementedError(f"PromQL aggregation {how} is not modelled")
     vector = _vector(_eval(node.expr, storage, t), f"the argument of {how}")
     modifier = node.modifier
@@ -215,10 +255,15 @@ def _aggregate(node, storage: Storage, t: float) -> Vector:
     else:
         key = lambda labels: _without(labels, METRIC_NAME, *modifier.labels)
     groups: dict[Labels, float] = {}
+    counts: dict[Labels, float] = {}
     for labels, value in vector:
         group = key(labels)
+        counts[group] = counts.get(group, 0.0) + 1
         if group not in groups:
             groups[group] = value
+        elif how == "avg":
+            # The engine's incremental mean (aggregation avg).
+            groups[group] += value / counts[group] - groups[group] / counts[group]
         elif how == "sum":
             groups[group] += value
         elif how == "max":
@@ -352,7 +397,9 @@ def evaluate_group(group: RuleGroup, storage: Storage, evaluations: int) -> dict
     `promql_model.firing_value` applies `for`). Alert labels are not added: values are what tests check.
     """
     parsed = [(rule, pp.parse(rule.expr)) for rule in group.rules]
-    alerts: dict[str, list[Vector]] = {rule.name: [] for rule, _ in parsed if isinstance(rule, AlertRule)}
+    # Alerts as domains define them (AlertRule) or as rule files hold them (RenderedAlert): whatever is not a
+    # recording rule. Alert names must be distinct within the group.
+    alerts: dict[str, list[Vector]] = {rule.name: [] for rule, _ in parsed if not isinstance(rule, RecordingRule)}
     produced: dict[int, list[Labels]] = {}  # recording rule (index) -> its series of the last evaluation
     for k in range(evaluations):
         t = k * storage.evaluations.step

@@ -1,12 +1,13 @@
-"""The PromQL range functions and lookups, re-implemented after Prometheus 2.x (promql/functions.go).
+"""The PromQL range functions and lookups, re-implemented after Prometheus (promql/functions.go).
 
 Generated rule tests state whether an alert fires at a time and the `$value` it
 carries. Those expectations are derived from the scenario by an independent
 model of PromQL semantics, not copied from promtool; promtool then checks that
 the real engine agrees with this reading. This module is that model's lowest
 layer: samples on a fixed step (a Clock, for scraped samples and for rule
-evaluations alike), ranges closed at both ends (Prometheus 2.x), instant lookups
-that see the latest sample within 5 minutes, recorded series that hold one
+evaluations alike), ranges closed at both ends as in Prometheus 2.x or left-open as
+in Prometheus 3 (a Clock's `boundary`), instant lookups that see the latest sample
+within 5 minutes (the same boundary), recorded series that hold one
 sample per rule evaluation, the range functions with the engine's float
 operations, and `for`. `promql_eval` evaluates whole expressions with it.
 """
@@ -20,17 +21,34 @@ LOOKBACK_SECONDS = 300.0
 
 Samples = Sequence[float | None]  # one per step from t=0; None is a missing sample
 
+# Which samples a range `[r]` evaluated at t holds. Prometheus 2.x: [t - r, t], both ends. Prometheus 3 made
+# range selectors and the lookback left-open: (t - r, t], a sample exactly at t - r is no longer in it.
+CLOSED = "closed"
+LEFT_OPEN = "left-open"
+BOUNDARIES = (CLOSED, LEFT_OPEN)
+
 
 @dataclass(frozen=True)
 class Clock:
-    """Sample times: index i is at i * step seconds."""
+    """Sample times: index i is at i * step seconds; `boundary`: whether a range holds its start."""
 
     step: float = 60.0
+    boundary: str = CLOSED
+
+    def __post_init__(self) -> None:
+        if self.boundary not in BOUNDARIES:
+            raise ValueError(f"boundary {self.boundary!r}: one of {', '.join(BOUNDARIES)}")
+
+    def first_index(self, start: float) -> int:
+        """The first sample index inside a range that starts at `start`."""
+        first = max(0, int(-(-start // self.step)))
+        if self.boundary == LEFT_OPEN and first * self.step == start:
+            first += 1
+        return first
 
     def points(self, samples: Samples, end: float, range_: float) -> list[tuple[float, float]]:
-        """Samples in [end - range_, end], as (seconds, value)."""
-        start = end - range_
-        first = max(0, int(-(-start // self.step)))
+        """Samples in [end - range_, end] (closed) or (end - range_, end] (left-open), as (seconds, value)."""
+        first = self.first_index(end - range_)
         last = min(len(samples) - 1, int(end // self.step))
         return [(i * self.step, samples[i]) for i in range(first, last + 1) if samples[i] is not None]
 
@@ -47,7 +65,9 @@ class Clock:
         if t < 0 or not samples:
             return None
         index = min(int(t // self.step), len(samples) - 1)
-        return samples[index] if t - index * self.step <= LOOKBACK_SECONDS else None
+        age = t - index * self.step
+        inside = age < LOOKBACK_SECONDS if self.boundary == LEFT_OPEN else age <= LOOKBACK_SECONDS
+        return samples[index] if inside else None
 
     def count(self, end: float) -> int:
         """How many steps fall in [0, end]."""
@@ -124,22 +144,65 @@ def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, 
     return new_total, compensation
 
 
-def _deriv(points, start, end):
-    """Least-squares slope per second, summed as Prometheus' linearRegression does."""
+def _regression(points, intercept_time: float) -> tuple[float, float] | None:
+    """Least-squares slope per second and the intercept at `intercept_time`, summed as Prometheus'
+    linearRegression does (Kahan sums; a constant series has slope 0 and its value as intercept)."""
     if len(points) < 2:
         return None
     if all(v == points[0][1] for _, v in points):
-        return 0.0
-    origin = points[0][0]
-    n = 0.0
-    sums = {"x": (0.0, 0.0), "y": (0.0, 0.0), "xy": (0.0, 0.0), "x2": (0.0, 0.0)}
+        return 0.0, points[0][1]
+    # Four Neumaier sums, unrolled (the same float operations as _kahan_add): this loop is most of a replay.
+    n = sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
     for t, v in points:
         n += 1.0
-        x = t - origin
-        for key, value in (("x", x), ("y", v), ("xy", x * v), ("x2", x * x)):
-            sums[key] = _kahan_add(value, *sums[key])
-    sx, sy, sxy, sx2 = (total + compensation for total, compensation in sums.values())
-    return (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+        x = t - intercept_time
+        for_xy, for_x2 = x * v, x * x
+        total = sx + x
+        cx += ((sx - total) + x) if abs(sx) >= abs(x) else ((x - total) + sx)
+        sx = total
+        total = sy + v
+        cy += ((sy - total) + v) if abs(sy) >= abs(v) else ((v - total) + sy)
+        sy = total
+        total = sxy + for_xy
+        cxy += ((sxy - total) + for_xy) if abs(sxy) >= abs(for_xy) else ((for_xy - total) + sxy)
+        sxy = total
+        total = sx2 + for_x2
+        cx2 += ((sx2 - total) + for_x2) if abs(sx2) >= abs(for_x2) else ((for_x2 - total) + sx2)
+        sx2 = total
+    sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
+    slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+    return slope, sy / n - slope * sx / n
+
+
+def _deriv(points, start, end):
+    """Least-squares slope per second, from the first sample's time as Prometheus' deriv does."""
+    found = _regression(points, points[0][0]) if points else None
+    return None if found is None else found[0]
+
+
+def _avg(points, start, end):
+    """The incremental mean with compensated sums, as avg_over_time computes it."""
+    if not points:
+        return None
+    mean, compensation, count = 0.0, 0.0, 0.0
+    for _, v in points:
+        count += 1
+        mean, compensation = _kahan_add(v / count - mean / count, mean, compensation)
+    return mean + compensation
+
+
+def quantile(q: float, values: Sequence[float]) -> float:
+    """Prometheus' quantile: linear interpolation between the two nearest ranks of the sorted values."""
+    if q < 0:
+        return -math.inf
+    if q > 1:
+        return math.inf
+    ordered = sorted(values)
+    rank = q * (len(ordered) - 1)
+    lower = max(0, math.floor(rank))
+    upper = min(len(ordered) - 1, lower + 1)
+    weight = rank - math.floor(rank)
+    return ordered[lower] * (1 - weight) + ordered[upper] * weight
 
 
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
@@ -151,6 +214,27 @@ RANGE_FUNCTIONS: dict[str, RangeFunction] = {
     "rate": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=True)),
     "delta": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=False, per_second=False)),
     "deriv": _ranged(_deriv),
+    "avg_over_time": _ranged(_avg),
+}
+
+# Range functions with a scalar argument, as (clock, samples, t, range, scalar).
+ScalarRangeFunction = Callable[[Clock, Samples, float, float, float], float | None]
+
+
+def _quantile_over_time(clock: Clock, samples: Samples, t: float, range_: float, q: float) -> float | None:
+    points = clock.points(samples, t, range_)
+    return quantile(q, [v for _, v in points]) if points else None
+
+
+def _predict_linear(clock: Clock, samples: Samples, t: float, range_: float, seconds: float) -> float | None:
+    found = _regression(clock.points(samples, t, range_), t)
+    return None if found is None else found[0] * seconds + found[1]
+
+
+# name -> (the function, the position of the matrix among its arguments)
+SCALAR_RANGE_FUNCTIONS: dict[str, tuple[ScalarRangeFunction, int]] = {
+    "quantile_over_time": (_quantile_over_time, 1),
+    "predict_linear": (_predict_linear, 0),
 }
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Sequence
 
-from gen.write import to_json, to_yaml
+from gen.targets.dashboard_files import dashboard_json
+from gen.write import to_yaml
 from gen.errors import ObsgenError, Problem
 from gen.targets.emitted import Emitted
 from gen.targets.kubernetes import DIRECTORY, manifest
@@ -31,7 +32,7 @@ def config_map(project: Project, out: ServiceOutput) -> dict:
     target = project.targets.dashboard_config_map
     service = out.service
     key = f"{service.name}.json"
-    dashboard = to_json(out.dashboard.to_json_data()).decode()
+    dashboard = dashboard_json(out.dashboard.to_json_data()).decode()
     size = len(dashboard.encode())
     if size > MAX_CONFIGMAP_BYTES:
         raise ObsgenError([Problem(

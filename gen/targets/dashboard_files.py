@@ -5,9 +5,9 @@ one folder (see provisioning.py).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+import json
+from typing import TYPE_CHECKING, Any, Sequence
 
-from gen.write import to_json
 from gen.errors import ObsgenError, Problem
 from gen.render.layout import slug
 from gen.targets.emitted import Emitted
@@ -18,6 +18,26 @@ if TYPE_CHECKING:
     from gen.spec.project import Project
 
 DIRECTORY = "dashboards"
+
+
+def _line(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def dashboard_json(data: dict[str, Any]) -> bytes:
+    """A dashboard as compact JSON that still diffs line by line: one line per top-level key, one per panel.
+
+    Indented JSON spent half its bytes on indentation and spread a panel over 100 lines; here a
+    change to a panel (a threshold, a query) is a change to that panel's line and nothing else.
+    """
+    lines = []
+    for key in sorted(data):
+        if key == "panels":
+            panels = ",\n".join(f"    {_line(p)}" for p in data[key])
+            lines.append(f'  "panels": [\n{panels}\n  ]' if panels else '  "panels": []')
+        else:
+            lines.append(f"  {_line(key)}: {_line(data[key])}")
+    return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
 
 def folder_directories(project: Project, services: Sequence[Service]) -> dict[str, str]:
@@ -47,4 +67,4 @@ def emit(project: Project, outputs: Sequence[ServiceOutput]) -> Emitted:
     if not project.targets.dashboards:
         return Emitted()
     directories = folder_directories(project, [o.service for o in outputs])
-    return Emitted({dashboard_path(project, o.service, directories): to_json(o.dashboard.to_json_data()) for o in outputs})
+    return Emitted({dashboard_path(project, o.service, directories): dashboard_json(o.dashboard.to_json_data()) for o in outputs})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import TYPE_CHECKING, Sequence
+from typing import Any, TYPE_CHECKING, Sequence
 
 from gen.ir import RecordingRule, RenderedAlert, RuleFile
 from gen.write import header, to_yaml
@@ -43,8 +43,22 @@ def service_mixin(out: ServiceOutput) -> dict:
     }
 
 
+def _lines(value: Any, depth: int, indent: str = "") -> str:
+    """JSON (which Jsonnet reads) opened up `depth` levels, a line per rule and per panel, compact below."""
+    flat = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    if depth == 0 or not isinstance(value, (dict, list)) or not value or len(flat) <= 100:
+        return flat
+    inner = indent + "  "
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_lines(value[k], depth - 1, inner)}"
+                 for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    return "[\n" + ",\n".join(f"{inner}{_lines(v, depth - 1, inner)}" for v in value) + f"\n{indent}]"
+
+
 def _service_file(out: ServiceOutput) -> bytes:
-    body = json.dumps(service_mixin(out), indent=2, sort_keys=True, ensure_ascii=False)
+    # Deep enough that a rule (mixin, alerts, groups, a group, its rules) and a dashboard panel are a line each.
+    body = _lines(service_mixin(out), 5)
     return f"// {header(out.service.source)}\n{body}\n".encode()
 
 

@@ -1,0 +1,73 @@
+"""Prometheus 3 made range selectors and the lookback left-open; 2.x holds the sample on a range's start.
+Every generated proof must give the same outcome either way: replayed through the reference PromQL model
+under both boundaries, each alert check fires the alerts the test file expects (labels and annotations), and
+stays silent where it expects silence. promtool here is 2.42; this is the model's reading of 3.x, not a run."""
+from __future__ import annotations
+
+import pytest
+
+from gen.proofs.replay import expected, replay
+from gen.synth.promql_model import BOUNDARIES, CLOSED, LEFT_OPEN
+
+# The example services (specs/*.yaml and specs/fleet.jsonnet), one test each so that workers can share them.
+SERVICES = ["grading-worker", "notification-api", "notification-worker", "report-api", "report-builder",
+            "submission-api"]
+# Found by this test (closed: every check as the file expects; left-open: these differ). QueueBacklogGrowing
+# (BullMQ, bull_exporter and custom queues) fires 10 minutes earlier, or on a batch that 2.x ignores; with
+# bull_exporter (no completion counter), QueueStuck's `changes(...[5m])` over one-minute samples misses the
+# change on the window's start and fires on a queue whose jobs start and end (a false alarm);
+# QueueDrainTimeLong's value moves by a second. The queue alerts are being reworked on the queue-precision
+# branch; these turn into failures (strict) once they no longer depend on the boundary.
+QUEUE_BOUNDARY_DEPENDENT = {"notification-worker", "report-builder", "submission-api"}
+
+
+@pytest.fixture(scope="module")
+def proofs(compiled) -> dict:
+    assert compiled.project.targets.rule_tests
+    found = {out.service.name: out for out in compiled.services}
+    assert sorted(found) == SERVICES
+    return found
+
+
+@pytest.fixture(scope="module")
+def replays(proofs):
+    """Each service's proofs replayed under both boundaries, once for both tests below."""
+    cache: dict[str, dict[str, list]] = {}
+
+    def of(service: str) -> dict[str, list]:
+        if service not in cache:
+            out = proofs[service]
+            cache[service] = {b: replay(out.test_file, out.rule_file, b) for b in BOUNDARIES}
+        return cache[service]
+    return of
+
+
+def _differences(proofs: dict, replays, service: str, queue: bool) -> list[str]:
+    out = proofs[service]
+    want = expected(out.test_file)
+    assert sum(1 for _, _, alerts in want if alerts) >= 10 and sum(1 for _, _, alerts in want if not alerts) >= 10
+    checks = [c for t in out.test_file["tests"] for c in t.get("alert_rule_test", [])]
+    picked = [i for i, c in enumerate(checks) if c["alertname"].startswith("Queue") == queue]
+    if not picked:
+        pytest.skip(f"{service} has no {'queue' if queue else 'other'} alerts")
+    found = []
+    for boundary, got in replays(service).items():
+        assert [(n, t) for n, t, _ in got] == [(n, t) for n, t, _ in want]
+        found += [f"{boundary}: {want[i][0]} at {want[i][1]}: expected {want[i][2]}, got {got[i][2]}"
+                  for i in picked if want[i] != got[i]]
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+    # Under CLOSED the replay must match the file too: the model reads the proofs as promtool 2.42 does.
+    assert BOUNDARIES == (CLOSED, LEFT_OPEN)
+    assert _differences(proofs, replays, service, queue=False) == []
+
+
+@pytest.mark.parametrize("service", [
+    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="queue alerts depend on the range boundary "
+                                            "(see QUEUE_BOUNDARY_DEPENDENT)")) if s in QUEUE_BOUNDARY_DEPENDENT else s
+    for s in SERVICES])
+def test_every_queue_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+    assert _differences(proofs, replays, service, queue=True) == []
