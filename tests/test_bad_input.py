@@ -348,6 +348,7 @@ def _jsonnet_import_through_linked_directory(repo: Path, outside: Path) -> tuple
 
 
 def _project_file_linked_outside(repo: Path, outside: Path) -> tuple[str, str]:
+    (repo / "obsgen.yaml").unlink(missing_ok=True)  # the workspace's own project file gives way to the link
     (repo / "obsgen.yaml").symlink_to(_outside(outside))
     return "obsgen.yaml: ", f"is a symlink to {outside}/secret.yaml, outside the repository"
 
