@@ -425,7 +425,9 @@ def draw(result: ReplayResult, rules: RuleFile, path: Path) -> None:
     traces = _by_key(result.traces)
     spans = alert_spans(result.traces)
     alerts_seen = sorted(spans, key=lambda a: min(s for state in spans[a].values() for s, _ in state))
-    shown = [a for a in alerts_seen if a in the_plan.comparisons][:MAX_ALERT_PANELS]
+    # The alerts that were pending or firing, then those the scenario names and that stayed silent (a miss).
+    candidates = alerts_seen + [a for a in replay.alerts if a not in alerts_seen]
+    shown = [a for a in candidates if a in the_plan.comparisons][:MAX_ALERT_PANELS]
     rows = len(the_plan.panels) + len(shown)
     timeline_rows = max(1, len(alerts_seen))
     heights = [3.0] * len(the_plan.panels) + [1.9] * len(shown) + [0.45 + 0.32 * timeline_rows]
