@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import pytest
 
-from .backtest_library import check_scenario, run_shard, shards
+from .backtest_library import ShardRun, check_scenario, run_shard, shards
 
 NAMES = shards()[3]
 
 
 @pytest.fixture(scope="module")
-def results(promtool) -> dict[str, dict]:
+def results(promtool) -> ShardRun:
     return run_shard(NAMES)
 
 
