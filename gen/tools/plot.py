@@ -173,10 +173,19 @@ def alert_comparisons(rules: RuleFile) -> dict[str, list[Comparison]]:
     records = _records(rules)
     out: dict[str, list[Comparison]] = {}
     for alert in rules.alerts:
-        found = _comparisons(pp.parse(alert.expr), alert.name, records, set())
-        if found and found[0] not in out.get(alert.name, []):
-            out.setdefault(alert.name, []).append(found[0])
+        for found in _primary(pp.parse(alert.expr), alert.name, records):
+            if found not in out.get(alert.name, []):
+                out.setdefault(alert.name, []).append(found)
     return out
+
+
+def _primary(node, alert: str, records: dict[str, str]) -> list[Comparison]:
+    """The first comparison of each `or` branch: either branch alone makes the alert pending."""
+    while isinstance(node, pp.ParenExpr):
+        node = node.expr
+    if isinstance(node, pp.BinaryExpr) and str(node.op) == "or":
+        return _primary(node.lhs, alert, records) + _primary(node.rhs, alert, records)
+    return _comparisons(node, alert, records, set())[:1]
 
 
 def _day_over_day(records: dict[str, str], floor: str) -> list[tuple[str, str, str]]:
@@ -451,8 +460,12 @@ def draw(result: ReplayResult, rules: RuleFile, path: Path) -> None:
             ax.axhline(threshold, color=COLOURS["threshold"], linestyle="--", linewidth=1.1,
                        label=f"threshold: {op} {_format(threshold, unit)}")
             top = max(top, threshold)
-        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
-        _values_axis(ax, unit, top)
+        low, high = ax.get_ylim()
+        below = [t for op, t in thresholds if op in ("<", "<=") and t > 0]
+        # For "less than" alerts only values near the threshold matter; a forecast of years flattens the rest.
+        ax.set_ylim(max(min(0.0, low), -max(below)) if below else min(0.0, low),
+                    min(high, 3 * max(below)) if below else high)
+        _values_axis(ax, unit, min(top, 3 * max(below)) if below else top)
         _shade(ax, spans.get(alert, {}))
         ax.set_title(f"{alert}: the value it compares with its threshold", loc="left", fontsize=10)
 
@@ -464,7 +477,9 @@ def draw(result: ReplayResult, rules: RuleFile, path: Path) -> None:
             ax.axvline(replay.problem_from, color="#555555", linestyle="-.", linewidth=1.0,
                        label="problem begins" if ax is axes[0] else "_nolegend_")
         if ax is not axes[-1]:
-            ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5, frameon=False)
+            handles, labels = ax.get_legend_handles_labels()
+            ax.legend(handles, [_legend_text(label) for label in labels],
+                      loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5, frameon=False)
     _time_axis(axes[-1], replay.duration)
     axes[-1].set_xlabel("time since the scenario started (rules evaluated every "
                         f"{EVALUATION_INTERVAL.text})")
@@ -539,11 +554,19 @@ def _timeline(ax, spans: dict[str, dict[str, list[Span]]], alerts: list[str]) ->
               loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7.5, frameon=False)
 
 
+def _legend_text(label: str) -> str:
+    """Legends sit to the right of the panels: long recorded names break after their colon, text at words."""
+    if len(label) > 40 and ":" in label and " " not in label:
+        return label.replace(":", ":\n  ", 1)
+    return textwrap.fill(label, 40, subsequent_indent="  ", break_long_words=False)
+
+
 def _short(expr: str) -> str:
     """A compared expression for the legend: the recorded series it reads, or the expression cut short."""
     names = re.findall(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\{", expr)
     if re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*\{[^}]*\}", expr.strip()):
-        return names[0]
+        # The aggregation level (`instance:`, `namespace_pod_container:`) says nothing a reader needs.
+        return names[0].split(":", 1)[-1]
     text = re.sub(r"\{[^}]*\}", "", expr)
     return text if len(text) <= 90 else text[:87] + "..."
 
