@@ -527,7 +527,8 @@ def _watched_panel(ax, panel: WatchedPanel, replay: Replay, traces: dict[str, li
             top, bottom = max(top, limit), 0.0
         elif limit:
             # Far above the memory: drawing it would flatten what the rules watch into a line.
-            ax.plot([], [], "--", color=COLOURS["limit"], label=f"{line.legend}: {_format(limit, 'bytes')}, off the scale")
+            ax.plot([], [], "--", color=COLOURS["limit"],
+                    label=f"{line.legend}: {_format(limit, 'bytes')}, off the scale")
     if top > 0:
         ax.set_ylim(bottom=bottom if bottom is not None else ax.get_ylim()[0], top=top * 1.08)
     _values_axis(ax, panel.unit, top)
