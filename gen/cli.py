@@ -454,11 +454,14 @@ def docs(reference: Path, readme: Path, check_only: bool) -> None:
 @click.option("--jobs", default=2, show_default=True, type=click.IntRange(1, 16), help="promtool runs at once.")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 @click.option("--markdown", "as_markdown", is_flag=True, help="Print the results as a Markdown table.")
+@click.option("--plot", "plot_dir", type=click.Path(path_type=Path, file_okay=False), default=None, metavar="DIR",
+              help="Also draw one PNG per scenario (and service) into DIR: the watched series, what each alert "
+                   "compares, and when it was pending or firing.")
 @output_options
 @reports_problems
 def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Path, ...], no_builtin: bool,
              only: tuple[str, ...], exports: tuple[Path, ...], jobs: int, as_json: bool, as_markdown: bool,
-             quiet: bool, verbose: bool) -> None:
+             plot_dir: Path | None, quiet: bool, verbose: bool) -> None:
     """Replay workloads through the generated rules and report when each alert fired.
 
     Synthetic scenarios (leaks, GC sawtooth, deploys, daily cycles, spikes) come from the built-in
@@ -471,6 +474,8 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     left; elsewhere each finished scenario is a line on stderr.
     """
     say = Output(quiet, verbose)
+    if plot_dir is not None:
+        _writable_directory(plot_dir)
     from gen.tools import backtest as engine
     from gen.write import to_yaml
     from gen.synth.scenario import builtin_dir, load_library, not_applicable
@@ -494,6 +499,12 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
             else:
                 jobs_list.append((engine.replay_for(output.service, s), output, rules))
         jobs_list += [(replay, output, rules) for replay in replays]
+    if plot_dir is not None:
+        # Only now: matplotlib and the plot planning load for --plot alone.
+        from gen.tools import plot
+
+        jobs_list = [(replay, output, rules, plot.plan(output.rule_file, replay).watches)
+                     for replay, output, rules in jobs_list]
     for line in skipped:
         say.info(f"obsgen: {line}", err=True)
     if not jobs_list:
@@ -508,9 +519,27 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
         click.echo(engine.markdown(results))
     else:
         click.echo(engine.table(results))
+    if plot_dir is not None:
+        rule_files = {o.service.name: o.rule_file for o in outputs}
+        for result in results:
+            path = plot_dir / plot.file_name(result, len(outputs) > 1)
+            plot.draw(result, rule_files[result.service], path)
+        say.info(f"obsgen: {len(results)} plot(s) in {plot_dir}", err=True)
     failed = [r for r in results if not r.ok]
     if failed:
         _fail([f"{r.replay.name} ({r.service}): {r.verdict}" for r in failed])
+
+def _writable_directory(path: Path) -> None:
+    """Fail before a long run, not after it, when plots could not be written."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".obsgen-write-check-"):
+            pass
+    except OSError as err:
+        reason = err.strerror or str(err)
+        _fail([f"{path}: cannot write plots there: {reason} (give --plot a directory you can write to)"],
+              EXIT_USAGE)
+
 
 def _duration_seconds(ctx, param, value: str) -> float:
     try:

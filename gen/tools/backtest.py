@@ -5,6 +5,10 @@ recorded Prometheus range export) we write the raw series and the service's rule
 file into a promtool test, evaluate every rule over the whole span, and read back,
 hour by hour, how many evaluations each alert was firing. That gives when it
 first fired and for how many hours.
+
+For plots (`--plot`), the same promtool run also answers `Watch` expressions (recorded
+series, the values alerts compare, the ALERTS series) at every rule evaluation, so a
+picture shows exactly what the verdict was computed from.
 """
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ BUCKET = 3600
 _ENTRY = re.compile(r'time: (\S+?),\s*\n\s*exp: .*?\n\s*got: (.*)')
 _SAMPLE = re.compile(r'\{([^{}]*)\} ([-+0-9.Ee]+)')
 _ALERTNAME = re.compile(r'alertname="([^"]+)"')
+# Watch results carry this label (added with label_replace), so they never mix with the hourly buckets.
+WATCH_LABEL = "obsgen_watch"
+_WATCH = re.compile(r'(, )?' + WATCH_LABEL + r'="([^"]+)"(, )?')
 
 
 @dataclass(frozen=True)
@@ -56,10 +63,28 @@ class Replay:
 
 
 @dataclass(frozen=True)
+class Watch:
+    """An expression to follow through a replay: promtool evaluates it after every rule evaluation."""
+
+    key: str  # names its results; [-a-z0-9_]
+    expr: str
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One series a Watch returned: its labels as promtool printed them, and (seconds, value) points."""
+
+    key: str
+    labels: str
+    points: tuple[tuple[float, float], ...]
+
+
+@dataclass(frozen=True)
 class ReplayResult:
     replay: Replay
     service: str
     outcomes: tuple[AlertOutcome, ...]
+    traces: tuple[Trace, ...] = ()  # only when Watches were asked for
 
     @property
     def verdict(self) -> str:
@@ -130,9 +155,19 @@ def replay_for(service: Service, scenario: Scenario) -> Replay:
                   problem_start(scenario))
 
 
-def _test_file(replay: Replay, rule_file: str, groups: list[str]) -> dict:
+def _watch_query(watches: tuple[Watch, ...]) -> str:
+    """All watches as one query (one promtool test per evaluation, not one per watch): each result tagged
+    with its watch's key, so `or` never drops one series for another with the same labels."""
+    return " or ".join(f'label_replace({w.expr}, "{WATCH_LABEL}", "{w.key}", "", "")' for w in watches)
+
+
+def _test_file(replay: Replay, rule_file: str, groups: list[str], watches: tuple[Watch, ...] = ()) -> dict:
     buckets = int(replay.duration // BUCKET)
     query = f'count_over_time(ALERTS{{alertstate="firing"}}[{BUCKET - 1}s])'
+    step = int(EVALUATION_INTERVAL.seconds)
+    # Watches stop at the last bucket, so they never make promtool evaluate the rules any further.
+    watched = [{"expr": _watch_query(watches), "eval_time": format_duration(t), "exp_samples": []}
+               for t in range(0, buckets * BUCKET + 1, step)] if watches else []
     return {
         "rule_files": [rule_file],
         "evaluation_interval": EVALUATION_INTERVAL.text,
@@ -143,7 +178,7 @@ def _test_file(replay: Replay, rule_file: str, groups: list[str]) -> dict:
             "interval": format_duration(replay.interval),
             "input_series": [{"series": s.selector, "values": notation(s.values)} for s in replay.series],
             "promql_expr_test": [{"expr": query, "eval_time": format_duration((h + 1) * BUCKET), "exp_samples": []}
-                                 for h in range(buckets)],
+                                 for h in range(buckets)] + watched,
         }],
     }
 
@@ -158,9 +193,21 @@ def _parse(output: str) -> Buckets:
         end = parse_duration(when).seconds
         for labels, count in _SAMPLE.findall(got):
             alert = _ALERTNAME.search(labels)
-            if alert:
+            if alert and WATCH_LABEL not in labels:
                 buckets.setdefault(alert.group(1), {}).setdefault(labels, []).append((end, float(count)))
     return buckets
+
+
+def _traces(output: str) -> tuple[Trace, ...]:
+    points: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for when, got in _ENTRY.findall(output):
+        at = parse_duration(when).seconds
+        for labels, value in _SAMPLE.findall(got):
+            key = _WATCH.search(labels)
+            if key:
+                series = _WATCH.sub(lambda m: ", " if m.group(1) and m.group(3) else "", labels)
+                points.setdefault((key.group(2), series), []).append((at, float(value)))
+    return tuple(Trace(key, labels, tuple(sorted(p))) for (key, labels), p in sorted(points.items()))
 
 
 def _outcomes(buckets: Buckets) -> tuple[AlertOutcome, ...]:
@@ -179,14 +226,14 @@ def _outcomes(buckets: Buckets) -> tuple[AlertOutcome, ...]:
     return tuple(out)
 
 
-def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes) -> ReplayResult:
+def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes, watches: tuple[Watch, ...] = ()) -> ReplayResult:
     tool = promtool()
     if tool is None:
         raise ObsgenError([Problem("backtest", "promtool not found; install Debian's `prometheus` package")])
     with tempfile.TemporaryDirectory(prefix="obsgen-backtest-") as tmp:
         Path(tmp, "rules.yml").write_bytes(rules_yaml)
         groups = [g.name for g in output.rule_file.groups]
-        Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups), replay.name))
+        Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups, watches), replay.name))
         result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
                                 text=True)
     text = result.stdout + result.stderr
@@ -195,12 +242,14 @@ def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes) -> ReplayResul
     for line in text.splitlines():
         if "err:" in line:
             raise ObsgenError([Problem(replay.name, f"promtool: {line.strip()}")])
-    return ReplayResult(replay, output.service.name, _outcomes(_parse(text)))
+    return ReplayResult(replay, output.service.name, _outcomes(_parse(text)), _traces(text) if watches else ())
 
 
-def run_all(jobs: list[tuple[Replay, ServiceOutput, bytes]], workers: int = 2,
+def run_all(jobs: list[tuple], workers: int = 2,
             on_done: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
-    """Every replay, in the order given; `on_done` hears of each as it finishes (for progress)."""
+    """Every replay, in the order given; `on_done` hears of each as it finishes (for progress).
+
+    A job is the arguments of `run`: (replay, output, rules yaml[, watches])."""
     results: list[ReplayResult | None] = [None] * len(jobs)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run, *job): i for i, job in enumerate(jobs)}
