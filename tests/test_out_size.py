@@ -17,10 +17,11 @@ from .conftest import REPO
 MAX_ALERT_CHARS = 400
 MAX_ALERT_LINES = 4
 MAX_DEFAULT_BYTES_PER_SERVICE = 60_000
-# What this branch reaches with the default targets (rule file and dashboard JSON): 76-109 KB per example
-# service, from 147-207 KB. The dashboards went from 112-156 KB to 41-57 KB; the rule files (36-51 KB) are
-# the rest. A regression guard until the 60 KB target below holds.
-REACHED_DEFAULT_BYTES_PER_SERVICE = 110_000
+# What main reaches with the default targets (rule file and dashboard JSON): 95-131 KB per example service,
+# from 147-207 KB before the dashboards dropped Grafana's defaults. Issue 11 (off-heap signal, step-proof
+# windows, OOM kills, throughput-relative queue checks) and issue 14 (the right-sizing row) added rules and
+# panels on purpose since: rule files 45-64 KB, dashboards 50-67 KB. A regression guard until 60 KB holds.
+REACHED_DEFAULT_BYTES_PER_SERVICE = 132_000
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +55,6 @@ def test_no_alert_expression_is_longer_than_400_characters_or_4_lines(compiled):
     assert _too_long(alerts) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the queue alerts are being shortened on the queue-precision branch "
-                                       "(QueueStuck is 1.5-1.7 KB and 10-11 lines here)")
 def test_no_queue_alert_expression_is_longer_than_400_characters_or_4_lines(compiled):
     alerts = _alerts(compiled, queue=True)
     assert alerts
@@ -68,7 +67,7 @@ def test_the_default_targets_write_what_this_branch_reached_per_service(defaults
     assert max(sizes.values()) < REACHED_DEFAULT_BYTES_PER_SERVICE, sizes
 
 
-@pytest.mark.xfail(strict=True, reason="rule files are 36-51 KB and dashboards 41-57 KB per example service; "
+@pytest.mark.xfail(strict=True, reason="rule files are 45-64 KB and dashboards 50-67 KB per example service; "
                                        "60 KB needs shorter rule files too")
 def test_the_default_targets_write_under_60_kb_per_service(defaults):
     sizes = _bytes_per_service(defaults)
@@ -89,7 +88,7 @@ def _compile_with(tmp_path: Path, extra: str) -> dict[str, bytes]:
     assert spec.count(ALERTS_LINE) == 1
     specs = tmp_path / ("changed" if extra else "original") / "specs"
     specs.mkdir(parents=True)
-    (specs / "submission-api.yaml").write_text(spec.replace(ALERTS_LINE, ALERTS_LINE + "    " + extra))
+    (specs / "submission-api.yaml").write_text(spec.replace(ALERTS_LINE, ALERTS_LINE + ("    " + extra if extra else "")))
     return compile_specs(specs, specs.parent, default_project()).files
 
 
