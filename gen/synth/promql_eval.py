@@ -36,7 +36,7 @@ from typing import Iterable, Mapping, Union
 import promql_parser as pp
 
 from gen.ir import RecordingRule, RuleGroup
-from gen.synth.promql_model import RANGE_FUNCTIONS, SCALAR_RANGE_FUNCTIONS, Clock, Samples
+from gen.synth.promql_model import LOOKBACK_SECONDS, RANGE_FUNCTIONS, SCALAR_RANGE_FUNCTIONS, Clock, Samples
 
 METRIC_NAME = "__name__"
 
@@ -227,6 +227,25 @@ def _round(args, storage: Storage, t: float) -> Vector:
     return [(_without(labels, METRIC_NAME), math.floor(value + 0.5)) for labels, value in vector]
 
 
+def _timestamp(args, storage: Storage, t: float) -> Vector:
+    node = args[0] if len(args) == 1 else None
+    if not isinstance(node, pp.VectorSelector):
+        raise NotImplementedError("timestamp() is only modelled over a vector selector")
+    at = t - _seconds(node.offset)
+    out = []
+    for labels, samples, clock, recorded in storage.select(node):
+        # The time of the sample the selector picks: a rule's output at its evaluation, a scraped series'
+        # latest sample within the lookback.
+        if recorded:
+            if clock.latest(samples, at) is not None:
+                out.append((_without(labels, METRIC_NAME), min(int(at // clock.step), len(samples) - 1) * clock.step))
+        else:
+            found = clock.points(samples, at, LOOKBACK_SECONDS)
+            if found:
+                out.append((_without(labels, METRIC_NAME), found[-1][0]))
+    return out
+
+
 def _absent(args, storage: Storage, t: float) -> Vector:
     vector = _vector(_eval(args[0], storage, t), "the argument of absent")
     if vector:
@@ -239,7 +258,7 @@ def _absent(args, storage: Storage, t: float) -> Vector:
     return [(labels_of(equal), 1.0)]
 
 
-INSTANT_FUNCTIONS = {"time": _time, "round": _round, "absent": _absent}
+INSTANT_FUNCTIONS = {"time": _time, "round": _round, "absent": _absent, "timestamp": _timestamp}
 
 
 def _aggregate(node, storage: Storage, t: float) -> Vector:
