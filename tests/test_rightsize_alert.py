@@ -40,7 +40,7 @@ def test_off_by_default(compiled, tmp_path):
 def test_its_proofs_fire_and_stay_silent_under_promtool(tmp_path, promtool, name, resources):
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / f"{name}.yaml").write_text(SPEC % {"name": name, "resources": resources})
-    (out,) = compile_specs(tmp_path / "specs", tmp_path).services
+    (out,) = compile_specs(tmp_path / "specs", tmp_path, proofs=True).services  # rule tests are opt-in
     rules = [r for r in out.rule_file.alerts if r.name == POD_OVER_PROVISIONED.name]
     assert len(rules) == 2  # one per resource
     test_file = dict(out.test_file)
