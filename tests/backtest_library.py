@@ -96,10 +96,50 @@ def fast_leak_pages_many_hours_before_the_oom(result: dict) -> None:
     assert oom_at - forecast["first_fired_seconds"] >= 8 * 3600
 
 
-# What some scenarios must show beyond being caught or staying quiet.
+def _scenario(name: str):
+    return next(s for s in load_library([builtin_dir()]) if s.name == name)
+
+
+def _first_caught(result: dict) -> float:
+    return min(a["first_fired_seconds"] for a in result["alerts"] if a["alert_hours"] > 0)
+
+
+def oom_loop_is_caught_before_its_second_kill(result: dict) -> None:
+    from gen.synth.scenario import RESTART_DELAY
+
+    kills: dict[int, list[float]] = {}
+    for proc in _scenario(result["scenario"]).processes:
+        if proc.reason == "OOMKilled":
+            kills.setdefault(proc.name, []).append(proc.start - RESTART_DELAY)
+    second = min(sorted(times)[1] for times in kills.values() if len(times) > 1)
+    assert _first_caught(result) < second, result
+    assert any(a["alert"] == "PodOOMKilled" for a in result["alerts"]), result
+
+
+def hidden_leak_is_caught_within_the_first_pods_lifetime(result: dict) -> None:
+    first_pods_end = min(p.end for p in _scenario(result["scenario"]).processes if p.generation == 0)
+    assert _first_caught(result) < first_pods_end, result
+
+
+def long_target_down_is_named_after_its_failure_begins(result: dict) -> None:
+    failure = _scenario(result["scenario"]).scrape_failures[0]
+    [down] = [a for a in result["alerts"] if a["alert_hours"] > 0]
+    assert down["alert"] == "ServiceTargetDown"
+    assert failure.start < down["first_fired_seconds"] <= failure.start + 30 * 60
+
+
+# What some scenarios must show beyond being caught or staying quiet: by name, or by a prefix ending in "-".
 SCENARIO_CHECKS: dict[str, Callable[[dict], None]] = {
     "fast-leak-to-oom": fast_leak_pages_many_hours_before_the_oom,
+    "oom-loop-": oom_loop_is_caught_before_its_second_kill,
+    "rollout-hidden-": hidden_leak_is_caught_within_the_first_pods_lifetime,
+    "scrape-target-down-2h": long_target_down_is_named_after_its_failure_begins,
 }
+
+
+def checks_for(name: str) -> list[Callable[[dict], None]]:
+    return [check for key, check in SCENARIO_CHECKS.items()
+            if name == key or (key.endswith("-") and name.startswith(key))]
 
 STALE = ("docs/backtest.md backtest table is stale: run `obsgen backtest --service submission-api --markdown` "
          "and paste it between the markers")
@@ -121,5 +161,5 @@ def check_scenario(run: ShardRun, name: str) -> None:
     assert result["ok"], f"{name}: {result['verdict']}"
     rows = [row for row in readme_table() if row.startswith(f"| `{name}` |")]
     assert rows == [readme_row(result)], STALE
-    if name in SCENARIO_CHECKS:
-        SCENARIO_CHECKS[name](result)
+    for check in checks_for(name):
+        check(result)

@@ -14,8 +14,8 @@ import pytest
 
 from gen.synth.scenario import builtin_dir, generate, load_library, scenario_from_dict
 
-from .backtest_library import (SCENARIO_CHECKS, SHARDS, STALE, TABLE_HEADER, applicable, library, readme_table,
-                               shards)
+from .backtest_library import (SCENARIO_CHECKS, SHARDS, STALE, TABLE_HEADER, applicable, checks_for, library,
+                               readme_table, shards)
 from .conftest import REPO, run_obsgen
 
 
@@ -38,7 +38,7 @@ def test_the_shards_hold_every_scenario_of_the_library_once(compiled):
     assert all(shards()), "a shard with nothing to replay: lower SHARDS"
     modules = sorted(p.name for p in (REPO / "tests").glob("test_backtest_library_*.py"))
     assert modules == [f"test_backtest_library_{i + 1}.py" for i in range(SHARDS)]
-    assert set(SCENARIO_CHECKS) <= set(names)
+    assert all(any(checks_for(n) for n in names if n.startswith(key)) for key in SCENARIO_CHECKS)
 
 
 def test_the_readme_table_lists_the_library_in_the_order_the_backtest_reports_it(compiled):
@@ -157,47 +157,13 @@ def test_a_1gi_service_is_not_caught_fifteen_minutes_in(tmp_path: Path, promtool
 LIFE_PREFIXES = {"rollout-": 5, "hpa-": 3, "oom-": 4, "restart-": 2, "scrape-": 3}
 
 
-def _first_caught(result: dict) -> float:
-    return min(a["first_fired_seconds"] for a in result["alerts"] if a["alert_hours"] > 0)
-
-
 def test_the_library_lives_like_a_kubernetes_service():
     names = [s.name for s in load_library([builtin_dir()])]
     for prefix, least in LIFE_PREFIXES.items():
         assert sum(n.startswith(prefix) for n in names) >= least, prefix
-
-
-def test_an_oom_kill_loop_is_caught_before_its_second_kill(library_results):
-    from gen.synth.scenario import RESTART_DELAY
-
-    loops = [r for r in library_results if r["scenario"].startswith("oom-loop-")]
-    assert len(loops) >= 4
-    for result in loops:
-        scenario = _library(result["scenario"])
-        kills: dict[int, list[float]] = {}
-        for proc in scenario.processes:
-            if proc.reason == "OOMKilled":
-                kills.setdefault(proc.name, []).append(proc.start - RESTART_DELAY)
-        second = min(sorted(times)[1] for times in kills.values() if len(times) > 1)
-        assert _first_caught(result) < second, result
-        assert any(a["alert"] == "PodOOMKilled" for a in result["alerts"]), result
-
-
-def test_a_leak_that_rollouts_hide_is_caught_within_the_first_pods_lifetime(library_results):
-    for result in library_results:
-        if not result["scenario"].startswith("rollout-hidden-"):
-            continue
-        scenario = _library(result["scenario"])
-        first_pods_end = min(p.end for p in scenario.processes if p.generation == 0)
-        assert _first_caught(result) < first_pods_end, result
-
-
-def test_a_target_down_for_long_is_named_after_its_failure_begins(library_results):
-    result = next(r for r in library_results if r["scenario"] == "scrape-target-down-2h")
-    failure = _library("scrape-target-down-2h").scrape_failures[0]
-    [down] = [a for a in result["alerts"] if a["alert_hours"] > 0]
-    assert down["alert"] == "ServiceTargetDown"
-    assert failure.start < down["first_fired_seconds"] <= failure.start + 30 * 60
+    # What each of them must show beyond caught or quiet is checked in its shard (backtest_library.SCENARIO_CHECKS).
+    for key in ("oom-loop-", "rollout-hidden-", "scrape-target-down-2h"):
+        assert any(checks_for(n) for n in names if n.startswith(key)), key
 
 
 def test_a_scenario_written_for_another_limit_is_scaled_to_the_services(tmp_path: Path):

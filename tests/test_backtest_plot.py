@@ -72,9 +72,9 @@ def test_the_picture_shows_the_series_the_alerts_compare(replayed, submission_ap
             "r-namespace_pod_container-kube_pod_container_resource_limits_memory_bytes-max", "d-forecast"} <= keys
     assert {c.alert for found in the_plan.comparisons.values() for _, c in found} >= {
         "PodMemoryExhaustionForecast", "PodMemoryNearLimit", "NodejsHeapLeakWithinProcess"}
-    # Either branch of the forecast alert's `or` makes it pending, so both are drawn.
+    # Either branch of the page's `or` makes it pending, so both are drawn, and the warning's one-day horizon too.
     forecasts = the_plan.comparisons["PodMemoryExhaustionForecast"]
-    assert [(c.op, c.threshold) for _, c in forecasts] == [("<", 43200.0), ("<", 14400.0)]
+    assert [(c.op, c.threshold) for _, c in forecasts] == [("<", 57600.0), ("<", 14400.0), ("<", 86400.0)]
     assert {key for key, _ in forecasts} <= keys
     # The limit the rules read is the 4 GiB the library is written for.
     [limit] = {v for t in replayed["fast-leak-to-oom"].traces if t.key.endswith("limits_memory_bytes-max")

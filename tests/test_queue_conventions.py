@@ -65,7 +65,7 @@ def workers(tmp_path_factory):
     root = tmp_path_factory.mktemp("conventions")
     (root / "specs").mkdir()
     (root / "specs" / "workers.yaml").write_text(SPEC)
-    (out,) = compile_specs(root / "specs", root).services
+    (out,) = compile_specs(root / "specs", root, proofs=True).services  # its proof notes are checked too
     return out
 
 

@@ -15,13 +15,10 @@ from gen.ir import UNIT_BYTES, UNIT_CORES, DomainOutput, Panel, Query, Recording
     SeriesStyle, Threshold
 from gen.promql.trend import service_labels
 from gen.spec.model import AlertSettings, Service
-from gen.units import number, parse_duration
+from gen.units import number
 
 USAGE_PANEL_CPU = "rightsize.cpu"
 USAGE_PANEL_MEMORY = "rightsize.memory"
-# Each record reads a whole window (a week by default) of every pod: once every 5 minutes is plenty for a
-# value that moves over days, and a twelfth of the cost of evaluating it every minute.
-INTERVAL = parse_duration("5m")
 UNIT_TIMES = "suffix:x"
 
 
@@ -194,7 +191,7 @@ def signals(service: Service) -> DomainOutput:
     alerts = build_alerts(service, service.alerts.__getitem__, ALERTS)
     return DomainOutput(
         rows=(Row("rightsize", "Right-sizing", _panels(service)),),
-        groups=(RuleGroup(f"{service.name}.rightsize", recording_rules(service) + alerts, interval=INTERVAL),),
+        groups=(RuleGroup(f"{service.name}.rightsize", recording_rules(service) + alerts, interval=service.rightsizing.evaluation_interval),),
     )
 
 

@@ -126,6 +126,7 @@ class Rightsizing:
     krr_memory_buffer: float  # a ratio: 0.15 for 15%
     young_age: Duration
     leak_growth: float  # a ratio
+    evaluation_interval: Duration = parse_duration("5m")
 
 
 DEFAULT_RIGHTSIZING = Rightsizing("seed", parse_duration("7d"), 3, 6, 1.2, 2, 99, 0.15, parse_duration("24h"), 0.1)
@@ -269,7 +270,8 @@ def _rightsizing(raw: dict) -> Rightsizing:
         memory_request_per_use=float(seed["memoryRequestPerUse"]),
         memory_limit_per_use=float(seed["memoryLimitPerUse"]),
         krr_cpu_percentile=float(krr["cpuPercentile"]), krr_memory_buffer=parse_percent(krr["memoryBuffer"]).value,
-        young_age=parse_duration(raw["youngAge"]), leak_growth=parse_percent(raw["leakGrowth"]).value)
+        young_age=parse_duration(raw["youngAge"]), leak_growth=parse_percent(raw["leakGrowth"]).value,
+        evaluation_interval=parse_duration(raw["evaluationInterval"]))
 
 
 def build_model(documents: list[Document]) -> list[Service]:
