@@ -19,13 +19,15 @@ import traceback
 from pathlib import Path
 
 import click
+import yaml
 from click.core import ParameterSource
 
 from gen.tools import diff as semantic_diff
 from gen.checks import lint
 from gen.tools import probe as probing
 from gen.write import diff_output, to_yaml, write_output
-from gen.errors import ObsgenError, OutputError
+from gen.errors import ObsgenError, OutputError, Problem
+from gen.spec.confine import Confinement, SizeLimit
 from gen.spec.jsonnet import Pairs
 from gen.tools.grafana_query import TimeWindow
 from gen.pipeline import compile_specs, render_service
@@ -341,7 +343,8 @@ def test(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pair
     if tool is None:
         _fail(["promtool not found; install Debian's `prometheus` package (or run `make test`, which does)"])
     if committed:
-        _run_rule_tests(tool, _committed_tests(out_dir, services), jobs, output, quiet)
+        with tempfile.TemporaryDirectory(prefix="obsgen-test-") as folder:
+            _run_rule_tests(tool, _committed_tests(out_dir, services, Path(folder)), jobs, output, quiet)
         return
     compiled = compile_specs(spec_dir, Path.cwd(), _project(project_file, ext_str, ext_code), proofs=False)
     by_name = {out.service.name: out.service for out in compiled.services}
@@ -357,7 +360,15 @@ def test(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pair
         _run_rule_tests(tool, files, jobs, output, quiet)
 
 
-def _committed_tests(out_dir: Path, services: tuple[str, ...]) -> list[tuple[Path, str]]:
+# A committed test file or rule file is read once, within this size, and promtool runs on that copy.
+COMMITTED_FILE_LIMIT = SizeLimit(64 * 1024 * 1024, "committed rule and test files")
+
+
+def _committed_tests(out_dir: Path, services: tuple[str, ...], folder: Path) -> list[tuple[Path, str]]:
+    """The committed test files and the rule files they name, copied into `folder` as out/ lays them out.
+
+    out/ comes from pull requests too: every file is read through the same confinement as the specs (no
+    link out of out/, no FIFO or device, no huge file), so promtool never opens a path a test file names."""
     files = sorted((out_dir / "tests").glob("*.test.yml")) if (out_dir / "tests").is_dir() else []
     if not files:
         _fail([f"no rule tests in {out_dir}/tests; enable targets.ruleTests and run `obsgen build`, or run "
@@ -369,7 +380,38 @@ def _committed_tests(out_dir: Path, services: tuple[str, ...]) -> list[tuple[Pat
             _fail([f"no rule tests for service {name!r} in {out_dir}/tests (there are: "
                    f"{', '.join(sorted(by_name))})" for name in unknown], EXIT_USAGE)
         files = [by_name[name] for name in dict.fromkeys(services)]
-    return [(path, str(path)) for path in files]
+    confinement = Confinement.of(out_dir, Path.cwd(), f"{out_dir}")
+    staged = []
+    for path in files:
+        rel = path.relative_to(out_dir)
+        test_bytes = confinement.read(path, COMMITTED_FILE_LIMIT)
+        _stage(folder / rel, test_bytes)
+        for named in _rule_files_named(test_bytes, confinement.name(path)):
+            rule_file = Path(os.path.normpath(path.parent / named))
+            if Path(named).is_absolute() or not rule_file.is_relative_to(Path(os.path.normpath(out_dir))):
+                raise ObsgenError([Problem(confinement.name(path), f"rule_files names {named}, outside "
+                                           f"{out_dir}; committed tests may name only rule files in it",
+                                           hint="run `obsgen build` to regenerate the test file")])
+            _stage(folder / rule_file.relative_to(os.path.normpath(out_dir)),
+                   confinement.read(rule_file, COMMITTED_FILE_LIMIT))
+        staged.append((folder / rel, str(path)))
+    return staged
+
+
+def _rule_files_named(test_bytes: bytes, name: str) -> list[str]:
+    try:
+        named = yaml.safe_load(test_bytes).get("rule_files") or []
+    except (yaml.YAMLError, AttributeError):
+        raise ObsgenError([Problem(name, "is not a promtool rule test file (YAML with rule_files and tests)",
+                                   hint="run `obsgen build` to regenerate it")]) from None
+    if not all(isinstance(n, str) for n in named):
+        raise ObsgenError([Problem(name, "rule_files must be a list of paths", hint="run `obsgen build`")])
+    return named
+
+
+def _stage(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
 
 
 def _write_proofs(folder: Path, services: list) -> list[tuple[Path, str]]:

@@ -512,3 +512,75 @@ def test_backtest_reads_scenario_files_and_recorded_data_as_it_reads_specs(make,
     assert result.returncode == 1, result.stdout + result.stderr
     assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
     assert result.stderr.splitlines()[0].startswith(f"error: {says.format(outside=outside)}"), result.stderr
+
+
+# ---- out/ comes from pull requests too: links and devices committed there are neither read nor written through ----
+
+RULES = "out/rules/submission-api.rules.yml"
+TESTS = "out/tests/submission-api.test.yml"
+
+
+def test_a_manifest_linked_to_dev_zero_is_not_read_and_the_build_replaces_it(previous_build: Path, tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    manifest = repo / "out" / ".obsgen-manifest.json"
+    manifest.unlink()
+    manifest.symlink_to("/dev/zero")
+    check = run_bounded("check", cwd=repo)
+    assert check.returncode == 1 and "Traceback" not in check.stderr, check.stderr
+    assert ".obsgen-manifest.json: is a symbolic link, not the generated file" in check.stdout + check.stderr
+    build = run_bounded("build", cwd=repo)
+    assert build.returncode == 0, build.stderr
+    assert not manifest.is_symlink() and json.loads(manifest.read_text())["generated"]
+    assert run_bounded("check", cwd=repo).returncode == 0
+    assert resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss < 1024 * 1024  # KiB: /dev/zero was not read
+
+
+def test_a_generated_file_linked_out_is_reported_unread_and_replaced_not_written_through(previous_build: Path,
+                                                                                        tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    secret = _outside(tmp_path / "outside")
+    (repo / RULES).unlink()
+    (repo / RULES).symlink_to(secret)
+    check = run_bounded("check", cwd=repo)
+    assert check.returncode == 1 and SECRET not in check.stdout + check.stderr, check.stdout + check.stderr
+    assert "submission-api.rules.yml: is a symbolic link, not the generated file" in check.stdout + check.stderr
+    build = run_bounded("build", cwd=repo)
+    assert build.returncode == 0, build.stderr
+    assert not (repo / RULES).is_symlink() and secret.read_text() == SECRET_YAML  # the link went, not its target
+
+
+def test_a_generated_directory_linked_out_is_refused_before_anything_is_written(previous_build: Path,
+                                                                                tmp_path: Path):
+    repo = copy_of(previous_build, tmp_path / "repo")
+    outside = tmp_path / "outside-rules"
+    outside.mkdir()
+    shutil.rmtree(repo / "out" / "rules")
+    (repo / "out" / "rules").symlink_to(outside, target_is_directory=True)
+    before = snapshot(repo / "out")
+    build = run_bounded("build", cwd=repo)
+    assert build.returncode != 0 and "Traceback" not in build.stderr, build.stderr
+    assert "out/rules is a symbolic link; obsgen writes only inside" in build.stderr, build.stderr
+    assert list(outside.iterdir()) == [] and snapshot(repo / "out") == before
+
+
+@pytest.mark.parametrize(("make", "says"), [
+    pytest.param(lambda repo, outside: ((repo / TESTS).unlink(), (repo / TESTS).symlink_to("/dev/zero")),
+                 "out/tests/submission-api.test.yml: is a symlink to /dev/zero, outside out",
+                 id="test-file-dev-zero"),
+    pytest.param(lambda repo, outside: ((repo / RULES).unlink(), (repo / RULES).symlink_to(_outside(outside))),
+                 "out/rules/submission-api.rules.yml: is a symlink to {outside}/secret.yaml, outside out",
+                 id="rule-file-linked-out"),
+    pytest.param(lambda repo, outside: (repo / TESTS).write_text(
+        (repo / TESTS).read_text().replace("../rules/submission-api.rules.yml", str(_outside(outside)))),
+                 "out/tests/submission-api.test.yml: rule_files names {outside}/secret.yaml, outside out",
+                 id="rule-file-named-out"),
+])
+def test_committed_rule_tests_are_run_only_on_files_inside_out(make, says: str, previous_build: Path,
+                                                               tmp_path: Path, promtool):
+    repo, outside = copy_of(previous_build, tmp_path / "repo"), tmp_path / "outside"
+    make(repo, outside)
+    result = run_bounded("test", "--committed", cwd=repo)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert SECRET not in result.stdout + result.stderr and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[0].startswith(f"error: {says.format(outside=outside)}"), result.stderr
+
