@@ -191,12 +191,13 @@ def init_command(directory: Path) -> None:
                ".github/workflows/monitoring.yml to where CI installs obsgen from.")
 
 
+def compiling_command(command):
+    """The options of every command that compiles the specs into out/ (build, check)."""
+    return specs_option(out_option(project_options(output_options(reports_problems(command)))))
+
+
 @main.command()
-@specs_option
-@out_option
-@project_options
-@output_options
-@reports_problems
+@compiling_command
 def build(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, quiet: bool,
           verbose: bool) -> None:
     """Compile every spec into out/, replacing what obsgen generated before.
@@ -237,11 +238,7 @@ def _promtool_gate(rule_files: dict[str, bytes], files: dict[str, bytes] | None 
 
 
 @main.command()
-@specs_option
-@out_option
-@project_options
-@output_options
-@reports_problems
+@compiling_command
 def check(spec_dir: Path, out_dir: Path, project_file: Path | None, ext_str: Pairs, ext_code: Pairs, quiet: bool,
           verbose: bool) -> None:
     """Fail if out/ is not exactly what the specs compile to, or if any output is invalid. The CI gate."""

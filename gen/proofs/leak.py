@@ -220,42 +220,42 @@ def _exhaustion_proof(service: Service) -> RuleTest:
 
 def _fast_exhaustion_proof(service: Service) -> RuleTest:
     """A pod that has been up for a day starts leaking fast: the short forecast must page within hours."""
-    s, w = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting], service.leak
-    onset = 2 * 3600
-    # The short fit needs its window of floors, each a floor window after the onset.
-    at = _aligned(onset + s.param("fastWindow").seconds + w.floor_window.seconds + s.for_.seconds + 1200)
-    time_to_limit = s.param("fastHorizon").seconds - 3600.5  # off the seconds boundary, as above
-    base, per_hour = _linear_leak(service, onset, at, time_to_limit)
-    series, pod = _series(service, {"name": "memory-exhaustion-fast", "duration": format_duration(at),
-                                    "initialAge": "1d",
-                                    "memory": _memory(workingSet={"base": base, "leakPerDay": per_hour * 24,
-                                                                  "leakFrom": format_duration(onset)})}, "1m")
-    return rule_test(
-        f"a pod that starts leaking fast after a day fires {POD_MEMORY_EXHAUSTION_FORECAST.name} within hours", "1m", series,
-        silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(onset + 3600)),
-        fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at),
-                   _forecasts(service, pod.container_labels(), time_to_limit)))
+    horizon = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting].param("fastHorizon")
+    return _leak_from_a_warm_pod(
+        service, "memory-exhaustion-fast", horizon.seconds, page=True,
+        title=f"a pod that starts leaking fast after a day fires {POD_MEMORY_EXHAUSTION_FORECAST.name} within hours")
 
 
 def _early_warning_proof(service: Service) -> RuleTest | None:
     """A leak that reaches the limit in about a day warns within hours of its start, long before it pages."""
-    s, w = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting], service.leak
+    s = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting]
     if s.severity == EARLY_SEVERITY:
         return None
+    return _leak_from_a_warm_pod(
+        service, "memory-exhaustion-early", s.param("warningHorizon").seconds, page=False,
+        title="a leak that reaches the limit about {hours} hours after it starts warns with "
+              f"{POD_MEMORY_EXHAUSTION_FORECAST.name} within hours and does not page yet")
+
+
+def _leak_from_a_warm_pod(service: Service, name: str, horizon: float, page: bool, title: str) -> RuleTest:
+    """A pod up for a day starts a linear leak two hours in that reaches its limit about `horizon` after the
+    short fit has its window: silent in the leak's first hour, firing at the forecast's severity after. `title`
+    may name the leak's `{hours}` from onset to limit."""
+    s, w = service.alerts[POD_MEMORY_EXHAUSTION_FORECAST.setting], service.leak
     onset = 2 * 3600
+    # The short fit needs its window of floors, each a floor window after the onset.
     at = _aligned(onset + s.param("fastWindow").seconds + w.floor_window.seconds + s.for_.seconds + 1200)
-    time_to_limit = s.param("warningHorizon").seconds - 3600.5
+    time_to_limit = horizon - 3600.5  # off the seconds boundary, as above
     base, per_hour = _linear_leak(service, onset, at, time_to_limit)
-    series, pod = _series(service, {"name": "memory-exhaustion-early", "duration": format_duration(at),
-                                    "initialAge": "1d",
+    series, pod = _series(service, {"name": name, "duration": format_duration(at), "initialAge": "1d",
                                     "memory": _memory(workingSet={"base": base, "leakPerDay": per_hour * 24,
                                                                   "leakFrom": format_duration(onset)})}, "1m")
+    hours = round((at - onset + time_to_limit) / 3600)
     return rule_test(
-        f"a leak that reaches the limit about {round((at - onset + time_to_limit) / 3600)} hours after it starts warns with "
-        f"{POD_MEMORY_EXHAUSTION_FORECAST.name} within hours and does not page yet", "1m", series,
+        title.format(hours=hours), "1m", series,
         silent(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(onset + 3600)),
         fires_many(POD_MEMORY_EXHAUSTION_FORECAST, format_duration(at),
-                   _forecasts(service, pod.container_labels(), time_to_limit, page=False)))
+                   _forecasts(service, pod.container_labels(), time_to_limit, page=page)))
 
 
 QUIET_SCENARIOS = (
