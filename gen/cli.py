@@ -412,16 +412,25 @@ def _stage(path: Path, content: bytes) -> None:
 
 
 def _write_proofs(folder: Path, services: list) -> list[tuple[Path, str]]:
-    """Each service's rule file and generated rule tests, laid out as out/ would hold them; (path, name shown)."""
+    """Each service's generated rule tests, in parts that each run against only the rule groups their alerts
+    depend on (gen.proofs.split says why); (path, name shown)."""
+    from gen.proofs.split import split_tests  # proofs are generated only here and by builds that commit them
+
     written = []
     for service in services:
         out = render_service(service, proofs=True)
         if not out.test_file or not out.test_file["tests"]:
             continue
-        for rel, data in ((rules_path(service.name), out.rule_file.to_dict()), (tests_path(service.name), out.test_file)):
-            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
-            (folder / rel).write_bytes(to_yaml(data, service.source))
-        written.append((folder / tests_path(service.name), f"{tests_path(service.name)} (generated)"))
+        parts = split_tests(out.rule_file, out.test_file)
+        for number, part in enumerate(parts, 1):
+            stem = f"{service.name}.{number}" if len(parts) > 1 else service.name
+            rules, tests = folder / rules_path(stem), folder / tests_path(stem)
+            test_file = {**part.test_file, "rule_files": [os.path.relpath(rules, tests.parent)]}
+            for path, data in ((rules, part.rule_file.to_dict()), (tests, test_file)):
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(to_yaml(data, service.source))
+            groups = ", ".join(g.removeprefix(f"{service.name}.") for g in part.groups)
+            written.append((tests, f"{tests_path(service.name)} (generated; groups {groups})"))
     return written
 
 

@@ -1,0 +1,60 @@
+"""A service's rule tests in parts, each run against only the rule groups its alerts depend on.
+
+promtool evaluates every rule of a test's rule files at every step of every test. A week-long
+right-sizing proof would otherwise evaluate the leak domain's day-long windows 2,000 times, and a
+queue proof the right-sizing group's week-long ones. An alert's result depends only on the groups
+whose recorded series its expression reads, transitively, so leaving the other groups out changes
+no verdict: it only saves the work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gen.ir import RecordingRule, RenderedAlert, RuleFile
+from gen.promql.parse import recorded_series
+
+
+@dataclass(frozen=True)
+class TestPart:
+    groups: tuple[str, ...]  # rule group names, in the rule file's order
+    rule_file: RuleFile
+    test_file: dict  # the service's test file with only this part's tests and groups; rule_files left to the writer
+
+
+def _defining_group(rule_file: RuleFile) -> dict[str, str]:
+    return {rule.record: group.name for group, rule in rule_file.rules() if isinstance(rule, RecordingRule)}
+
+
+def _group_needs(rule_file: RuleFile) -> dict[str, set[str]]:
+    """Each group and the groups whose recorded series its rules read, transitively."""
+    defined = _defining_group(rule_file)
+    direct = {g.name: {defined[s] for rule in g.rules for s in recorded_series(rule.expr) if s in defined}
+              for g in rule_file.groups}
+    closed: dict[str, set[str]] = {}
+
+    def close(name: str, seen: frozenset[str]) -> set[str]:
+        if name not in closed:
+            found = {name}
+            for other in direct[name] - seen:
+                found |= close(other, seen | {name})
+            closed[name] = found
+        return closed[name]
+
+    return {name: close(name, frozenset()) for name in direct}
+
+
+def split_tests(rule_file: RuleFile, test_file: dict) -> list[TestPart]:
+    """The test file's tests grouped by the rule groups they need, in the order their first test comes."""
+    needs = _group_needs(rule_file)
+    alert_groups: dict[str, set[str]] = {}
+    for group, rule in rule_file.rules():
+        if isinstance(rule, RenderedAlert):
+            alert_groups.setdefault(rule.name, set()).update(needs[group.name])
+    order = [g.name for g in rule_file.groups]
+    parts: dict[tuple[str, ...], list[dict]] = {}
+    for test in test_file["tests"]:
+        wanted = set().union(*(alert_groups[check["alertname"]] for check in test["alert_rule_test"]))
+        parts.setdefault(tuple(name for name in order if name in wanted), []).append(test)
+    return [TestPart(groups, RuleFile(tuple(g for g in rule_file.groups if g.name in groups)),
+                     {**test_file, "group_eval_order": list(groups), "tests": tests})
+            for groups, tests in parts.items()]
