@@ -525,7 +525,6 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     if plot_dir is not None:
         _writable_directory(plot_dir)
     from gen.tools import backtest as engine
-    from gen.write import to_yaml
     from gen.synth.scenario import builtin_dir, load_library, not_applicable
 
     compiled = compile_specs(spec_dir)
@@ -538,21 +537,19 @@ def backtest(spec_dir: Path, services: tuple[str, ...], scenario_dirs: tuple[Pat
     replays = [engine.range_export_replay(path) for path in exports]
     jobs_list, skipped = [], []
     for output in outputs:
-        rules = to_yaml(output.rule_file.to_dict(), output.service.source)
         alerts = {a.name for a in output.rule_file.alerts}
         for s in scenarios:
             reason = not_applicable(s, output.service, alerts)
             if reason:
                 skipped.append(f"skipped {s.name} for {output.service.name}: {reason}")
             else:
-                jobs_list.append((engine.replay_for(output.service, s), output, rules))
-        jobs_list += [(replay, output, rules) for replay in replays]
+                jobs_list.append((engine.replay_for(output.service, s), output))
+        jobs_list += [(replay, output) for replay in replays]
     if plot_dir is not None:
         # Only now: matplotlib and the plot planning load for --plot alone.
         from gen.tools import plot
 
-        jobs_list = [(replay, output, rules, plot.plan(output.rule_file, replay).watches)
-                     for replay, output, rules in jobs_list]
+        jobs_list = [(replay, output, plot.plan(output.rule_file, replay).watches) for replay, output in jobs_list]
     for line in skipped:
         say.info(f"obsgen: {line}", err=True)
     if not jobs_list:

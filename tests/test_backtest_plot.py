@@ -13,7 +13,6 @@ from gen.synth.scenario import builtin_dir, load_library
 from gen.tools import backtest as engine
 from gen.tools import plot
 from gen.units import parse_duration
-from gen.write import to_yaml
 
 from .conftest import REPO, run_obsgen
 
@@ -33,17 +32,15 @@ def submission_api(compiled):
 @pytest.fixture(scope="module")
 def replayed(submission_api, promtool) -> dict[str, engine.ReplayResult]:
     """Two scenarios replayed with the plot's watches: a fast leak to the limit and a queue whose workers go."""
-    rules = to_yaml(submission_api.rule_file.to_dict(), submission_api.service.source)
     out = {}
     for name in ("fast-leak-to-oom", "queue-workers-gone"):
         replay = engine.replay_for(submission_api.service, _library(name))
-        out[name] = engine.run(replay, submission_api, rules, plot.plan(submission_api.rule_file, replay).watches)
+        out[name] = engine.run(replay, submission_api, plot.plan(submission_api.rule_file, replay).watches)
     return out
 
 
 def test_the_watches_leave_the_verdict_and_first_fired_times_as_they_were(replayed, submission_api):
-    rules = to_yaml(submission_api.rule_file.to_dict(), submission_api.service.source)
-    plain = engine.run(replayed["queue-workers-gone"].replay, submission_api, rules)
+    plain = engine.run(replayed["queue-workers-gone"].replay, submission_api)
     assert plain.outcomes == replayed["queue-workers-gone"].outcomes
     assert plain.verdict == replayed["queue-workers-gone"].verdict
 

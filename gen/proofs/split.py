@@ -25,7 +25,7 @@ def _defining_group(rule_file: RuleFile) -> dict[str, str]:
     return {rule.record: group.name for group, rule in rule_file.rules() if isinstance(rule, RecordingRule)}
 
 
-def _group_needs(rule_file: RuleFile) -> dict[str, set[str]]:
+def group_needs(rule_file: RuleFile) -> dict[str, set[str]]:
     """Each group and the groups whose recorded series its rules read, transitively."""
     defined = _defining_group(rule_file)
     direct = {g.name: {defined[s] for rule in g.rules for s in recorded_series(rule.expr) if s in defined}
@@ -45,7 +45,7 @@ def _group_needs(rule_file: RuleFile) -> dict[str, set[str]]:
 
 def split_tests(rule_file: RuleFile, test_file: dict) -> list[TestPart]:
     """The test file's tests grouped by the rule groups they need, in the order their first test comes."""
-    needs = _group_needs(rule_file)
+    needs = group_needs(rule_file)
     alert_groups: dict[str, set[str]] = {}
     for group, rule in rule_file.rules():
         if isinstance(rule, RenderedAlert):
@@ -58,3 +58,18 @@ def split_tests(rule_file: RuleFile, test_file: dict) -> list[TestPart]:
     return [TestPart(groups, RuleFile(tuple(g for g in rule_file.groups if g.name in groups)),
                      {**test_file, "group_eval_order": list(groups), "tests": tests})
             for groups, tests in parts.items()]
+
+
+def groups_for(rule_file: RuleFile, alerts: set[str], exprs: tuple[str, ...] = ()) -> RuleFile:
+    """The rule file with only the groups that `alerts` and the expressions `exprs` read, transitively."""
+    needs = group_needs(rule_file)
+    defined = _defining_group(rule_file)
+    wanted: set[str] = set()
+    for group, rule in rule_file.rules():
+        if isinstance(rule, RenderedAlert) and rule.name in alerts:
+            wanted |= needs[group.name]
+    for expr in exprs:
+        for series in recorded_series(expr):
+            if series in defined:
+                wanted |= needs[defined[series]]
+    return RuleFile(tuple(g for g in rule_file.groups if g.name in wanted))

@@ -26,7 +26,8 @@ from gen.errors import ObsgenError, Problem
 from gen.spec.confine import Confinement, SizeLimit
 from gen.checks.lint import promtool
 from gen.spec.model import Service
-from gen.ir import ServiceOutput
+from gen.ir import RuleFile, ServiceOutput
+from gen.proofs.split import groups_for
 from gen.synth.scenario import GeneratedSeries, Scenario, generate
 from gen.synth.notation import notation
 from gen.units import format_duration, parse_duration
@@ -226,13 +227,24 @@ def _outcomes(buckets: Buckets) -> tuple[AlertOutcome, ...]:
     return tuple(out)
 
 
-def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes, watches: tuple[Watch, ...] = ()) -> ReplayResult:
+def _replayed_rules(replay: Replay, output: ServiceOutput, watches: tuple[Watch, ...]) -> RuleFile:
+    """The groups the heard alerts (and the plot's watches) read. Info alerts are routed to no receiver
+    (obsgen-discard): they wake nobody, so they are no false alarm and no catch, and their groups (the
+    right-sizing one reads a week of every pod at each evaluation) are not replayed. A scenario that names
+    one still replays it."""
+    heard = {a.name for a in output.rule_file.alerts
+             if dict(a.labels).get("severity") != "info" or a.name in replay.alerts}
+    return groups_for(output.rule_file, heard, tuple(w.expr for w in watches))
+
+
+def run(replay: Replay, output: ServiceOutput, watches: tuple[Watch, ...] = ()) -> ReplayResult:
     tool = promtool()
     if tool is None:
         raise ObsgenError([Problem("backtest", "promtool not found; install Debian's `prometheus` package")])
+    rules = _replayed_rules(replay, output, watches)
     with tempfile.TemporaryDirectory(prefix="obsgen-backtest-") as tmp:
-        Path(tmp, "rules.yml").write_bytes(rules_yaml)
-        groups = [g.name for g in output.rule_file.groups]
+        Path(tmp, "rules.yml").write_bytes(to_yaml(rules.to_dict(), output.service.source))
+        groups = [g.name for g in rules.groups]
         Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups, watches), replay.name))
         result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
                                 text=True)
@@ -242,10 +254,8 @@ def run(replay: Replay, output: ServiceOutput, rules_yaml: bytes, watches: tuple
     for line in text.splitlines():
         if "err:" in line:
             raise ObsgenError([Problem(replay.name, f"promtool: {line.strip()}")])
-    # Info alerts are routed to no receiver (obsgen-discard): they wake nobody, so they are no false alarm and
-    # no catch. A scenario that names one still counts it.
-    unheard = {a.name for a in output.rule_file.alerts if dict(a.labels).get("severity") == "info"} - set(replay.alerts)
-    outcomes = tuple(o for o in _outcomes(_parse(text)) if o.alert not in unheard)
+    heard = {a.name for a in rules.alerts if dict(a.labels).get("severity") != "info" or a.name in replay.alerts}
+    outcomes = tuple(o for o in _outcomes(_parse(text)) if o.alert in heard)
     return ReplayResult(replay, output.service.name, outcomes, _traces(text) if watches else ())
 
 
@@ -253,7 +263,7 @@ def run_all(jobs: list[tuple], workers: int = 2,
             on_done: Callable[[ReplayResult], None] | None = None) -> list[ReplayResult]:
     """Every replay, in the order given; `on_done` hears of each as it finishes (for progress).
 
-    A job is the arguments of `run`: (replay, output, rules yaml[, watches])."""
+    A job is the arguments of `run`: (replay, output[, watches])."""
     results: list[ReplayResult | None] = [None] * len(jobs)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {pool.submit(run, *job): i for i, job in enumerate(jobs)}
