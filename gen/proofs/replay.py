@@ -14,6 +14,7 @@ import math
 from typing import Any
 
 from gen.ir import RecordingRule, RenderedAlert, RuleFile
+from gen.proofs.split import groups_for
 from gen.render import templates
 from gen.synth.notation import STALE, expand
 from gen.synth.promql_eval import METRIC_NAME, Storage, evaluate_group
@@ -77,9 +78,13 @@ def replay(test_file: dict[str, Any], rule_file: RuleFile, boundary: str) -> lis
         evaluations = int(last // step) + 1
         storage = _storage(test, step, boundary)
         alerts: dict[str, list[tuple[RenderedAlert, list]]] = {}
+        # Only the groups the checked alerts read: the others cannot change their outcome (gen.proofs.split).
+        needed = {g.name for g in groups_for(rule_file, {c["alertname"] for c in checks}).groups}
         # Group after group over every evaluation is what promtool's interleaving gives: a group reads only
         # the recorded series of groups before it (group_eval_order), never of one after it.
         for g, group in enumerate(groups):
+            if group.name not in needed:
+                continue
             keyed = tuple(rule if isinstance(rule, RecordingRule) else dataclasses.replace(rule, name=_alert_key(g, r))
                           for r, rule in enumerate(group.rules))
             results = evaluate_group(dataclasses.replace(group, rules=keyed), storage, evaluations)
