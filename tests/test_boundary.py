@@ -23,7 +23,6 @@ QUEUE_BOUNDARY_DEPENDENT = {"notification-worker", "report-builder", "submission
 
 @pytest.fixture(scope="module")
 def proofs(compiled) -> dict:
-    assert compiled.project.targets.rule_tests
     found = {out.service.name: out for out in compiled.services}
     assert sorted(found) == SERVICES
     return found

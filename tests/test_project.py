@@ -43,10 +43,12 @@ def test_a_minimal_project_file_means_the_defaults(tmp_path):
     assert project.file == "obsgen.yaml"
 
 
-def test_the_example_project_enables_every_target_with_the_kube_prometheus_stack_selector(repo):
+def test_the_example_project_enables_every_target_but_committed_proofs_with_the_kube_prometheus_stack_selector(
+        repo):
     project = load_project(repo / "obsgen.yaml", repo)
     t = project.targets
-    assert t.rules and t.rule_tests and t.dashboards and t.prometheus_rule and t.dashboard_config_map.enabled
+    assert not t.rule_tests  # `obsgen test` proves the alerts in CI without committing their series
+    assert t.rules and t.dashboards and t.prometheus_rule and t.dashboard_config_map.enabled
     assert t.grafana_provisioning.enabled and t.kustomization and t.mixin
     assert ("release", "kube-prometheus-stack") in t.prometheus_rule_meta.labels
     assert dict(project.jsonnet.ext_vars) == {"env": "production"}
