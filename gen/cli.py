@@ -645,7 +645,7 @@ def probe(url: str, dashboards: tuple[Path, ...], out_dir: Path, since: float, s
 
     Queries are interpolated as Grafana would ($namespace, $pod, $__rate_interval, ...). A panel is
     ok when a query returns data, EMPTY when a query returns none, and SKIPPED when it reads only
-    Kubernetes metrics (cAdvisor, kube-state-metrics) that this Prometheus has none of. Recorded
+    Kubernetes metrics (cAdvisor, kube-state-metrics) and this Prometheus has none of one. Recorded
     series are traced to their rules, in Prometheus and in OUT/rules.
 
     Exit 0 when no panel is empty, 1 when some are (or a dashboard is not valid JSON), 2 when

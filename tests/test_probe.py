@@ -54,6 +54,16 @@ def test_kubernetes_query_is_empty_when_those_metrics_exist(compiled):
     assert status == probe.EMPTY and "select none of them" in reason
 
 
+def test_kubernetes_query_is_skipped_when_one_of_its_exporters_is_missing():
+    # cAdvisor scraped, kube-state-metrics not (the live test bed): a working set / limit ratio cannot show data.
+    catalog = probe.MetricCatalog(
+        {"x:ratio_limit": ("container_memory_working_set_bytes / on (pod) kube_pod_container_resource_limits",)},
+        frozenset({"container_memory_working_set_bytes"}))
+    status, reason = probe.explain_empty({"x:ratio_limit"}, catalog)
+    assert status == probe.SKIPPED
+    assert reason.endswith("has no series of: kube_pod_container_resource_limits (kube-state-metrics)")
+
+
 def test_app_metric_with_no_series_is_empty_and_named(compiled):
     status, reason = probe.explain_empty({"nodejs_heap_size_used_byte", "container_cpu_usage_seconds_total"},
                                          _catalog(compiled))

@@ -3,9 +3,9 @@ panels would be empty.
 
 Each query is interpolated as Grafana would (gen/tools/grafana_query.py) and run over a recent window.
 A query that returns nothing is EMPTY, unless every metric it reads (after expanding recorded
-series into the metrics their rules read) is a Kubernetes metric that this Prometheus has no
-series of at all: then it is SKIPPED, because no scrape config can fix that outside a cluster and
-an empty panel there says nothing about obsgen's names.
+series into the metrics their rules read) is a Kubernetes metric and this Prometheus has no series
+at all of one of them: then it is SKIPPED, because no scrape config can fix that outside a cluster
+and an empty panel there says nothing about obsgen's names.
 """
 from __future__ import annotations
 
@@ -248,9 +248,11 @@ def explain_empty(metrics: set[str], catalog: MetricCatalog) -> tuple[str, str]:
     base, undefined = catalog.base_metrics(metrics)
     absent = sorted(m for m in base if m not in catalog.present and not isinstance(m, UnknownMetric))
     exporters = {m: kubernetes_exporter(m) for m in base}
-    if base and not undefined and all(exporters.values()) and len(absent) == len(base):
+    # A Kubernetes-only query with one exporter missing (cAdvisor scraped, kube-state-metrics not) cannot show data
+    # outside a cluster either: a ratio to the limit needs both.
+    if base and not undefined and all(exporters.values()) and absent:
         listed = ", ".join(f"{m} ({exporters[m]})" for m in absent)
-        return SKIPPED, f"reads only Kubernetes metrics that this Prometheus has no series of: {listed}"
+        return SKIPPED, f"reads only Kubernetes metrics, and this Prometheus has no series of: {listed}"
     notes = []
     if undefined:
         notes.append("no rule loaded in Prometheus records " + ", ".join(sorted(undefined))

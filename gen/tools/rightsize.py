@@ -274,7 +274,9 @@ def _steady_rise(floors: list[float]) -> bool:
 def leak_analysis(prometheus: Prometheus, service: Service, window: Duration, at: float) -> Leak | None:
     settings = service.rightsizing
     step = service.leak.floor_window
-    ws = f"({usage_expression(service, 'memory')})[{step.text}:1m]"
+    # A floor needs several samples of its window: a minute's resolution for hour-long floors, finer for short ones.
+    resolution = format_duration(min(60, max(1, step.seconds // 10)))
+    ws = f"({usage_expression(service, 'memory')})[{step.text}:{resolution}]"
     start = at - window.seconds
     floors = _series(prometheus.query_range(f"min_over_time({ws})", start, at, step.seconds))
     peaks = _series(prometheus.query_range(f"max_over_time({ws})", start, at, step.seconds))
@@ -308,8 +310,9 @@ def leak_analysis(prometheus: Prometheus, service: Service, window: Duration, at
 
 
 def _days(seconds: float) -> str:
-    days = seconds / 86400
-    return f"{days:.0f} days" if days >= 2 else f"{seconds / 3600:.0f} hours"
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.0f} days"
+    return f"{seconds / 3600:.0f} hours" if seconds >= 2 * 3600 else f"{seconds / 60:.0f} minutes"
 
 
 def recommend(prometheus: Prometheus, service: Service, strategy_name: str | None = None,

@@ -31,6 +31,13 @@ NPM_STAMP = APP_DIR / "node_modules" / ".obsgen-npm-ci"
 SERVICE = "live-app"  # metadata.name and selector.job of the test spec
 NAMESPACE = "live"
 SCRAPE_INTERVAL_SECONDS = 1
+CONTAINER = "app"  # spec.container of the test spec
+# The process' own series that the kubelet job renames to the cAdvisor series the pod domain reads.
+CADVISOR_STAND_IN = {
+    "process_cpu_seconds_total": "container_cpu_usage_seconds_total",
+    "process_resident_memory_bytes": "container_memory_working_set_bytes",
+}
+SCRAPED_TARGETS = 2  # per app instance: its own /metrics as the app, and again as the kubelet stand-in
 
 # command -> Debian package that provides it
 DEBIAN_PACKAGES = {
@@ -156,6 +163,23 @@ def prometheus_config(app_ports: dict[AppInstance, int], rule_files: list[Path],
             "static_configs": [
                 {"targets": [f"127.0.0.1:{port}"], "labels": {"namespace": NAMESPACE, "pod": instance.pod}}
                 for instance, port in app_ports.items()
+            ],
+        }, {
+            # No kubelet here: this job stands in for its cAdvisor endpoint. It scrapes the same processes and
+            # keeps only their own CPU counter and resident set, under cAdvisor's names and with its container
+            # label, so that the pod domain's series and `obsgen rightsize` read real, measured use. (RSS is
+            # what cAdvisor's working set is made of for a Node.js container: it adds only the active page cache.)
+            "job_name": "kubelet",
+            "metrics_path": "/metrics",
+            "static_configs": [
+                {"targets": [f"127.0.0.1:{port}"], "labels": {"namespace": NAMESPACE, "pod": instance.pod,
+                                                              "container": CONTAINER}}
+                for instance, port in app_ports.items()
+            ],
+            "metric_relabel_configs": [
+                {"source_labels": ["__name__"], "regex": "|".join(CADVISOR_STAND_IN), "action": "keep"},
+                *({"source_labels": ["__name__"], "regex": own, "target_label": "__name__", "replacement": cadvisor}
+                  for own, cadvisor in CADVISOR_STAND_IN.items()),
             ],
         }, {
             "job_name": "prometheus",

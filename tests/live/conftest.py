@@ -25,7 +25,7 @@ from gen.pipeline import Compiled, ServiceOutput, compile_specs, paths_for
 from gen.spec.project import default_project
 from gen.tools.prometheus_api import Prometheus, PrometheusError
 
-from .components import (INSTANCES, REPO, SERVICE, SPEC_DIR, AppInstance, InstallFailed, ensure_debian_packages,
+from .components import (INSTANCES, REPO, SCRAPED_TARGETS, SERVICE, SPEC_DIR, AppInstance, InstallFailed, ensure_debian_packages,
                          ensure_npm_packages, start_apps, start_prometheus, start_redis)
 from .processes import StartupFailed, Supervisor
 from .watch import poll
@@ -102,11 +102,11 @@ def testbed(tmp_path_factory, live_compiled, live_output) -> Testbed:
         _, prometheus = start_prometheus(supervisor, work, apps, [rule_file])
         started_at = time.time()
         targets = poll(lambda: _targets_up(prometheus),
-                       lambda ts: len(ts) == len(apps) + 1 and all(t["health"] == "up" for t in ts),
+                       lambda ts: len(ts) == SCRAPED_TARGETS * len(apps) + 1 and all(t["health"] == "up" for t in ts),
                        timeout=TARGETS_UP_TIMEOUT)
         down = [f"{t['labels'].get('pod', t['scrapeUrl'])}: {t['health']} {t.get('lastError', '')}"
                 for t in targets if t["health"] != "up"]
-        if down or len(targets) != len(apps) + 1:
+        if down or len(targets) != SCRAPED_TARGETS * len(apps) + 1:
             raise StartupFailed(f"Prometheus does not scrape every target within {TARGETS_UP_TIMEOUT}s: "
                                 f"{len(targets)} targets, not up: {down}")
     except (StartupFailed, PrometheusError, OSError) as err:

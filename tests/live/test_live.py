@@ -11,17 +11,20 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from datetime import datetime
 from typing import Callable
 
 import pytest
+import yaml
 
 from gen.tools import probe
+from gen.tools import rightsize as sizing
 from gen.tools.grafana_query import TimeWindow
 from gen.tools.prometheus_api import Prometheus
 from tests.conftest import run_obsgen
 
-from .components import SCRAPE_INTERVAL_SECONDS, app_mode, set_app_mode
+from .components import SCRAPE_INTERVAL_SECONDS, SPEC_DIR, app_mode, set_app_mode
 from .watch import all_rules, alerts_fired_since, alerts_now, every_rule_evaluated, poll, wait_for_alert
 
 pytestmark = pytest.mark.live
@@ -258,7 +261,7 @@ def _not_fired_yet(testbed) -> list[str]:
 
 
 def test_steady_process_fires_no_alert_during_the_run(testbed):
-    """Last on purpose: it looks back over the whole run, whatever the other processes did.
+    """Late on purpose: it looks back over the whole run, whatever the other processes did.
 
     Silence only counts once the same rules have fired for the other instances: the steady one
     started with them, so by then it has been judged for as long as they were."""
@@ -304,3 +307,55 @@ def _steady_leak_margins(testbed, pod: str, elapsed: int) -> list[str]:
                      f"{(per_period or 0) / 2**20:.1f} MiB per period "
                      f"(NodejsHeapLeak needs {across.param('minBytesPerPeriod').value / 2**20:g} MiB)")
     return lines
+
+
+RIGHTSIZE_AFTER = 150  # seconds after the test bed started
+
+
+def _one_service_per_instance(directory: Path, modes: tuple[str, ...]) -> Path:
+    """The live spec once per app instance, each selecting only its pod: right-sizing is per service."""
+    (document,) = yaml.safe_load_all((SPEC_DIR / "live-app.yaml").read_text())
+    directory.mkdir()
+    for mode in modes:
+        document["metadata"]["name"] = document["spec"]["selector"]["pod"] = f"live-app-{mode}"
+        (directory / f"{mode}.yaml").write_text(yaml.safe_dump(document, sort_keys=False))
+    return directory
+
+
+def test_rightsize_recommends_from_steady_use_and_sizes_the_leaking_process_on_its_youth(testbed, tmp_path):
+    """`obsgen rightsize` against the real Prometheus: the steady process is sized on what it used, the leaking
+    one is recognised by its rising working-set floor and sized on its first seconds (the live spec's youngAge
+    stands in for a day), not on the leak."""
+    specs = _one_service_per_instance(tmp_path / "specs", ("steady", "leak"))
+    # Five times the young age: the leak has then grown well past the young peak (the alert tests before this one
+    # take about as long, so this seldom waits).
+    time.sleep(max(0.0, testbed.started_at + RIGHTSIZE_AFTER - time.time()))
+    window = f"{int(time.time() - testbed.started_at) + 30}s"
+    result = run_obsgen("rightsize", "--prometheus", testbed.url, "--specs", str(specs), "--window", window,
+                        "--format", "json", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    recs = {r["service"]: r for r in json.loads(result.stdout)}
+    steady, leak = recs["live-app-steady"], recs["live-app-leak"]
+    print(json.dumps(recs, indent=1))  # shown with -rP
+
+    # The steady process: no leak, each value the seed rule of thumb over its measured use.
+    assert steady["leak"] is None, steady["leak"]
+    peak = steady["usage"]["memory.peak"]
+    measured = _scalar(testbed.prometheus, f'max_over_time(process_resident_memory_bytes{{pod="live-app-steady"}}'
+                                           f'[{window}])')
+    assert 0.8 * measured <= peak <= measured, (peak, measured)  # sampled each minute of the window
+    for field, factor in (("requests.memory", 1.2), ("limits.memory", 2.0)):
+        assert steady["resources"][field]["recommended"] == sizing.memory_text(sizing.round_memory(factor * peak))
+    cpu = steady["usage"]["cpu.average"]
+    assert 0 < cpu < 1, cpu
+    assert steady["resources"]["requests.cpu"]["recommended"] == sizing.cpu_text(sizing.round_cpu(3 * cpu))
+    assert all(v["currentFrom"] == "unset" for v in steady["resources"].values())  # no kube-state-metrics here
+
+    # The leaking process: flagged, and its memory sized on its youth, well below its leaked peak.
+    assert leak["leak"] is not None, leak
+    assert leak["leak"]["reason"].startswith("memory grows "), leak["leak"]
+    assert leak["leak"]["sizedOn"] == "sized on processes younger than 30s", leak["leak"]
+    young, leaked = leak["leak"]["youngPeakBytes"], leak["usage"]["memory.peak"]
+    assert young < 0.6 * leaked, (young, leaked)
+    assert leak["resources"]["limits.memory"]["recommended"] == sizing.memory_text(sizing.round_memory(2 * young))
+    assert "young pods' peak memory" in leak["resources"]["requests.memory"]["why"]
