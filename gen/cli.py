@@ -40,7 +40,7 @@ from gen.tools.prometheus_api import Prometheus, PrometheusError
 from gen.spec.schema import spec_schema
 from gen.units import parse_duration
 from gen.tools.console import Output, Progress
-from gen.tools.scaffold import AlreadyThere, EVERYTHING_ON_MB_PER_SERVICE, find_root, init as scaffold, version
+from gen.tools.scaffold import AlreadyThere, EXAMPLE_KB_PER_SERVICE, find_root, init as scaffold, version
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
@@ -186,8 +186,8 @@ def init_command(directory: Path) -> None:
         click.echo(f"kept {directory / '.gitignore'}; add these lines to it: {' '.join(result.gitignore_missing)}")
     where = "" if directory.resolve() == Path.cwd().resolve() else f"cd {shlex.quote(str(directory))} && "
     click.echo(f"obsgen: next: {where}obsgen build, then commit specs/, out/ and obsgen.yaml together. "
-               f"Only the default targets are on; obsgen's example project, with everything on, writes "
-               f"about {EVERYTHING_ON_MB_PER_SERVICE} MB per service. Set OBSGEN_PACKAGE in "
+               f"Only the default targets are on; obsgen's example project, with every target on but ruleTests, "
+               f"writes about {EXAMPLE_KB_PER_SERVICE} KB per service. Set OBSGEN_PACKAGE in "
                ".github/workflows/monitoring.yml to where CI installs obsgen from.")
 
 

@@ -161,7 +161,7 @@ def test_a_build_with_proofs_loads_the_proof_generator():
         "from pathlib import Path\n"
         "from gen.pipeline import compile_specs\n"
         "compiled = compile_specs(Path('specs'), Path('.'), proofs=True)\n"
-        "assert any(p.startswith('tests/') for p in compiled.files)\n"
+        "assert all(out.test_file['tests'] for out in compiled.services)\n"
         "print('gen.proofs' in sys.modules)\n"
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -11,6 +11,7 @@ import yaml
 from gen.tools import scaffold
 from gen.pipeline import compile_specs
 from gen.spec.project import default_project, load_project
+from gen.targets import rule_files as rule_file_target
 
 from .conftest import REPO, run_obsgen
 
@@ -39,13 +40,13 @@ def test_init_writes_the_starter_files_and_says_what_next(tmp_path: Path):
     spec = (repo / "specs" / "example-api.yaml").read_text()
     assert spec.startswith("# yaml-language-server: $schema=../schema/obsgen-v1.schema.json\n")
     assert (repo / "specs" / "../schema/obsgen-v1.schema.json").is_file()  # the schema line points at a file
-    assert "about 1 MB per service" in result.stdout
+    assert f"about {scaffold.EXAMPLE_KB_PER_SERVICE} KB per service" in result.stdout
     assert "cd monitoring && obsgen build" in result.stdout
 
 
 def test_init_turns_on_only_the_default_targets(started: Path):
     assert load_project(started / "obsgen.yaml", started).targets == default_project().targets
-    assert "about 1 MB per service" in (started / "obsgen.yaml").read_text()
+    assert f"about {scaffold.EXAMPLE_KB_PER_SERVICE} KB per service" in (started / "obsgen.yaml").read_text()
 
 
 def test_init_then_build_check_and_diff(started: Path, promtool):
@@ -108,11 +109,21 @@ def test_version_names_the_version():
     assert scaffold.version() == "0.1.0"
 
 
-def test_the_sizes_init_quotes_are_measured():
-    """init says the example project (every target on) writes about 1 MB per service, the defaults less."""
+def test_the_sizes_init_quotes_are_measured(compiled):
+    """init quotes what the example project (every target on but ruleTests) writes per service, what ruleTests
+    adds, and what the defaults write: each within 35% of what the examples measure now."""
+    def near(measured: float, quoted: float) -> bool:
+        return abs(measured - quoted) / quoted < 0.35
+
     everything = compile_specs(REPO / "specs", REPO)
-    per_service = sum(len(b) for b in everything.files.values()) / len(everything.services) / 1e6
-    assert round(per_service) == scaffold.EVERYTHING_ON_MB_PER_SERVICE, per_service
+    assert not everything.project.targets.rule_tests
+    per_service = sum(len(b) for b in everything.files.values()) / len(everything.services) / 1e3
+    assert near(per_service, scaffold.EXAMPLE_KB_PER_SERVICE), per_service
+    with_tests = dataclasses.replace(compiled.project,
+                                     targets=dataclasses.replace(compiled.project.targets, rule_tests=True))
+    tests = rule_file_target.emit(with_tests, compiled.services).files
+    added = sum(len(b) for p, b in tests.items() if p.startswith("tests/")) / len(compiled.services) / 1e3
+    assert near(added, scaffold.RULE_TESTS_KB_PER_SERVICE), added
     defaults = compile_specs(REPO / "specs", REPO, dataclasses.replace(default_project(),
                                                                        jsonnet=everything.project.jsonnet))
     default_kb = sum(len(b) for b in defaults.files.values()) / len(defaults.services) / 1e3

@@ -1,6 +1,7 @@
 """Every generated rule file and rule test file: upstream schemas, promtool, PromQL, and alert hygiene."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -15,6 +16,7 @@ from gen.checks.lint import dashboard_exprs, recorded_in, rule_exprs
 from gen.promql.parse import parse_error, recorded_series
 from gen.domains.alerts import QUEUE_ALERTS
 from gen.spec.schema import SEVERITIES
+from gen.targets import rule_files as rule_file_target
 from gen.write import from_yaml
 
 from .conftest import REPO, UPSTREAM
@@ -55,7 +57,10 @@ def rule_files(compiled) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 def test_files(compiled) -> dict[str, bytes]:
-    return {k: v for k, v in compiled.files.items() if k.startswith("tests/")}
+    """The test files as the opt-in ruleTests target writes them (the example project leaves it off)."""
+    project = dataclasses.replace(compiled.project,
+                                  targets=dataclasses.replace(compiled.project.targets, rule_tests=True))
+    return {k: v for k, v in rule_file_target.emit(project, compiled.services).files.items() if k.startswith("tests/")}
 
 
 def test_rule_files_validate_against_schemastore(rule_files):
