@@ -12,13 +12,6 @@ from gen.synth.promql_model import BOUNDARIES, CLOSED, LEFT_OPEN
 # The example services (specs/*.yaml and specs/fleet.jsonnet), one test each so that workers can share them.
 SERVICES = ["grading-worker", "notification-api", "notification-worker", "report-api", "report-builder",
             "submission-api"]
-# Found by this test (closed: every check as the file expects; left-open: these differ). QueueBacklogGrowing
-# (BullMQ, bull_exporter and custom queues) fires 10 minutes earlier, or on a batch that 2.x ignores; with
-# bull_exporter (no completion counter), QueueStuck's `changes(...[5m])` over one-minute samples misses the
-# change on the window's start and fires on a queue whose jobs start and end (a false alarm);
-# QueueDrainTimeLong's value moves by a second. The queue alerts are being reworked on the queue-precision
-# branch; these turn into failures (strict) once they no longer depend on the boundary.
-QUEUE_BOUNDARY_DEPENDENT = {"notification-worker", "report-builder", "submission-api"}
 
 
 @pytest.fixture(scope="module")
@@ -64,9 +57,8 @@ def test_every_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proof
     assert _differences(proofs, replays, service, queue=False) == []
 
 
-@pytest.mark.parametrize("service", [
-    pytest.param(s, marks=pytest.mark.xfail(strict=True, reason="queue alerts depend on the range boundary "
-                                            "(see QUEUE_BOUNDARY_DEPENDENT)")) if s in QUEUE_BOUNDARY_DEPENDENT else s
-    for s in SERVICES])
+@pytest.mark.parametrize("service", SERVICES)
 def test_every_queue_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+    # The queue proofs state a check only where both boundaries agree (gen/proofs/queue.py), and their scenarios
+    # keep the stated values off the boundary: whole failures a minute in a storm, a drain time off whole seconds.
     assert _differences(proofs, replays, service, queue=True) == []

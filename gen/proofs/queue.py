@@ -17,6 +17,7 @@ check is left out and the build says so, rather than asserting the opposite.
 """
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Callable
@@ -24,12 +25,13 @@ from typing import Callable
 from gen.domains.alerts import QUEUE_ALERTS, QUEUE_BACKLOG_GROWING, Alert
 from gen.domains.queue.domain import generated_alerts, rule_group
 from gen.domains.queue.queries import QueueQueries
-from gen.ir import AlertCheck, ExpectedAlert, RuleTest
+from gen.ir import AlertCheck, AlertRule, ExpectedAlert, RuleTest
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL, ProofSet
 from gen.synth.example_pods import labels
 from gen.spec.model import Queue, Service
 from gen.synth.promql_eval import Storage, Vector, evaluate_group
-from gen.synth.promql_model import Clock, Samples, firing_value
+from gen.render import templates
+from gen.synth.promql_model import BOUNDARIES, Clock, Samples, firing_value
 from gen.synth.queue_simulation import (DOWN, HUNG, UP, Disturbance, Target, Workload, input_series, render,
                                         rendered_series, simulate, targets)
 from gen.units import Duration, duration, parse_duration
@@ -61,16 +63,19 @@ class Evaluation:
     queue: Queue
     evaluations: int
     conditions: dict[str, list[float | None]]  # alert key -> the expression's value (None: no result)
+    boundary: str  # how ranges treat a sample on their start: Prometheus 2.x (closed) or 3.x (left-open)
 
     @classmethod
-    def of(cls, service: Service, queue: Queue, series: list[tuple[str, Samples]], minutes: int) -> "Evaluation":
+    def of(cls, service: Service, queue: Queue, series: list[tuple[str, Samples]], minutes: int,
+           boundary: str = BOUNDARIES[0]) -> "Evaluation":
         count = EVALUATIONS.count((minutes - 1) * STEP)
-        results = evaluate_group(rule_group(service, queue), Storage.of(series, CLOCK, EVALUATIONS), count)
+        storage = Storage.of(series, Clock(STEP, boundary), Clock(EVALUATIONS.step, boundary))
+        results = evaluate_group(rule_group(service, queue), storage, count)
         conditions = {}
         for key, alert in ALERT_BY_SETTING.items():
             if alert.name in results:
                 conditions[key] = _single_series(alert.name, results[alert.name])
-        return cls(queue, count, conditions)
+        return cls(queue, count, conditions, boundary)
 
     @staticmethod
     def at(evaluation: int) -> float:
@@ -274,15 +279,23 @@ def scenarios(s: Scale) -> list[Scenario]:
         work(span, lambda m: step_capacity + (step if m == 30 else 0), lambda m: step_capacity,
                  start_backlog=6),
         {"backlogGrowing": SILENT, "stuck": SILENT, "drainTime": SILENT}))
-    slow_capacity = c
+    # Jobs a minute that share no factor with 60: the drain time (queued * 60 / capacity seconds) then never falls
+    # on a whole second, where humanizeDuration's truncation would turn float noise into a different second.
+    slow_capacity = next(n for n in itertools.count(c) if math.gcd(n, 60) == 1)
     # Long enough that the estimate stays above the threshold for `for` and a margin after warming up.
     needs = max(2 * s.drain, s.drain + s.drain_for + 15)
     big = slow_capacity * needs
     out.append(Scenario(
         f"one batch of {big} jobs that needs {duration(needs * STEP)} fires QueueDrainTimeLong",
-        work(max(span, 10 + needs + 20), _every(10 ** 9, big, 10), lambda m: slow_capacity),
+        # No failures: every minute completes the same number of jobs, so the completion rate (and the drain time
+        # the description states) is the same whether the window holds the sample on its start (Prometheus 2)
+        # or not (3). An occasional failure would move it by seconds one way or the other.
+        work(max(span, 10 + needs + 20), _every(10 ** 9, big, 10), lambda m: slow_capacity,
+             failure_share=lambda m: 0.0),
         {"drainTime": FIRES, "backlogGrowing": SILENT, "stuck": SILENT}))
-    storm_share = min(0.9, max(0.35, 2 * s.ratio_threshold))
+    # A whole number of failures every minute: the ratio the description states is then the same with or without
+    # the sample on the window's start (Prometheus 2 or 3), once the window holds only the storm.
+    storm_share = math.ceil(min(0.9, max(0.35, 2 * s.ratio_threshold)) * c) / c
     storm = 30
     out.append(Scenario(
         f"failure storm ({round(storm_share * 100)}% of jobs fail) fires QueueFailureRatioHigh",
@@ -373,29 +386,47 @@ def _evaluations_at(seconds: set[float], last: int) -> list[int]:
     return sorted({min(last, math.ceil(t / step)) for t in seconds if t >= 0})
 
 
-def _checks(evaluation: Evaluation, key: str, outcome: str, expected_labels: dict[str, str],
-            rule_labels: tuple[tuple[str, str], ...]) -> tuple[list[AlertCheck], str]:
-    """Checks that pin down the outcome, or none and the reason the settings contradict it."""
+def _same_text(alert: AlertRule, labels: dict[str, str], values: list[float]) -> bool:
+    """The summary and description read the same with each of these values: promtool compares the rendered text."""
+    return all(len({templates.render(text, labels, v) for v in values}) == 1
+               for text in (alert.summary, alert.description))
+
+
+def _checks(evaluations: tuple[Evaluation, ...], alert: AlertRule, key: str, outcome: str,
+            expected_labels: dict[str, str], rule_labels: tuple[tuple[str, str], ...]) -> tuple[list[AlertCheck], str]:
+    """Checks that pin down the outcome under every range boundary, or none and the reason the settings (or the
+    boundary) contradict it.
+
+    Prometheus 3 leaves the sample on a range's start out, 2.x keeps it: a check states only what holds either
+    way, so the same test file passes under promtool 2 and 3. Silence must hold under both; a firing check is
+    placed where both fire with the same labels and the same rendered annotations."""
     name = ALERT_BY_SETTING[key].name
-    count = evaluation.evaluations
+    first_evaluation = evaluations[0]
+    count = first_evaluation.evaluations
     last = count - 1
 
     def at(k: int) -> Duration:
-        return duration(evaluation.at(k))
+        return duration(first_evaluation.at(k))
 
-    firing = [k for k in range(count) if evaluation.firing(key, k) is not None]
+    def firing_in(evaluation: Evaluation) -> list[int]:
+        return [k for k in range(count) if evaluation.firing(key, k) is not None]
+
+    fired = {e.boundary: firing_in(e) for e in evaluations}
     if outcome == SILENT:
-        if firing:
-            return [], f"{name} fires at {at(firing[0])}"
-        pending = [k for k, value in enumerate(evaluation.condition(key)) if value is not None]
+        loud = [(k[0], b) for b, k in fired.items() if k]
+        if loud:
+            first, boundary = min(loud)
+            return [], f"{name} fires at {at(first)}" + ("" if boundary == BOUNDARIES[0] else f" ({boundary} ranges)")
+        pending = sorted({k for e in evaluations for k, value in enumerate(e.condition(key)) if value is not None})
         pending = pending[:: max(1, len(pending) // PENDING_CHECKS)][:PENDING_CHECKS]
-        end = evaluation.at(last)
+        end = first_evaluation.at(last)
         wanted = {*_range(SILENT_EARLY, min(SILENT_EARLY_UNTIL, end + 1), SILENT_EARLY),
                   *_range(SILENT_EVERY, end + 1, SILENT_EVERY), end}
         times = sorted({*_evaluations_at(wanted, last), *pending})
         return [AlertCheck(at(k), name, (), rule_labels) for k in times], ""
+    firing = sorted(set.intersection(*(set(k) for k in fired.values())))
     if not firing:
-        return [], f"{name} does not fire"
+        return [], f"{name} does not fire" + (" under both range boundaries at once" if any(fired.values()) else "")
     runs, start = [], firing[0]
     for previous, k in zip(firing, firing[1:] + [None]):
         if k != previous + 1:
@@ -403,11 +434,18 @@ def _checks(evaluation: Evaluation, key: str, outcome: str, expected_labels: dic
             start = k
     settled = math.ceil(SETTLED / EVALUATIONS.step)
     first, end_of_run = next(((a, b) for a, b in runs if b - a >= settled), max(runs, key=lambda r: r[1] - r[0]))
-    check = min(first + settled, end_of_run)
-    value = evaluation.firing(key, check)
+    alert_labels = {**expected_labels, **dict(alert.labels)}
+    agreeing = [k for k in range(min(first + settled, end_of_run), end_of_run + 1)
+                if _same_text(alert, alert_labels, [e.firing(key, k) for e in evaluations])]
+    if not agreeing:
+        return [], f"{name}'s description differs between the range boundaries all through its firing"
+    check = agreeing[0]
+    value = first_evaluation.firing(key, check)
     checks = [AlertCheck(at(check), name, (ExpectedAlert(labels(expected_labels), value),), rule_labels)]
-    if first > 0:  # the evaluation before the run it is not firing (pending or quiet): `for` is part of the test
-        checks.insert(0, AlertCheck(at(first - 1), name, (), rule_labels))
+    # The evaluation before the run, quiet or pending under every boundary: `for` is part of the test.
+    quiet = [k for k in range(first - 1, -1, -1) if all(k not in set(f) for f in fired.values())][:1]
+    if quiet and first > 0:
+        checks.insert(0, AlertCheck(at(quiet[0]), name, (), rule_labels))
     return checks, ""
 
 
@@ -423,6 +461,9 @@ def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) ->
     where = targets(service, queue)
     expected_labels = _group_values(service, queue, where[0])
     rule_labels = (("queue", queue.name),)
+    group = rule_group(service, queue)
+    alerts_by_key = {key: next(r for r in group.rules if isinstance(r, AlertRule) and r.name == alert.name)
+                     for key, alert in ALERT_BY_SETTING.items() if key in alerts}
     tests, notes = [], []
     for scenario in scenarios(scale):
         claimed = [k for k in alerts if k in scenario.expect]
@@ -430,10 +471,12 @@ def queue_rule_tests(service: Service, queue: Queue, alerts: tuple[str, ...]) ->
             continue
         timeline = simulate(scenario.workload)
         rendered = render(timeline, queue, len(where), scenario.disturbance)
-        evaluation = Evaluation.of(service, queue, rendered_series(queue, rendered, where), timeline.minutes)
+        series = rendered_series(queue, rendered, where)
+        evaluations = tuple(Evaluation.of(service, queue, series, timeline.minutes, b) for b in BOUNDARIES)
         checks: list[AlertCheck] = []
         for key in claimed:
-            found, problem = _checks(evaluation, key, scenario.expect[key], expected_labels, rule_labels)
+            found, problem = _checks(evaluations, alerts_by_key[key], key, scenario.expect[key], expected_labels,
+                                     rule_labels)
             checks.extend(found)
             if problem:
                 notes.append(f"queue {queue.name}: rule test '{scenario.name}' leaves out its "
