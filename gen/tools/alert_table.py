@@ -23,7 +23,8 @@ DOCS = Path("docs") / "alert-records.md"
 
 def default_severity(alert: Alert) -> str:
     spec = spec_schema()["properties"]["spec"]["properties"]
-    settings = (spec["queues"]["items"]["properties"]["alerts"] if alert.domain == "queue" else spec["alerts"])
+    settings = {"queue": spec["queues"]["items"]["properties"]["alerts"],
+                "http": spec["slos"]["items"]["properties"]["alerts"]}.get(alert.domain, spec["alerts"])
     return settings["properties"][alert.setting]["properties"]["severity"]["default"]
 
 
