@@ -90,7 +90,9 @@ def _stat(panel: Panel, defaults: dict) -> dict:
 
 
 def _table(panel: Panel, defaults: dict) -> dict:
-    """A table of instant queries, one column per query (named by its legend), sorted by the first."""
+    """A table of instant queries, one column per query (named by its legend), sorted by the first. Grafana's
+    schema requires a table's cell alignment and inspect switch; these are its defaults."""
+    defaults["custom"] = {"align": "auto", "inspect": False}
     return {"frameIndex": 0, "showHeader": True, "sortBy": [{"desc": True, "displayName": panel.queries[0].legend}]}
 
 
