@@ -276,3 +276,36 @@ def test_alerts_link_to_their_slo_burn_rate_panel(two_slos):
     for alert in alerts:
         slo = dict(alert.labels)["slo"]
         assert f"viewPanel={ids[f'SLO {slo}: burn rate']}&" in dict(alert.annotations)["dashboard_url"]
+
+
+# --- docs ------------------------------------------------------------------------------------------------------
+
+def test_the_readme_and_docs_show_the_generated_slo_alert_table():
+    from gen.tools.alert_table import example_slo_alert_table
+
+    from .conftest import REPO
+    table = example_slo_alert_table(REPO)
+    assert "`SloErrorBudgetBurnFast` | availability, latency | critical" in table
+    for page in (REPO / "README.md", REPO / "docs" / "http.md"):
+        assert table in page.read_text(), f"{page.name}: paste gen.tools.alert_table.example_slo_alert_table()"
+    assert "## HTTP and SLOs" in (REPO / "README.md").read_text()
+
+
+# --- backtest workloads ----------------------------------------------------------------------------------------
+
+def test_a_scenario_http_section_renders_the_convention_series(two_slos):
+    from gen.synth.http_workloads import HttpLoad, http_series
+
+    load = HttpLoad.parse({"perSecond": 1, "pings": 0.5, "nights": {"from": "0s", "to": "1h", "perSecond": 0.1},
+                           "incidents": [{"at": "2h", "for": "1h", "failed": "10%", "slowRoute": 0.5}]})
+    assert load.problem_start == 7200
+    series = http_series(two_slos.service, load, 4 * 60 + 1, 60.0)
+    ok = next(v for k, v in series.items() if k.startswith("http_request_duration_seconds_count{")
+              and 'path="/api/submissions"' in k and 'status_code="200"' in k)
+    failed = next(v for k, v in series.items() if 'status_code="500"' in k and "_count" in k)
+    assert ok[59] == 60 * 6 and ok[60] == 60 * 6 + 60  # 6 a minute at night, 60 from 01:00
+    assert failed[119] is None and failed[120] == 6  # the series appears with the first failure
+    buckets = [k for k in series if "_bucket" in k]
+    assert buckets and all('le="0.5"' in k for k in buckets)  # the latency SLO's threshold
+    pings = next(v for k, v in series.items() if 'path="/api/ping"' in k and "_count" in k)
+    assert pings[-1] == 241 * 30

@@ -45,6 +45,13 @@ class Scenario:
     claims: tuple[Claim, ...]
 
 
+def _bad(slo: Slo, minutes: int, requests: float, share: float) -> Phase:
+    """A phase whose bad requests are the SLO's kind: failed for availability, slow for latency."""
+    if slo.sli == "latency":
+        return Phase(minutes, requests, slow=share)
+    return Phase(minutes, requests, failed=share)
+
+
 def scenarios(slo: Slo) -> list[Scenario]:
     budget = slo.budget
     what = "failed" if slo.sli == "availability" else "slow"
@@ -55,19 +62,19 @@ def scenarios(slo: Slo) -> list[Scenario]:
     fast, slow = SLO_ERROR_BUDGET_BURN_FAST, SLO_ERROR_BUDGET_BURN_SLOW
     return [
         Scenario(f"fast burn: {fast_share:.0%} of requests {what} pages within 30 minutes",
-                 Traffic((warm, Phase(HOUR, 60, fast_share))), 2 * HOUR,
+                 Traffic((warm, _bad(slo, HOUR, 60, fast_share))), 2 * HOUR,
                  (Claim(fast, 30),)),
         Scenario(f"slow burn: {slow_share:.2%} of requests {what} (2x the budget rate) opens a ticket within 8 "
                  "hours and never pages",
-                 Traffic((warm, Phase(9 * HOUR, 60, slow_share))), 2 * HOUR,
+                 Traffic((warm, _bad(slo, 9 * HOUR, 60, slow_share))), 2 * HOUR,
                  (Claim(slow, 8 * HOUR), Claim(fast, None))),
-        Scenario(f"an ordinary error rate ({ordinary:.3%} {what}, half the budget rate) stays silent",
-                 Traffic((warm, Phase(10 * HOUR, 60, ordinary))), 2 * HOUR,
+        Scenario(f"an ordinary share of {what} requests ({ordinary:.3%}, half the budget rate) stays silent",
+                 Traffic((warm, _bad(slo, 10 * HOUR, 60, ordinary))), 2 * HOUR,
                  (Claim(fast, None), Claim(slow, None))),
         # A day of ordinary traffic, then a night at one request a minute (the health checks go on), and at
         # 3 a.m. one request fails: 1 of the last 60 (burn 17x over 1h, 200x over 5m for 99.9%).
         Scenario(f"one {what} request at 3 a.m. on tiny traffic (1 request a minute) stays silent",
-                 Traffic((Phase(24 * HOUR, 60), Phase(3 * HOUR, 1), Phase(1, 1, 1.0), Phase(3 * HOUR, 1))),
+                 Traffic((Phase(24 * HOUR, 60), Phase(3 * HOUR, 1), _bad(slo, 1, 1, 1.0), Phase(3 * HOUR, 1))),
                  27 * HOUR, (Claim(fast, None), Claim(slow, None))),
     ]
 
