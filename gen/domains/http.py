@@ -276,7 +276,10 @@ def _traffic_panels(service: Service) -> tuple[Panel, ...]:
     q = HttpQueries(service, dashboard=True)
     w = q.rate_window
     status = q.conv.status_label
-    classes = tuple(Query(q.rate(q.count(None, re_(status, f"{c}..")), w), f"{c}xx") for c in "12345")
+    # One query for every class (1xx to 5xx), so none is a query that is empty by design: the first digit of
+    # the status code becomes a `class` label, shown as 2xx, 4xx, 5xx.
+    by_class = f'sum by (class) (label_replace(rate({q.count()}[{w}]), "class", "$1", "{status}", "([0-9]).."))'
+    classes = (Query(by_class, "{{class}}xx"),)
     route, method = q.conv.route_label, q.conv.method_label
     excluded = ", ".join(q.http.exclude_routes) or "none"
     return (
