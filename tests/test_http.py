@@ -199,8 +199,9 @@ def test_alerts_are_the_workbooks_multiwindow_multi_burn_rate_pairs(two_slos):
     assert [(p.long, p.short, p.factor) for p in TICKET] == [("1d", "2h", 3), ("3d", "6h", 1)]
     fast = rules["svc.slo.latency/SloErrorBudgetBurnFast"]
     sel = '{service="svc", slo="latency"}'
-    assert fast["expr"] == (f"slo:burnrate1h{sel} > 14.4\nand slo:burnrate5m{sel} > 14.4\n"
-                            f"or slo:burnrate6h{sel} > 6\nand slo:burnrate30m{sel} > 6")
+    # The short window first: its burn rate, the burn going on now, is the alert's value.
+    assert fast["expr"] == (f"slo:burnrate5m{sel} > 14.4\nand slo:burnrate1h{sel} > 14.4\n"
+                            f"or slo:burnrate30m{sel} > 6\nand slo:burnrate6h{sel} > 6")
     assert (fast["for"], fast["labels"]["severity"], fast["labels"]["slo"]) == ("2m", "critical", "latency")
     slow = rules["svc.slo.availability/SloErrorBudgetBurnSlow"]
     assert slow["labels"]["severity"] == "warning" and "slo:burnrate3d" in slow["expr"]
@@ -235,7 +236,7 @@ def test_a_test_bed_compresses_the_windows(tmp_path):
     write_spec(tmp_path, "rangeChecks: false\nhttp: {timeScale: 60}\nslos:\n  - {name: a, objective: 99%}\n")
     rules = rules_of(compiled_service(tmp_path))
     assert "svc.slo.a/slo:burnrate1m" in rules and "svc.slo.a/slo:sli_error:ratio_rate12h" in rules
-    assert rules["svc.slo.a/SloErrorBudgetBurnFast"]["expr"].startswith('slo:burnrate1m{service="svc", slo="a"} > 14.4')
+    assert rules["svc.slo.a/SloErrorBudgetBurnFast"]["expr"].startswith('slo:burnrate5s{service="svc", slo="a"} > 14.4')
     assert rules["svc.slo.a/slo:burnrate1m"]["expr"].endswith("[1m])) >= 100")  # the guard keeps its meaning
 
 

@@ -211,7 +211,7 @@ RULE_FILE_BYTES_NOW = {
     "report-builder": 56656,
     # Issue 12 added HTTP SLOs on purpose: per-route records and, for each of its two SLOs, the error ratio over
     # the SRE Workbook's seven windows and the SLO window, seven burn rates and the budget left (58173 before).
-    "submission-api": 79405,
+    "submission-api": 79581,
 }
 
 

@@ -207,8 +207,9 @@ def _condition(service: Service, slo: Slo, pairs: tuple[BurnPair, ...]) -> str:
     for pair in pairs:
         long, short = window(service, pair.long).text, window(service, pair.short).text
         factor = number(pair.factor)
-        clauses.append(f"{recorded(service, REC_BURN + long, slo)} > {factor} and "
-                       f"{recorded(service, REC_BURN + short, slo)} > {factor}")
+        # The short window first: its burn rate is the alert's value, the rate of the burn going on now.
+        clauses.append(f"{recorded(service, REC_BURN + short, slo)} > {factor} and "
+                       f"{recorded(service, REC_BURN + long, slo)} > {factor}")
     return "\nor ".join(clauses)
 
 
@@ -224,12 +225,13 @@ def _scope_words(slo: Slo) -> str:
 
 
 def _description(service: Service, slo: Slo, pairs: tuple[BurnPair, ...]) -> str:
-    windows = " or ".join(f"{window(service, p.long)} and {window(service, p.short)} at {number(p.factor)}x"
+    windows = " or ".join(f"{number(p.factor)}x over {window(service, p.short)} and {window(service, p.long)}"
                           for p in pairs)
     gone = ", ".join(f"at {number(p.factor)}x in {duration(slo.window.seconds / p.factor).text}" for p in pairs)
     guard = window(service, "1h")
     return (f"SLO {slo.name}{_scope_words(slo)}: {slo.objective_text} of {_what(slo)} over {slo.window}. The error "
-            f"budget burns {{{{ $value | humanize }}}} times as fast as the objective allows, over {windows}. A "
+            f"budget burns {{{{ $value | humanize }}}} times as fast as the objective allows over the short window, "
+            f"and the alert holds at {windows}. A "
             f"full {slo.window} budget is gone {gone}. Windows of {guard} or more count only with at least "
             f"{slo.min_requests} requests, so one failed request on tiny traffic does not alert.")
 

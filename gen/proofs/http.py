@@ -20,11 +20,11 @@ from gen.spec.model import Service, Slo
 from gen.synth.http_workloads import Phase, Traffic, series
 from gen.synth.notation import notation
 from gen.synth.promql_eval import Storage, evaluate_group
-from gen.synth.promql_model import Clock, firing_value
+from gen.render.templates import humanize
+from gen.synth.promql_model import BOUNDARIES, Clock, firing_value
 from gen.units import duration
 
 STEP = 60.0
-CLOCK = Clock(STEP)
 EVALUATIONS = Clock(TEST_EVALUATION_INTERVAL.seconds)
 HOUR = 60  # minutes
 # Silent checks: every this many minutes over the scenario.
@@ -79,45 +79,59 @@ def scenarios(slo: Slo) -> list[Scenario]:
     ]
 
 
-def _firing(service: Service, slo: Slo, scenario: Scenario, results: dict, alert: Alert) -> list[tuple]:
-    """(evaluation, labels, value) for every evaluation the alert fires at."""
+def _firing(slo: Slo, results: dict, alert: Alert) -> dict[int, tuple[dict, float]]:
+    """evaluation -> (labels, value) for every evaluation the alert fires at."""
     settings = slo.alerts[alert.setting]
     found = {labels for vector in results.get(alert.name, []) for labels, _ in vector}
     if len(found) > 1:
         raise ValueError(f"{alert.name} yields {len(found)} series for SLO {slo.name}, the checks expect one")
     values = [vector[0][1] if vector else None for vector in results.get(alert.name, [])]
     labels = {k: v for k, v in (next(iter(found)) if found else ()) if k != "__name__"}
-    return [(e, labels, firing_value(values, e, settings.for_.seconds, EVALUATIONS))
-            for e in range(len(values)) if firing_value(values, e, settings.for_.seconds, EVALUATIONS) is not None]
+    out = {}
+    for e in range(len(values)):
+        value = firing_value(values, e, settings.for_.seconds, EVALUATIONS)
+        if value is not None:
+            out[e] = (labels, value)
+    return out
 
 
 def _test(service: Service, slo: Slo, scenario: Scenario) -> RuleTest:
     inputs = series(service, slo, scenario.traffic)
     evaluations = EVALUATIONS.count((scenario.traffic.minutes - 1) * STEP)
-    results = evaluate_group(rule_group(service, slo), Storage.of(inputs, CLOCK, EVALUATIONS), evaluations)
+    group = rule_group(service, slo)
+    # Under both range boundaries (Prometheus 2.x closed, 3.x left-open): a check states only what holds in both.
+    results = {b: evaluate_group(group, Storage.of(inputs, Clock(STEP, b), Clock(EVALUATIONS.step, b)), evaluations)
+               for b in BOUNDARIES}
     checks: list[AlertCheck] = []
     rule_labels = (("slo", slo.name),)
     for claim in scenario.claims:
         settings = slo.alerts[claim.alert.setting]
         if not settings.enabled:
             continue
-        fired = _firing(service, slo, scenario, results, claim.alert)
+        fired = {b: _firing(slo, found, claim.alert) for b, found in results.items()}
         if claim.fires_within is None:
-            if fired:
-                raise ValueError(f"SLO {slo.name}: {claim.alert.name} fires at {fired[0][0] * EVALUATIONS.step:g}s "
-                                 f"in '{scenario.name}', which must stay silent")
+            for boundary, firing in fired.items():
+                if firing:
+                    raise ValueError(f"SLO {slo.name}: {claim.alert.name} fires at {min(firing) * EVALUATIONS.step:g}s "
+                                     f"({boundary} ranges) in '{scenario.name}', which must stay silent")
             times = range(SILENT_EVERY, scenario.traffic.minutes, SILENT_EVERY)
             checks += [AlertCheck(duration(m * STEP), claim.alert.name, rule_labels=rule_labels) for m in times]
             continue
         start = scenario.problem_at * STEP
         late = start + claim.fires_within * STEP
-        first = next(((e, l, v) for e, l, v in fired if e * EVALUATIONS.step >= start), None)
-        if first is None or first[0] * EVALUATIONS.step > late:
+        # The first evaluation after the problem starts at which the alert fires with the same labels and the
+        # same value as its description shows it, whichever the boundary.
+        closed, *others = fired.values()
+        agreeing = [e for e in sorted(closed) if e * EVALUATIONS.step >= start
+                    and all(e in other and other[e][0] == closed[e][0]
+                            and humanize(other[e][1]) == humanize(closed[e][1]) for other in others)]
+        if not agreeing or agreeing[0] * EVALUATIONS.step > late:
             raise ValueError(f"SLO {slo.name}: {claim.alert.name} does not fire within {claim.fires_within} minutes "
                              f"in '{scenario.name}'")
+        evaluation = agreeing[0]
+        labels, value = closed[evaluation]
         before = [m for m in range(SILENT_EVERY, scenario.problem_at + 1, SILENT_EVERY)]
         checks += [AlertCheck(duration(m * STEP), claim.alert.name, rule_labels=rule_labels) for m in before]
-        evaluation, labels, value = first
         checks.append(AlertCheck(duration(evaluation * EVALUATIONS.step), claim.alert.name,
                                  (ExpectedAlert(tuple(sorted(labels.items())), value),), rule_labels))
     return RuleTest(f"SLO {slo.name}: {scenario.name}", duration(STEP),
