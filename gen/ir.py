@@ -56,7 +56,7 @@ class Panel:
     description: str
     unit: str
     queries: tuple[Query, ...]
-    kind: str = "timeseries"  # timeseries | stat
+    kind: str = "timeseries"  # timeseries | stat | table
     width: int = 12
     height: int = 8
     min: float | None = None
@@ -68,6 +68,8 @@ class Panel:
     show_thresholds: bool = False
     decimals: int | None = None
     no_value: str = "no data"
+    # A table's columns, (column name = a query's legend, unit), for columns whose unit is not the panel's.
+    column_units: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -128,12 +128,32 @@ def long_target_down_is_named_after_its_failure_begins(result: dict) -> None:
     assert failure.start < down["first_fired_seconds"] <= failure.start + 30 * 60
 
 
+def _fired(result: dict, alert: str) -> dict | None:
+    return next((a for a in result["alerts"] if a["alert"] == alert and a["alert_hours"] > 0), None)
+
+
+def fast_burn_pages_within_15_minutes(result: dict) -> None:
+    page = _fired(result, "SloErrorBudgetBurnFast")
+    assert page is not None, result
+    assert page["first_fired_seconds"] - result["problem_from_seconds"] <= 15 * 60, result
+
+
+def slow_burn_opens_a_ticket_within_hours_and_never_pages(result: dict) -> None:
+    ticket = _fired(result, "SloErrorBudgetBurnSlow")
+    assert ticket is not None, result
+    assert ticket["first_fired_seconds"] - result["problem_from_seconds"] <= 3 * 3600, result
+    assert _fired(result, "SloErrorBudgetBurnFast") is None, result
+
+
 # What some scenarios must show beyond being caught or staying quiet: by name, or by a prefix ending in "-".
 SCENARIO_CHECKS: dict[str, Callable[[dict], None]] = {
     "fast-leak-to-oom": fast_leak_pages_many_hours_before_the_oom,
     "oom-loop-": oom_loop_is_caught_before_its_second_kill,
     "rollout-hidden-": hidden_leak_is_caught_within_the_first_pods_lifetime,
     "scrape-target-down-2h": long_target_down_is_named_after_its_failure_begins,
+    "http-fast-burn": fast_burn_pages_within_15_minutes,
+    "http-slow-burn": slow_burn_opens_a_ticket_within_hours_and_never_pages,
+    "http-one-slow-route": slow_burn_opens_a_ticket_within_hours_and_never_pages,
 }
 
 

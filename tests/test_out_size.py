@@ -20,8 +20,10 @@ MAX_DEFAULT_BYTES_PER_SERVICE = 60_000
 # What main reaches with the default targets (rule file and dashboard JSON): 95-131 KB per example service,
 # from 147-207 KB before the dashboards dropped Grafana's defaults. Issue 11 (off-heap signal, step-proof
 # windows, OOM kills, throughput-relative queue checks) and issue 14 (the right-sizing row) added rules and
-# panels on purpose since: rule files 45-64 KB, dashboards 50-67 KB. A regression guard until 60 KB holds.
-REACHED_DEFAULT_BYTES_PER_SERVICE = 132_000
+# panels on purpose since: rule files 45-64 KB, dashboards 50-67 KB. Issue 12 added HTTP SLOs on purpose to
+# submission-api (the only example with `slos`): its rule file 58 -> 80 KB, its dashboard 59 -> 75 KB, 155 KB
+# in all (the others unchanged, 97-131 KB). A regression guard until 60 KB holds.
+REACHED_DEFAULT_BYTES_PER_SERVICE = 160_000
 
 
 @pytest.fixture(scope="module")

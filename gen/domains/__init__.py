@@ -8,12 +8,12 @@ from types import ModuleType
 
 from gen.spec.model import Service
 from gen.ir import DomainOutput
-from gen.domains import leak, nodejs, pod, rightsize, scrape
+from gen.domains import http, leak, nodejs, pod, rightsize, scrape
 from gen.domains.queue import domain as queue
 
 # Rule order: the leak domain reads series the others record, so its group is evaluated after theirs.
 # Dashboard rows follow this order too, except where a row ranks itself (Leak watch comes first).
-DOMAINS: tuple[ModuleType, ...] = (nodejs, queue, pod, scrape, leak, rightsize)
+DOMAINS: tuple[ModuleType, ...] = (nodejs, http, queue, pod, scrape, leak, rightsize)
 
 
 def service_signals(service: Service) -> list[DomainOutput]:

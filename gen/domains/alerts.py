@@ -62,6 +62,10 @@ QUEUE_FAILED_SET_GROWING = Alert("QueueFailedSetGrowing", "failedGrowing", "queu
                                  "failed jobs keep piling up in the failed set")
 POD_OVER_PROVISIONED = Alert("PodOverProvisioned", "overProvisioned", "rightsize", "service",
                               "the request stays at least 5x the p99 use for a week (info, off by default)")
+SLO_ERROR_BUDGET_BURN_FAST = Alert("SloErrorBudgetBurnFast", "burnFast", "http", "slo",
+                                   "an SLO's error budget burns fast: 14.4x over 1h and 5m, or 6x over 6h and 30m")
+SLO_ERROR_BUDGET_BURN_SLOW = Alert("SloErrorBudgetBurnSlow", "burnSlow", "http", "slo",
+                                   "an SLO's error budget burns slowly: 3x over 1d and 2h, or 1x over 3d and 6h")
 
 REGISTRY: tuple[Alert, ...] = (
     NODEJS_EVENT_LOOP_LAG_HIGH, POD_MEMORY_NEAR_LIMIT, POD_CRASH_LOOPING, POD_RESTARTS_FREQUENT, POD_OOM_KILLED,
@@ -69,11 +73,13 @@ REGISTRY: tuple[Alert, ...] = (
     NODEJS_HEAP_LEAK, NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK, POD_MEMORY_LEAK_WITHIN_POD,
     POD_MEMORY_EXHAUSTION_FORECAST, POD_CPU_USAGE_RISING,
     QUEUE_BACKLOG_GROWING, QUEUE_STUCK, QUEUE_FAILURE_RATIO_HIGH, QUEUE_DRAIN_TIME_LONG, QUEUE_FAILED_SET_GROWING,
-    POD_OVER_PROVISIONED,
+    POD_OVER_PROVISIONED, SLO_ERROR_BUDGET_BURN_FAST, SLO_ERROR_BUDGET_BURN_SLOW,
 )
 BY_NAME: dict[str, Alert] = {a.name: a for a in REGISTRY}
 QUEUE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain == "queue")
-SERVICE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain != "queue")
+SLO_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain == "http")
+# Alerts whose settings live under spec.alerts (queue and SLO alerts have their own, per queue and per SLO).
+SERVICE_ALERTS: tuple[Alert, ...] = tuple(a for a in REGISTRY if a.domain not in ("queue", "http"))
 
 
 def alert_rule(settings: AlertSettings, alert: Alert, expr: str, summary: str, description: str, panel_key: str,
@@ -120,6 +126,7 @@ SUBJECT_LABELS: dict[str, tuple[str, ...]] = {
     "container": ("namespace", "pod", "container"),
     "service": ("namespace",),
     "queue": ("namespace", "job", "queue"),
+    "slo": ("slo",),
 }
 # Labels some alerts carry from their expression, not named by their subject: the heap space and signal of
 # the heap leak alerts, the waiting reason of PodCrashLooping, the resource of PodOverProvisioned, the key prefixes and queue label of the queue

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from gen.ir import AlertRule, RuleGroup, RuleTest
-from gen.proofs import leak, nodejs, pod, queue, rightsize, scrape
+from gen.proofs import http, leak, nodejs, pod, queue, rightsize, scrape
 from gen.proofs.test_file import build_test_file
 from gen.spec.model import Service
 
 # In gen.domains.DOMAINS order, so tests follow the order of the rule groups they prove.
-PROOF_MODULES: tuple[ModuleType, ...] = (nodejs, queue, pod, scrape, leak, rightsize)
+PROOF_MODULES: tuple[ModuleType, ...] = (nodejs, http, queue, pod, scrape, leak, rightsize)
 
 
 @dataclass(frozen=True)

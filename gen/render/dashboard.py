@@ -40,8 +40,9 @@ def _grid(spot: Placed) -> dict:
 
 def _targets(panel: Panel) -> list[dict]:
     """A panel's queries. They take the panel's data source; a range query in time-series format is
-    Grafana's default, so only an instant query says what it is."""
-    return [{"expr": q.expr, **({"instant": True, "range": False} if q.instant else {}),
+    Grafana's default, so only an instant query says what it is, and a table's queries their format."""
+    table = {"format": "table"} if panel.kind == "table" else {}
+    return [{"expr": q.expr, **table, **({"instant": True, "range": False} if q.instant else {}),
              **({"legendFormat": q.legend} if q.legend else {}), "refId": chr(ord("A") + i)}
             for i, q in enumerate(panel.queries)]
 
@@ -88,7 +89,26 @@ def _stat(panel: Panel, defaults: dict) -> dict:
     return dict(STAT_OPTIONS)
 
 
-_KINDS: dict[str, Callable[[Panel, dict], dict]] = {"timeseries": _timeseries, "stat": _stat}
+def _table(panel: Panel, defaults: dict) -> dict:
+    """A table of instant queries, one column per query (named by its legend), sorted by the first. Grafana's
+    schema requires a table's cell alignment and inspect switch; these are its defaults."""
+    defaults["custom"] = {"align": "auto", "inspect": False}
+    return {"frameIndex": 0, "showHeader": True, "sortBy": [{"desc": True, "displayName": panel.queries[0].legend}]}
+
+
+def _table_transformations(panel: Panel) -> list[dict]:
+    """Instant queries in table format give one frame each, with a `Value #<refId>` column: merge them on
+    their labels, drop the time, and name each value column after its query."""
+    names = {f"Value #{chr(ord('A') + i)}": q.legend for i, q in enumerate(panel.queries)}
+    return [{"id": "merge", "options": {}},
+            {"id": "organize", "options": {"excludeByName": {"Time": True}, "renameByName": names}}]
+
+
+def _column_override(name: str, unit: str) -> dict:
+    return {"matcher": {"id": "byName", "options": name}, "properties": [{"id": "unit", "value": unit}]}
+
+
+_KINDS: dict[str, Callable[[Panel, dict], dict]] = {"timeseries": _timeseries, "stat": _stat, "table": _table}
 
 
 def _panel_json(spot: Placed) -> dict:
@@ -106,10 +126,14 @@ def _panel_json(spot: Placed) -> dict:
     for key, value in (("decimals", panel.decimals), ("min", panel.min), ("max", panel.max)):
         if value is not None:
             defaults[key] = value
-    return {"datasource": DATASOURCE, "description": panel.description,
-            "fieldConfig": {"defaults": defaults, "overrides": [_override(s) for s in panel.styles]},
+    overrides = [_override(s) for s in panel.styles] + [_column_override(n, u) for n, u in panel.column_units]
+    body = {"datasource": DATASOURCE, "description": panel.description,
+            "fieldConfig": {"defaults": defaults, "overrides": overrides},
             "gridPos": _grid(spot), "id": spot.id, "options": options, "targets": _targets(panel),
             "title": panel.title, "type": panel.kind}
+    if panel.kind == "table":
+        body["transformations"] = _table_transformations(panel)
+    return body
 
 
 def _variable(name: str, label: str, kind: str, query: str, refresh: int, **more: Any) -> dict:

@@ -7,6 +7,8 @@ from typing import Any
 
 from gen.spec import schema as spec_schema
 from gen.spec.documents import Document
+from gen.spec.http_conventions import HttpConvention
+from gen.spec.http_conventions import convention_for as http_convention_for
 from gen.spec.queue_conventions import Convention, convention_for
 from gen.units import Duration, Quantity, parse_cpu, parse_duration, parse_percent, parse_size
 
@@ -76,6 +78,38 @@ class Queue:
     matchers: Labels  # extra equality matchers
     convention: Convention
     alerts: AlertSet
+
+
+@dataclass(frozen=True)
+class Http:
+    """spec.http: the request-duration histogram, its convention resolved, and what is left out or counts as failed."""
+
+    convention: HttpConvention
+    buckets: tuple[float, ...]  # the configured bucket bounds (seconds): the spec's, else the convention's
+    exclude_routes: tuple[str, ...]
+    errors: str  # 5xx | 4xx+5xx
+    time_scale: int = 1  # SLO windows are divided by this (test beds only)
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One SLO over the service's HTTP requests."""
+
+    name: str
+    sli: str  # availability | latency
+    objective: float  # a ratio: 0.999 for 99.9%
+    objective_text: str  # as the spec writes it: 99.9%
+    window: Duration
+    threshold: Duration | None  # latency SLIs only
+    route: str  # "" for every route
+    method: str  # "" for every method
+    min_requests: int
+    alerts: AlertSet
+
+    @property
+    def budget(self) -> float:
+        """The error budget: the share of requests that may be bad."""
+        return round(1 - self.objective, 12)
 
 
 @dataclass(frozen=True)
@@ -151,6 +185,8 @@ class Service:
     # Alertmanager receiver per severity (spec.routing), as (severity, name); empty: the team's.
     routing: Labels = ()
     rightsizing: Rightsizing = DEFAULT_RIGHTSIZING
+    http: Http | None = None  # None: the spec sets neither `http` nor `slos`
+    slos: tuple[Slo, ...] = ()
 
 
 def apply_defaults(schema: dict, value: Any, context: dict[str, str]) -> Any:
@@ -259,6 +295,29 @@ def build_service(doc: Document, schema: dict | None = None) -> Service:
         queues=tuple(_queue(queue_schema, q, selector) for q in spec["queues"]),
         routing=tuple((sev, spec["routing"][sev]) for sev in spec_schema.SEVERITIES),
         rightsizing=_rightsizing(spec["rightsizing"]),
+        http=_http(schema, spec),
+        slos=tuple(_slo(schema, raw) for raw in spec["slos"]),
+    )
+
+
+def _http(schema: dict, spec: dict) -> Http | None:
+    if "http" not in spec and not spec["slos"]:
+        return None
+    raw = apply_defaults(schema["properties"]["spec"]["properties"]["http"], spec.get("http", {}), {})
+    convention = http_convention_for(raw["convention"], raw.get("mapping"))
+    buckets = tuple(sorted(float(b) for b in raw["buckets"])) or convention.buckets
+    return Http(convention, buckets, tuple(raw["excludeRoutes"]), raw["errors"], raw["timeScale"])
+
+
+def _slo(schema: dict, raw: dict) -> Slo:
+    objective = parse_percent(raw["objective"])
+    alerts_schema = schema["properties"]["spec"]["properties"]["slos"]["items"]["properties"]["alerts"]
+    return Slo(
+        name=raw["name"], sli=raw["sli"], objective=round(objective.value, 12), objective_text=raw["objective"],
+        window=parse_duration(raw["window"]),
+        threshold=parse_duration(raw["threshold"]) if raw.get("threshold") else None,
+        route=raw["route"], method=raw["method"], min_requests=raw["minRequests"],
+        alerts=AlertSet(_alert_list(alerts_schema, raw["alerts"])),
     )
 
 

@@ -618,6 +618,9 @@ RANGES: tuple[tuple[str, str, str], ...] = (
     ("spec.queues.[].alerts.*.window", "1m", "1d"),
     ("spec.queues.[].alerts.*.for", "0s", "1d"),
     ("spec.rightsizing.window", "1h", "90d"),
+    ("spec.slos.[].window", "1d", "90d"),
+    ("spec.slos.[].threshold", "1ms", "1m"),
+    ("spec.slos.[].alerts.*.for", "0s", "1h"),
     ("spec.rightsizing.youngAge", "1h", "30d"),
     ("spec.rightsizing.evaluationInterval", "1m", "1h"),
 )
@@ -689,6 +692,8 @@ def _spec_schema() -> dict:
                     "routing": _routing(),
                     "rightsizing": _rightsizing(),
                     "queues": _queues(),
+                    "http": _http(),
+                    "slos": _slos(),
                     "rangeChecks": boolean(
                         "Check every duration and size against its plausible range. Default true: a slip of "
                         "unit (150m for 150ms) is an error, not an alert that can never fire. Set false only "
@@ -710,3 +715,113 @@ def walk_fields(schema: dict, path: tuple[str, ...] = ()) -> list[tuple[tuple[st
         if sub.get("type") == "array" and isinstance(sub.get("items"), dict) and "properties" in sub["items"]:
             out.extend(walk_fields(sub["items"], path + (name, "[]")))
     return out
+
+
+HTTP_CONVENTIONS = ["express-prom-bundle", "opentelemetry", "custom"]
+ROUTE = r"^/[^\s\"'`\\${}]*$"
+OPTIONAL_ROUTE = r"^(/[^\s\"'`\\${}]*)?$"
+
+
+def _http() -> dict:
+    schema = obj(
+        "The service's HTTP server metrics: a request-duration histogram. Setting it (or `slos`) adds the HTTP "
+        "dashboard row and per-route recording rules. Default unset: no HTTP row.",
+        {
+            "convention": {"type": "string", "enum": HTTP_CONVENTIONS, "default": "express-prom-bundle",
+                           "description": "Metric convention: `express-prom-bundle` (http_request_duration_seconds "
+                                          "with status_code, method and path; needs includeMethod and includePath), "
+                                          "`opentelemetry` (http_server_request_duration_seconds, the HTTP "
+                                          "semantic conventions as exported to Prometheus) or `custom` with a "
+                                          "`mapping`. Default express-prom-bundle: the usual Express middleware."},
+            "mapping": obj(
+                "How an in-house histogram names things (only with `convention: custom`).",
+                {
+                    "metric": string("Histogram base name, without _bucket, _count or _sum. Required.", REQUIRED,
+                                     METRIC_NAME, maxLength=200),
+                    "routeLabel": string("Label holding the route. Default `route`.", "route", LABEL_NAME),
+                    "methodLabel": string("Label holding the HTTP method. Default `method`.", "method", LABEL_NAME),
+                    "statusLabel": string("Label holding the status code. Default `status_code`.", "status_code",
+                                          LABEL_NAME),
+                },
+                required=("metric",)),
+            "buckets": {"type": "array", "default": [], "uniqueItems": True,
+                        "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 3600},
+                        "description": "Bucket upper bounds the app's histogram is configured with, in seconds. "
+                                       "Default empty: the convention's library defaults (express-prom-bundle: "
+                                       "0.003, 0.03, 0.1, 0.3, 1.5, 10). A latency SLO's threshold must be one "
+                                       "of them."},
+            "excludeRoutes": {"type": "array", "uniqueItems": True,
+                              "default": ["/api/ping", "/ping", "/health", "/healthz", "/livez", "/readyz",
+                                          "/metrics"],
+                              "items": {"type": "string", "pattern": ROUTE, "maxLength": 200,
+                                        "x-meaning": "must be a route starting with '/', without spaces, quotes, "
+                                                     "backslashes, braces or '$'"},
+                              "description": "Routes (exact values of the route label) left out of every SLO, "
+                                             "the error ratio, latency and top-k tables, and shown apart as "
+                                             "health checks. Default: health, probe and metrics endpoints, which "
+                                             "are many, fast and never fail, so they would hide real traffic."},
+            "errors": {"type": "string", "enum": ["5xx", "4xx+5xx"], "default": "5xx",
+                       "description": "Status codes that count as failed requests. Default 5xx: a 4xx is usually "
+                                      "the client's mistake (the seed article's failing PATCH was a client "
+                                      "sending bad requests), not the service failing."},
+            "timeScale": integer("Divide every SLO window (burn-rate windows and the SLO window) by this. Default "
+                                 "1. Only for test beds that compress days into seconds; needs rangeChecks: "
+                                 "false.", 1, minimum=1, maximum=86400),
+        })
+    del schema["default"]  # opt in: a spec without `http` (and without slos) gets no HTTP row
+    schema["if"] = {"properties": {"convention": {"const": "custom"}}, "required": ["convention"]}
+    schema["then"] = {"required": ["mapping"], "properties": {"mapping": {
+        "description": "convention: custom reads the histogram's name from `mapping`"}}}
+    return schema
+
+
+def _slo_alerts() -> dict:
+    return obj(
+        "Multi-window, multi-burn-rate alerts on the SLO's error budget (Google SRE Workbook, chapter 5). Each "
+        "carries the label `slo`.",
+        {
+            "burnFast": alert(
+                "Pages when the error budget burns fast: 14.4 times the sustainable rate over 1h and 5m (2% of "
+                "a 30-day budget in an hour), or 6 times over 6h and 30m (5% in six hours).",
+                "critical", "2m", "the short window already confirms the burn is still going on; two minutes "
+                "ride out one evaluation."),
+            "burnSlow": alert(
+                "Opens a ticket when the error budget burns slowly: 3 times the sustainable rate over 1d and "
+                "2h (10% of a 30-day budget in a day), or 1 time over 3d and 6h.",
+                "warning", "2m", "the windows are hours and days long; two minutes ride out one evaluation."),
+        },
+    )
+
+
+def _slos() -> dict:
+    item = obj(
+        "One service level objective over the service's HTTP requests (health checks left out).",
+        {
+            "name": string("Name of the SLO, the `slo` label of its records and alerts. Required.", REQUIRED,
+                           DNS_LABEL, maxLength=63, minLength=1),
+            "sli": {"type": "string", "enum": ["availability", "latency"], "default": "availability",
+                    "description": "What counts as a bad request: `availability`, a failed one (spec.http.errors); "
+                                   "`latency`, one slower than `threshold`. Default availability."},
+            "objective": percent("Share of good requests over the window, for example 99.9%. Required.",
+                                 REQUIRED),
+            "window": duration("Window of the objective and of its error budget. Default 30d: the SRE "
+                               "Workbook's, about a month.", "30d"),
+            "threshold": {**duration("Latency SLIs only: a request slower than this is bad. Must be a bucket "
+                                     "bound of the histogram (spec.http.buckets). Default unset.", ""),
+                          "type": ["string", "null"], "default": None},
+            "route": string("Select one route (the route label's exact value). Default empty: every route "
+                            "but the excluded ones.", "", OPTIONAL_ROUTE, maxLength=200,
+                            **{"x-meaning": "must be empty or a route starting with '/', without spaces, quotes, "
+                                            "backslashes, braces or '$'"}),
+            "method": string("Select one HTTP method, for example PATCH. Default empty: every method.", "",
+                             r"^([A-Z]+)?$", maxLength=16),
+            "minRequests": integer("Requests a window of an hour or more must hold before its burn rate is "
+                                   "recorded, so one failed request on tiny traffic (a night at 1 request a "
+                                   "minute) pages no one. Default 100: at 1 request a second an hour holds 3,600.",
+                                   100, minimum=1),
+            "alerts": _slo_alerts(),
+        },
+        required=("name", "objective"),
+    )
+    return {"type": "array", "description": "Service level objectives; each gets recording rules, burn-rate "
+            "alerts and SLO panels in the HTTP row. Default none.", "default": [], "items": item}

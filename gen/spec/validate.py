@@ -11,6 +11,7 @@ from jsonschema import Draft202012Validator, FormatChecker
 from gen.spec import schema as spec_schema
 from gen.errors import ObsgenError, Problem, excerpt, quoted
 from gen.spec.documents import Document
+from gen.spec.http_conventions import BUILT_IN as HTTP_BUILT_IN, bound_text
 from gen.spec.queue_conventions import BUILT_IN, PROGRESS_FOR_CUSTOM
 from gen.units import parse_cpu, parse_duration, parse_percent, parse_size
 
@@ -464,6 +465,73 @@ def _check_queues(doc: Document) -> list[Problem]:
     return problems
 
 
+def _bucket_bounds(http: dict) -> tuple[list[float], str]:
+    """The histogram's bucket bounds and where they come from, in words."""
+    if http.get("buckets"):
+        return sorted(float(b) for b in http["buckets"]), "spec.http.buckets"
+    key = http.get("convention", "express-prom-bundle")
+    if key in HTTP_BUILT_IN:
+        return list(HTTP_BUILT_IN[key].buckets), f"{key}'s default buckets"
+    return [], ""
+
+
+def _check_http(doc: Document) -> list[Problem]:
+    """What the schema cannot say about HTTP and SLOs: unique names, a latency threshold that is a bucket bound,
+    settings that only one kind of SLI or convention reads."""
+    spec = doc.data.get("spec", {})
+    http = spec.get("http") or {}
+    problems = []
+    convention = http.get("convention", "express-prom-bundle")
+    if convention != "custom" and "mapping" in http:
+        problems.append(doc.problem(("spec", "http", "mapping"), f"mapping is only read with convention: custom, "
+                                    f"not {convention}", "remove it, or set convention: custom", key=True))
+    bounds, source = _bucket_bounds(http)
+    excluded = set(http.get("excludeRoutes", ("/api/ping", "/ping", "/health", "/healthz", "/livez", "/readyz",
+                                              "/metrics")))
+    first: dict[str, int] = {}
+    for index, slo in enumerate(spec.get("slos", [])):
+        path = ("spec", "slos", index)
+        name = slo["name"]
+        if name in first:
+            pos = doc.position(("spec", "slos", first[name], "name"))
+            where = f"{doc.file}:{pos.line}" if pos else doc.file
+            problems.append(doc.problem(path + ("name",), f"duplicate SLO name '{name}' (also at {where})",
+                                        "each SLO gets its own records, alerts and panels, told apart by name"))
+        else:
+            first[name] = index
+        objective = parse_percent(slo["objective"]).value
+        if not 0 < objective < 1:
+            problems.append(doc.problem(path + ("objective",), f"an objective of {slo['objective']} leaves "
+                                        f"{'no' if objective >= 1 else 'every request as'} error budget",
+                                        "write a share of good requests between 0% and 100%, like 99.9%"))
+        sli, threshold = slo.get("sli", "availability"), slo.get("threshold")
+        if sli == "latency" and threshold is None:
+            problems.append(doc.problem(path, "a latency SLO needs a threshold",
+                                        "add 'threshold:' with one of the histogram's bucket bounds, like 300ms"))
+        elif sli != "latency" and threshold is not None:
+            problems.append(doc.problem(path + ("threshold",), "threshold is only read by latency SLOs",
+                                        "remove it, or set sli: latency", key=True))
+        elif threshold is not None:
+            seconds = parse_duration(threshold).seconds
+            listed = ", ".join(bound_text(b) for b in bounds)
+            if not bounds:
+                problems.append(doc.problem(path + ("threshold",), "the custom histogram's bucket bounds are "
+                                            "unknown", "list them in spec.http.buckets (seconds)"))
+            elif not any(abs(b - seconds) < 1e-9 for b in bounds):
+                problems.append(doc.problem(
+                    path + ("threshold",), f"{threshold} is not a bucket bound of the histogram; its bounds "
+                    f"({source}) are {listed}",
+                    "pick one of those bounds, or list the buckets the app really configures in spec.http.buckets"))
+        if slo.get("route") and slo["route"] in excluded:
+            problems.append(doc.problem(path + ("route",), f"route {slo['route']} is in spec.http.excludeRoutes, "
+                                        "so the SLO would count no request",
+                                        "choose another route, or take it out of excludeRoutes"))
+    if http.get("timeScale", 1) > 1 and spec.get("rangeChecks", True):
+        problems.append(doc.problem(("spec", "http", "timeScale"), "timeScale compresses SLO windows for test beds "
+                                    "only", "leave it at 1, or set spec.rangeChecks: false for a test bed"))
+    return problems
+
+
 def validate(documents: list[Document]) -> None:
     """Raise ObsgenError with every problem in every document, or return quietly."""
     validator = _validator()
@@ -481,5 +549,6 @@ def validate(documents: list[Document]) -> None:
         problems.extend(_check_unique_names(documents))
         for doc in documents:
             problems.extend(_check_queues(doc))
+            problems.extend(_check_http(doc))
     if problems:
         raise ObsgenError(problems)

@@ -21,6 +21,7 @@ from gen.errors import ObsgenError, Problem
 from gen.spec.documents import load_file
 from gen.spec.model import Service
 from gen.domains.alerts import REGISTRY
+from gen.synth.http_workloads import HTTP_SCHEMA, HttpLoad, http_series
 from gen.synth.queue_workloads import QUEUES_SCHEMA, QueueLoad, check_queues, queue_series
 from gen.synth.example_pods import ExamplePod, example_pods
 from gen.units import DURATION_PATTERN, SIZE_PATTERN, parse_duration, parse_size
@@ -134,6 +135,7 @@ SCENARIO_SCHEMA = {
                    "description": "For `fire`: the alerts meant to catch it; one of them must fire. A service "
                                   "whose rules have none of them skips the scenario."},
         "queues": QUEUES_SCHEMA,
+        "http": HTTP_SCHEMA,
         "duration": _dur("How long the scenario runs."),
         "step": {**_dur("Sample interval."), "default": "1m"},
         "pods": {"type": "integer", "minimum": 1, "maximum": 8, "default": 2, "description": "Replicas."},
@@ -238,6 +240,7 @@ class Scenario:
     source: str = ""
     processes: list[Process] = field(default_factory=list)
     queues: QueueLoad | None = None
+    http: HttpLoad | None = None
     alerts: tuple[str, ...] = ()
     surge: float = 0.0
     restart_replicas: tuple[int, ...] | None = None  # None: every replica
@@ -292,6 +295,7 @@ def scenario_from_dict(data: dict, source: str = "") -> Scenario:
         new_pod=restarts_spec.get("newPod", True), initial_age=_seconds(data.get("initialAge", "0s")),
         memory=memory, cpu={**DEFAULT_CPU, **data.get("cpu", {})}, lag={**DEFAULT_LAG, **data.get("eventLoopP99", {})},
         source=source, queues=QueueLoad.parse(data["queues"]) if "queues" in data else None,
+        http=HttpLoad.parse(data["http"]) if "http" in data else None,
         alerts=tuple(data.get("alerts", ())),
         surge=_seconds(restarts_spec.get("surge", "0s")),
         restart_replicas=tuple(restarts_spec["replicas"]) if "replicas" in restarts_spec else None,
@@ -603,6 +607,8 @@ def generate(service: Service, scenario: Scenario, memory_limit: float | None,
             cpu[i] = round(cpu_total, 3)
     if scenario.queues is not None:
         series.update(queue_series(service, scenario.queues, len(times), scenario.step, scenario.name))
+    if scenario.http is not None and service.http is not None:
+        series.update(http_series(service, scenario.http, len(times), scenario.step))
     return [GeneratedSeries(sel, values) for sel, values in sorted(series.items())]
 
 
@@ -614,6 +620,8 @@ def not_applicable(scenario: Scenario, service: Service, alerts: set[str]) -> st
     """Why the scenario says nothing about the service (its rules have `alerts`), or "" when it applies."""
     if scenario.queues is not None and not service.queues:
         return "the service has no queues"
+    if scenario.http is not None and not service.slos:
+        return "the service has no SLOs"
     if scenario.alerts and not alerts & set(scenario.alerts):
         return f"its rules have none of {', '.join(scenario.alerts)}"
     return ""

@@ -23,7 +23,8 @@ DOCS = Path("docs") / "alert-records.md"
 
 def default_severity(alert: Alert) -> str:
     spec = spec_schema()["properties"]["spec"]["properties"]
-    settings = (spec["queues"]["items"]["properties"]["alerts"] if alert.domain == "queue" else spec["alerts"])
+    settings = {"queue": spec["queues"]["items"]["properties"]["alerts"],
+                "http": spec["slos"]["items"]["properties"]["alerts"]}.get(alert.domain, spec["alerts"])
     return settings["properties"][alert.setting]["properties"]["severity"]["default"]
 
 
@@ -94,6 +95,30 @@ def alert_table(groups: list[RuleGroup], service: str) -> str:
             lines += ["Reads " + ", ".join(_link(r, defined) for r in reads) + ".", ""]
         lines += ["```promql", layout(rule.expr), "```", ""]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def slo_alert_table(groups: list[RuleGroup]) -> str:
+    """The SLO alerts of compiled rule groups as a Markdown table, one row per alert with the SLOs that have it:
+    what the README and docs/http.md show."""
+    rows: dict[str, list] = {}
+    for group in groups:
+        for rule in group.rules:
+            if isinstance(rule, AlertRule) and rule.setting in ("burnFast", "burnSlow"):
+                labels = dict(rule.labels)
+                selector = '{service="%s", slo="%s"}' % (dict(group.rules[0].labels)["service"], labels["slo"])
+                condition = rule.expr.replace("\n", " ").replace(selector, "")
+                row = rows.setdefault(rule.name, [[], rule.severity, condition, rule.for_.text])
+                row[0].append(labels["slo"])
+                if row[1:] != [rule.severity, condition, rule.for_.text]:
+                    raise ValueError(f"{rule.name} differs between SLOs; the table shows one row per alert")
+    lines = ["| Alert | SLOs | Severity | Fires when (burn rates, recorded per SLO) | For |", "|---|---|---|---|---|"]
+    lines += [f"| `{name}` | {', '.join(slos)} | {severity} | `{condition}` | {for_} |"
+              for name, (slos, severity, condition, for_) in rows.items()]
+    return "\n".join(lines) + "\n"
+
+
+def example_slo_alert_table(repo: Path, service: str = EXAMPLE_SERVICE) -> str:
+    return slo_alert_table(example_groups(repo, service))
 
 
 def example_groups(repo: Path, service: str = EXAMPLE_SERVICE) -> list[RuleGroup]:

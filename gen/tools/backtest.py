@@ -145,6 +145,8 @@ def problem_start(scenario: Scenario) -> float:
         starts.append(parse_duration(spike["at"]).seconds)
     if scenario.queues is not None:
         starts.append(0.0)  # queue workloads say what happens, not when it goes wrong
+    if scenario.http is not None:
+        starts.append(scenario.http.problem_start)
     return min(starts) if starts and scenario.expect == "fire" else 0.0
 
 

@@ -6,6 +6,7 @@ rules obsgen generated for tests/live/specs. All on 127.0.0.1, on free ports.
 """
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -98,9 +99,17 @@ def npm_packages_current() -> bool:
 
 
 def ensure_npm_packages() -> None:
-    """`npm ci` from the committed lock file, unless node_modules already matches it."""
+    """`npm ci` from the committed lock file, unless node_modules already matches it. test_live.py and
+    test_http.py may ask at once from two xdist workers: the first installs, the other waits for it."""
     if npm_packages_current():
         return
+    with open(APP_DIR / ".obsgen-npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not npm_packages_current():
+            _npm_ci()
+
+
+def _npm_ci() -> None:
     # --ignore-scripts: no native builds; msgpackr's optional native add-on ships prebuilt or is not needed.
     result = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
                             cwd=APP_DIR, capture_output=True, text=True, timeout=600)
