@@ -432,6 +432,17 @@ def _check_resources(doc: Document) -> list[Problem]:
     return problems
 
 
+def _duplicate_name(doc: Document, first: dict[str, int], section: str, index: int, name: str, what: str,
+                    why: str) -> list[Problem]:
+    """A list entry of spec.<section> named as an earlier one (which `first` remembers), pointing at both."""
+    if name not in first:
+        first[name] = index
+        return []
+    pos = doc.position(("spec", section, first[name], "name"))
+    where = f"{doc.file}:{pos.line}" if pos else doc.file
+    return [doc.problem(("spec", section, index, "name"), f"duplicate {what} name '{name}' (also at {where})", why)]
+
+
 def _check_queues(doc: Document) -> list[Problem]:
     """What the schema cannot say about queues: unique names, and settings the convention cannot use."""
     problems = []
@@ -439,13 +450,8 @@ def _check_queues(doc: Document) -> list[Problem]:
     for index, queue in enumerate(doc.data.get("spec", {}).get("queues", [])):
         path = ("spec", "queues", index)
         name, exporter = queue["name"], queue.get("exporter", "bullmq")
-        if name in first:
-            pos = doc.position(("spec", "queues", first[name], "name"))
-            where = f"{doc.file}:{pos.line}" if pos else doc.file
-            problems.append(doc.problem(path + ("name",), f"duplicate queue name '{name}' (also at {where})",
-                                        "each queue gets one dashboard row and one set of alerts"))
-        else:
-            first[name] = index
+        problems += _duplicate_name(doc, first, "queues", index, name, "queue",
+                                    "each queue gets one dashboard row and one set of alerts")
         mapping = queue.get("mapping")
         if exporter != "custom" and mapping is not None:
             problems.append(doc.problem(path + ("mapping",), f"mapping is only read with exporter: custom, "
@@ -492,13 +498,8 @@ def _check_http(doc: Document) -> list[Problem]:
     for index, slo in enumerate(spec.get("slos", [])):
         path = ("spec", "slos", index)
         name = slo["name"]
-        if name in first:
-            pos = doc.position(("spec", "slos", first[name], "name"))
-            where = f"{doc.file}:{pos.line}" if pos else doc.file
-            problems.append(doc.problem(path + ("name",), f"duplicate SLO name '{name}' (also at {where})",
-                                        "each SLO gets its own records, alerts and panels, told apart by name"))
-        else:
-            first[name] = index
+        problems += _duplicate_name(doc, first, "slos", index, name, "SLO",
+                                    "each SLO gets its own records, alerts and panels, told apart by name")
         objective = parse_percent(slo["objective"]).value
         if not 0 < objective < 1:
             problems.append(doc.problem(path + ("objective",), f"an objective of {slo['objective']} leaves "
