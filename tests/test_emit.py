@@ -207,22 +207,23 @@ def _changed_specs(repo: Path) -> dict[str, bytes]:
     return compile_specs(repo / "specs", repo).files
 
 
-def _replace_calls(tmp_path: Path, two_services: Path, monkeypatch) -> int:
-    repo = copy_of(two_services, tmp_path / "count")
+def _replace_calls(repo: Path, files: dict[str, bytes], monkeypatch) -> int:
     counter = FailingReplace(fail_on=0)
     monkeypatch.setattr(emit.os, "replace", counter)
-    emit.write_output(repo / "out", _changed_specs(repo))
+    emit.write_output(repo / "out", files)
     monkeypatch.undo()
     return counter.calls
 
 
 def test_a_failure_at_any_step_of_the_swap_rolls_back(two_services: Path, tmp_path: Path, monkeypatch):
-    calls = _replace_calls(tmp_path, two_services, monkeypatch)
+    # One compile serves every attempt: the swap writes the same files over the same out/ each time.
+    counted = copy_of(two_services, tmp_path / "count")
+    files = _changed_specs(counted)
+    calls = _replace_calls(counted, files, monkeypatch)
     # 3 changed + 3 removed + 3 added + manifest: each replaced file is moved away, then the new one in.
     assert calls >= 10
     for fail_on in range(1, calls + 1):
         repo = copy_of(two_services, tmp_path / f"fail-{fail_on}")
-        files = _changed_specs(repo)
         before = snapshot(repo / "out")
         monkeypatch.setattr(emit.os, "replace", FailingReplace(fail_on))
         with pytest.raises(OutputError) as caught:

@@ -8,10 +8,18 @@ no verdict: it only saves the work.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+import promql_parser
+
 from gen.ir import RecordingRule, RenderedAlert, RuleFile
-from gen.promql.parse import recorded_series
+from gen.promql.parse import UnknownMetric, parse, recorded_series, series_in
+
+# Functions that return samples when none of the series they read exists.
+ANSWER_FROM_NOTHING = frozenset({"absent", "absent_over_time", "vector"})
+# Series Prometheus writes itself: present whenever an alert is pending or firing.
+WRITTEN_BY_PROMETHEUS = frozenset({"ALERTS", "ALERTS_FOR_STATE"})
 
 
 @dataclass(frozen=True)
@@ -73,3 +81,42 @@ def groups_for(rule_file: RuleFile, alerts: set[str], exprs: tuple[str, ...] = (
             if series in defined:
                 wanted |= needs[defined[series]]
     return RuleFile(tuple(g for g in rule_file.groups if g.name in wanted))
+
+
+@functools.lru_cache(maxsize=4096)
+def _inputs(expr: str) -> frozenset[str] | None:
+    """The series an expression reads, or None when it may return samples with none of them present
+    (it selects nothing, a series it cannot name, or calls `absent`, `absent_over_time` or `vector`)."""
+    try:
+        tree = parse(expr)
+    except ValueError:
+        return None
+    calls: set[str] = set()
+    promql_parser.walk(tree, lambda node: calls.add(node.func.name) if isinstance(node, promql_parser.Call) else None)
+    names = series_in(tree)
+    if not names or calls & ANSWER_FROM_NOTHING or any(isinstance(n, UnknownMetric) for n in names):
+        return None
+    return frozenset(names)
+
+
+def groups_fed_by(rule_file: RuleFile, present: set[str]) -> RuleFile:
+    """The rule file without the groups none of whose rules can ever return a sample when only the series
+    `present` exist: every series such a rule reads is absent, and PromQL over nothing is nothing (the
+    functions that answer from nothing excepted). A replay drops them; they would fire no alert and record
+    no series, at full cost in promtool."""
+    available = set(present) | WRITTEN_BY_PROMETHEUS
+    fed: set[str] = set()
+    changed = True
+    while changed:  # a group fed later in the file may record a series an earlier one reads
+        changed = False
+        for group, rule in rule_file.rules():
+            inputs = _inputs(rule.expr)
+            if inputs is not None and not inputs & available:
+                continue
+            if group.name not in fed:
+                fed.add(group.name)
+                changed = True
+            if isinstance(rule, RecordingRule) and rule.record not in available:
+                available.add(rule.record)
+                changed = True
+    return RuleFile(tuple(g for g in rule_file.groups if g.name in fed))

@@ -27,7 +27,7 @@ from gen.spec.confine import Confinement, SizeLimit
 from gen.checks.lint import promtool
 from gen.spec.model import Service
 from gen.ir import RuleFile, ServiceOutput
-from gen.proofs.split import groups_for
+from gen.proofs.split import groups_fed_by, groups_for
 from gen.synth.scenario import GeneratedSeries, Scenario, generate
 from gen.synth.notation import notation
 from gen.units import format_duration, parse_duration
@@ -233,10 +233,12 @@ def _replayed_rules(replay: Replay, output: ServiceOutput, watches: tuple[Watch,
     """The groups the heard alerts (and the plot's watches) read. Info alerts are routed to no receiver
     (obsgen-discard): they wake nobody, so they are no false alarm and no catch, and their groups (the
     right-sizing one reads a week of every pod at each evaluation) are not replayed. A scenario that names
-    one still replays it."""
+    one still replays it. Groups that no series of the replay feeds are left out as well: they could return
+    nothing (a CPU scenario has no HTTP requests for the SLO groups to read)."""
     heard = {a.name for a in output.rule_file.alerts
              if dict(a.labels).get("severity") != "info" or a.name in replay.alerts}
-    return groups_for(output.rule_file, heard, tuple(w.expr for w in watches))
+    wanted = groups_for(output.rule_file, heard, tuple(w.expr for w in watches))
+    return groups_fed_by(wanted, {s.selector.partition("{")[0] for s in replay.series})
 
 
 def run(replay: Replay, output: ServiceOutput, watches: tuple[Watch, ...] = ()) -> ReplayResult:
