@@ -1,6 +1,7 @@
 """Shared fixtures: the repository, the upstream schemas beside it, and the compiled example specs."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from gen.pipeline import compile_specs
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
+# The tests that run `promtool test rules` themselves get the setting obsgen gives it (gen.checks.lint).
+os.environ.setdefault("GOGC", "400")
 UPSTREAM = SHARED / "schemas" / "upstream"
 # `make test` runs `pytest -n auto --dist loadfile`: each test module goes to one worker, so its module
 # fixtures are built once (the backtest's library run, the bad-input corpus' previous build), and
