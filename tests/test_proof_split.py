@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from gen.ir import RecordingRule
+from gen.ir import RecordingRule, RenderedAlert, RuleFile, RuleGroup
 from gen.pipeline import compile_specs
 from gen.promql.parse import recorded_series
-from gen.proofs.split import split_tests
+from gen.proofs.split import groups_fed_by, split_tests
 
 
 from .conftest import REPO
@@ -50,3 +50,40 @@ def test_the_week_long_proofs_leave_out_the_leak_rules_and_the_queue_proofs_ever
     assert ("submission-api.pod", "submission-api.rightsize") in by_groups
     assert ("submission-api.queue.grading",) in by_groups
     assert len(by_groups) > 3
+
+
+def _alert(name: str, expr: str) -> RenderedAlert:
+    return RenderedAlert(name, expr, "0s", (), ())
+
+
+def test_a_replay_leaves_out_only_the_groups_its_series_cannot_feed():
+    rules = RuleFile((
+        RuleGroup("late-reader", (_alert("FromLater", "later:recorded > 1"),)),
+        RuleGroup("http", (RecordingRule("job:http:rate5m", "sum(rate(http_requests_total[5m]))"),
+                           _alert("HttpErrors", "job:http:rate5m > 1"))),
+        RuleGroup("memory", (RecordingRule("later:recorded", "max(container_memory_working_set_bytes)"),)),
+        RuleGroup("absence", (_alert("NoTargets", 'absent(up{job="x"})'),)),
+        RuleGroup("constant", (RecordingRule("job:one", "vector(1)"),)),
+        RuleGroup("alerts-read", (_alert("Meta", 'ALERTS{alertstate="firing"} > 0'),)),
+    ))
+    kept = [g.name for g in groups_fed_by(rules, {"container_memory_working_set_bytes", "up"}).groups]
+    # A group fed later in the file still counts for one that reads it earlier; absent, vector and ALERTS
+    # can answer without the scenario's series; nothing the HTTP group reads exists.
+    assert kept == ["late-reader", "memory", "absence", "constant", "alerts-read"]
+    assert [g.name for g in groups_fed_by(rules, {"http_requests_total"}).groups] == [
+        "http", "absence", "constant", "alerts-read"]
+
+
+def test_every_scenario_without_http_or_queue_series_replays_without_those_groups(with_proofs):
+    from gen.synth.scenario import builtin_dir, load_library
+    from gen.tools.backtest import _replayed_rules, replay_for
+
+    out = with_proofs[0]
+    kept = {}
+    for scenario in load_library([builtin_dir()]):
+        replay = replay_for(out.service, scenario)
+        metrics = {s.selector.partition("{")[0] for s in replay.series}
+        kept[scenario.name] = ({g.name.split(".")[1] for g in _replayed_rules(replay, out, ()).groups},
+                               any(m.startswith("http_") for m in metrics))
+    assert all(("slo" in groups) == has_http for groups, has_http in kept.values()), kept
+    assert {"nodejs", "pod", "scrape", "leak"} <= set.intersection(*(groups for groups, _ in kept.values()))

@@ -1,7 +1,10 @@
 """Prometheus 3 made range selectors and the lookback left-open; 2.x holds the sample on a range's start.
 Every generated proof must give the same outcome either way: replayed through the reference PromQL model
 under both boundaries, each alert check fires the alerts the test file expects (labels and annotations), and
-stays silent where it expects silence. promtool here is 2.42; this is the model's reading of 3.x, not a run."""
+stays silent where it expects silence. promtool here is 2.42; this is the model's reading of 3.x, not a run.
+
+A service's replays take about a minute of CPU, so the services are split over SHARDS modules
+(tests/test_boundary_<n>.py) that pytest-xdist runs on different workers, balanced by measured cost."""
 from __future__ import annotations
 
 import pytest
@@ -9,21 +12,20 @@ import pytest
 from gen.proofs.replay import expected, replay
 from gen.synth.promql_model import BOUNDARIES, CLOSED, LEFT_OPEN
 
-# The example services (specs/*.yaml and specs/fleet.jsonnet), one test each so that workers can share them.
-SERVICES = ["grading-worker", "notification-api", "notification-worker", "report-api", "report-builder",
-            "submission-api"]
+# The example services (specs/*.yaml and specs/fleet.jsonnet), in shards of about equal replay time.
+SHARDS = (("grading-worker", "report-api"), ("notification-api", "report-builder"),
+          ("notification-worker", "submission-api"))
+SERVICES = sorted(name for shard in SHARDS for name in shard)
 
 
-@pytest.fixture(scope="module")
 def proofs(compiled) -> dict:
     found = {out.service.name: out for out in compiled.services}
     assert sorted(found) == SERVICES
     return found
 
 
-@pytest.fixture(scope="module")
 def replays(proofs):
-    """Each service's proofs replayed under both boundaries, once for both tests below."""
+    """Each service's proofs replayed under both boundaries, once for both checks of a shard."""
     cache: dict[str, dict[str, list]] = {}
 
     def of(service: str) -> dict[str, list]:
@@ -50,15 +52,13 @@ def _differences(proofs: dict, replays, service: str, queue: bool) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+def check_proofs(proofs: dict, replays, service: str) -> None:
     # Under CLOSED the replay must match the file too: the model reads the proofs as promtool 2.42 does.
     assert BOUNDARIES == (CLOSED, LEFT_OPEN)
     assert _differences(proofs, replays, service, queue=False) == []
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_every_queue_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+def check_queue_proofs(proofs: dict, replays, service: str) -> None:
     # The queue proofs state a check only where both boundaries agree (gen/proofs/queue.py), and their scenarios
     # keep the stated values off the boundary: whole failures a minute in a storm, a drain time off whole seconds.
     assert _differences(proofs, replays, service, queue=True) == []
