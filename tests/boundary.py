@@ -62,3 +62,27 @@ def check_queue_proofs(proofs: dict, replays, service: str) -> None:
     # The queue proofs state a check only where both boundaries agree (gen/proofs/queue.py), and their scenarios
     # keep the stated values off the boundary: whole failures a minute in a storm, a drain time off whole seconds.
     assert _differences(proofs, replays, service, queue=True) == []
+
+
+def shard(number: int) -> tuple:
+    """Shard `number`'s fixtures and tests, for a tests/test_boundary_<n>.py module to name at its top level."""
+    services = SHARDS[number - 1]
+
+    @pytest.fixture(scope="module", name="proofs")
+    def shard_proofs(compiled) -> dict:
+        return proofs(compiled)
+
+    @pytest.fixture(scope="module", name="replays")
+    def shard_replays(proofs):
+        return replays(proofs)
+
+    @pytest.mark.parametrize("service", services)
+    def test_every_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+        check_proofs(proofs, replays, service)
+
+    @pytest.mark.parametrize("service", services)
+    def test_every_queue_proof_has_the_same_outcome_with_closed_and_left_open_ranges(proofs, replays, service):
+        check_queue_proofs(proofs, replays, service)
+
+    return (shard_proofs, shard_replays, test_every_proof_has_the_same_outcome_with_closed_and_left_open_ranges,
+            test_every_queue_proof_has_the_same_outcome_with_closed_and_left_open_ranges)
