@@ -10,14 +10,13 @@ from gen.ir import AlertRule, RecordingRule, RuleGroup
 from gen.pipeline import compile_specs
 from gen.proofs.queue import Scale, scenarios
 from gen.proofs.rule_tests import TEST_EVALUATION_INTERVAL
-from gen.proofs.split import split_tests
 from gen.synth.notation import notation
 from gen.synth.promql_eval import Storage, evaluate, evaluate_group
 from gen.synth.promql_model import Clock, firing_value
 from gen.synth.queue_simulation import input_series, render, rendered_series, simulate, targets
 from gen.units import duration, parse_duration
-from gen.write import to_yaml
 
+from .conftest import run_obsgen
 from .workspace import rule_tests_on
 
 BULL_PROM = """\
@@ -42,20 +41,6 @@ def _write(compiled, out_dir) -> None:
         path = out_dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-
-
-def _promtool_in_parts(promtool: str, out, folder) -> str:
-    """The service's proofs through promtool as `obsgen test` runs them: each part against only the groups its
-    alerts read (gen.proofs.split; tests/test_proof_split.py holds the parts to the whole file). '' when all pass."""
-    failures = []
-    for number, part in enumerate(split_tests(out.rule_file, out.test_file)):
-        rules, tests = folder / f"part{number}.rules.yml", folder / f"part{number}.test.yml"
-        rules.write_bytes(to_yaml(part.rule_file.to_dict(), out.service.source))
-        tests.write_bytes(to_yaml({**part.test_file, "rule_files": [rules.name]}, out.service.source))
-        result = subprocess.run([promtool, "test", "rules", tests.name], cwd=folder, capture_output=True, text=True)
-        if result.returncode != 0:
-            failures.append(f"{part.groups}: {result.stdout[-3000:]}{result.stderr[-2000:]}")
-    return "\n".join(failures)
 
 
 def _queue_checks(test_file: dict) -> dict[tuple[str, str], dict[str, int]]:
@@ -138,7 +123,9 @@ def test_bull_prom_queue_with_custom_labels_and_settings_passes_promtool(tmp_pat
     assert any(s.startswith("jobs_duration_milliseconds_count{") and 'kubernetes_pod_name="mailer-' in s
                and 'status="failed"' in s for s in series)
     assert (tmp_path / "out" / "tests" / "mailer.test.yml").exists()
-    assert _promtool_in_parts(promtool, out, tmp_path) == ""
+    # As `obsgen test` proves them: in parts, each against the groups its alerts read (tests/test_proof_split.py).
+    result = run_obsgen("test", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
 
 # The evaluator the expectations are derived with, against Prometheus itself: range functions on scraped series.
@@ -311,4 +298,6 @@ def test_unusual_settings_leave_out_contradicted_checks_and_say_so(tmp_path, pro
     assert all(c["fires"] >= 1 and c["silent"] >= 1 for key, c in checks.items()), checks
     _write(compiled, tmp_path / "out")
     assert (tmp_path / "out" / "tests" / "edge.test.yml").exists()
-    assert _promtool_in_parts(promtool, out, tmp_path) == ""
+    # As `obsgen test` proves them: in parts, each against the groups its alerts read (tests/test_proof_split.py).
+    result = run_obsgen("test", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
