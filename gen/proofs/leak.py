@@ -20,6 +20,7 @@ from gen.synth.example_pods import ExamplePod
 from gen.units import format_duration, parse_duration
 
 MI = 2**20
+DAY = 86400.0
 CLEAN = {"sawtooth": {"height": 0, "period": "5m"}, "noise": 0}
 STEADY_MEMORY = {"oldSpace": {**CLEAN, "base": "90Mi"}, "heapUsed": {**CLEAN, "base": "120Mi"},
                  "workingSet": {**CLEAN, "base": "360Mi"}, "external": {**CLEAN, "base": "24Mi"}}
@@ -39,6 +40,14 @@ def _series(service: Service, scenario: dict, interval: str, replica: int = 0
     generated = generate(service, scn, limit)
     pod = pods_for(service, scn)[(replica, 0)]
     return [(g.selector, notation(g.values)) for g in generated], pod
+
+
+def _whole_bytes_per_sample(per_day: float, interval: str) -> float:
+    """`per_day` moved by less than a byte a sample, so that a leak grows every sample by whole bytes. Samples
+    are whole bytes: a leak of 34952.5 bytes a sample rounds into steps of two sizes, which promtool's notation
+    can only write a sample or two at a time (`a+34953x1 b+34953x1 ...`), not as one ramp (`a+34952x2879`)."""
+    seconds = parse_duration(interval).seconds
+    return round(per_day * seconds / DAY) * DAY / seconds
 
 
 def _memory(**overrides: dict) -> dict:
@@ -89,17 +98,18 @@ def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None
     w, settings = service.leak, service.alerts
     needed = trend_windows(service).history + w.floor_window.seconds
     heap_per_day, ws_per_day, cpu_factor = 12 * MI, 16 * MI, 1.2
+    heap_leak, ws_leak = _whole_bytes_per_sample(heap_per_day, "2m"), _whole_bytes_per_sample(ws_per_day, "2m")
     leaking = 1  # of two replicas, only the second leaks: the alerts name its pod and no other
     checks: list[AlertCheck] = []
     pod = example_pods_many(service, 2)[leaking]
     if NODEJS_HEAP_LEAK in enabled:
-        growth = heap_per_day * w.period.seconds / 86400
+        growth = heap_leak * w.period.seconds / DAY
         checks += [*silent(NODEJS_HEAP_LEAK, _after(needed - 3600)),
                    fires_many(NODEJS_HEAP_LEAK, _fire_at(needed, settings[NODEJS_HEAP_LEAK.setting].for_.seconds),
                               [(_heap_labels(pod, "old_space"), growth), (_heap_labels(pod, "heap_used"), growth)])]
     if POD_MEMORY_LEAK in enabled:
         checks.append(fires_many(POD_MEMORY_LEAK, _fire_at(needed, settings[POD_MEMORY_LEAK.setting].for_.seconds),
-                                 [(pod.container_labels(), ws_per_day * w.period.seconds / 86400)]))
+                                 [(pod.container_labels(), ws_leak * w.period.seconds / DAY)]))
     if POD_CPU_USAGE_RISING in enabled:
         labels = {"namespace": service.namespace, "container": service.container, "service": service.name}
         checks += [*silent(POD_CPU_USAGE_RISING, _after(2 * w.period.seconds)),
@@ -111,8 +121,8 @@ def _across_days_proof(service: Service, enabled: set[Alert]) -> RuleTest | None
     leak = {"leakPods": [leaking]}
     series, leaker = _series(service, {
         "name": "growth-across-days", "duration": format_duration(max(c.at.seconds for c in checks)), "pods": 2,
-        "memory": _memory(oldSpace={"leakPerDay": heap_per_day, **leak}, heapUsed={"leakPerDay": heap_per_day, **leak},
-                          workingSet={"leakPerDay": ws_per_day, **leak}),
+        "memory": _memory(oldSpace={"leakPerDay": heap_leak, **leak}, heapUsed={"leakPerDay": heap_leak, **leak},
+                          workingSet={"leakPerDay": ws_leak, **leak}),
         "cpu": {"base": 0.04, "factorPerDay": cpu_factor, "daily": 0}}, "2m", leaking)
     assert leaker == pod
     return rule_test(f"one of two pods' heap ({heap_per_day // MI}Mi a day) and working set ({ws_per_day // MI}Mi a "
@@ -125,10 +135,10 @@ def _within_lifetime_proof(service: Service, alert: Alert, kind: str) -> RuleTes
     needed = s.param("window").seconds + s.param("warmup").seconds + w.floor_window.seconds
     at = _fire_at(needed, s.for_.seconds)
     if kind == "heap":
-        per_day = 36 * MI  # 1.5Mi an hour
+        per_day = _whole_bytes_per_sample(36 * MI, "1m")  # 1.5Mi an hour
         memory = _memory(oldSpace={"leakPerDay": per_day}, heapUsed={"leakPerDay": per_day})
     else:
-        per_day = 48 * MI  # 2Mi an hour
+        per_day = _whole_bytes_per_sample(48 * MI, "1m")  # 2Mi an hour
         memory = _memory(workingSet={"leakPerDay": per_day})
     series, pod = _series(service, {"name": f"leak-within-{kind}", "duration": at, "memory": memory}, "1m")
     expected = ([(_heap_labels(pod, "old_space"), per_day / 24), (_heap_labels(pod, "heap_used"), per_day / 24)]
@@ -149,7 +159,8 @@ def _offheap_proof(service: Service, enabled: set[Alert]) -> RuleTest | None:
     alerts = [a for a in (NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK_WITHIN_POD) if a in enabled]
     if not alerts:
         return None
-    external_per_day, ws_per_day = 36 * MI, 48 * MI  # 1.5Mi and 2Mi an hour
+    # 1.5Mi and 2Mi an hour
+    external_per_day, ws_per_day = _whole_bytes_per_sample(36 * MI, "1m"), _whole_bytes_per_sample(48 * MI, "1m")
     at = max(_aligned(_within_needed(service, a) + service.alerts[a.setting].for_.seconds + 1200) for a in alerts)
     series, pod = _series(service, {"name": "offheap-leak", "duration": format_duration(at),
                                     "memory": _memory(external={"leakPerDay": external_per_day},
@@ -166,7 +177,7 @@ def _one_of_six_proof(service: Service, enabled: set[Alert]) -> RuleTest | None:
     alerts = [a for a in (NODEJS_HEAP_LEAK_WITHIN_PROCESS, POD_MEMORY_LEAK_WITHIN_POD) if a in enabled]
     if not alerts:
         return None
-    leaking, per_day = 3, 48 * MI
+    leaking, per_day = 3, _whole_bytes_per_sample(48 * MI, "1m")
     at = max(_aligned(_within_needed(service, a) + service.alerts[a.setting].for_.seconds + 1200) for a in alerts)
     leak = {"leakPerDay": per_day, "leakPods": [leaking]}
     series, pod = _series(service, {"name": "one-of-six", "duration": format_duration(at), "pods": 6,
@@ -190,10 +201,12 @@ def _forecasts(service: Service, labels: dict[str, str], seconds: float, page: b
 
 
 def _linear_leak(service: Service, onset: float, at: float, time_to_limit: float) -> tuple[float, float]:
-    """Base and growth per hour of a working set that starts at 40% of its limit and leaks from `onset` so that
-    it reaches the limit `time_to_limit` after `at`."""
-    per_hour = 0.6 * _limit(service) / (at - onset + time_to_limit) * 3600
-    return _limit(service) - per_hour / 3600 * (at - onset + time_to_limit), per_hour
+    """Base and growth per hour of a working set sampled every minute that starts at about 40% of its limit and
+    leaks from `onset` so that it reaches the limit `time_to_limit` after `at`: whole bytes a sample from a whole
+    base, which puts the limit less than a millisecond off (the checks keep half a second from a boundary)."""
+    span = at - onset + time_to_limit
+    per_hour = _whole_bytes_per_sample(0.6 * _limit(service) / span * DAY, "1m") / 24
+    return round(_limit(service) - per_hour / 3600 * span), per_hour
 
 
 def _exhaustion_proof(service: Service) -> RuleTest:
