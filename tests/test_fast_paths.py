@@ -15,7 +15,11 @@ import yaml
 from gen import write
 from gen.checks import crosscheck, external, lint
 from gen.promql import selectors
+from gen.pipeline import compile_specs
 from gen.promql.parse import parse_error, recorded_series
+from gen.spec.project import default_project
+
+from tests.fleet import write_fleet
 
 RNG_SEED = 20261204
 
@@ -162,6 +166,44 @@ def test_parsing_in_worker_processes_gives_the_same_facts(monkeypatch):
     assert in_workers._pending, "the workers were not used"
     here = lint.Exprs()
     assert [in_workers(e) for e in many] == [here(e) for e in many]
+
+
+# Label values that behave differently under a matcher: empty, matching "" as a regex or not, not compiling.
+_MATCHER_VALUES = ["", "x", "_", ".*", ".+", "x.*", "a|", "(", "x(", "[z-a]", "*", "(?i)abc", "a{2}", "$pod", "é",
+                   "report-api-.*", "a|b", "(?:)", "^x$", "x?", "[a-"]
+_MATCHER_OPS = ["=", "!=", "=~", "!~"]
+SHAPE_EXPRESSIONS = ['{a="x"}', '{a=""}', '{a!="x"}', '{a=~".*"}', '{a!~"x"}', 'up{a="x\\"y"}', "up{a='x'}",
+                     'up{a = "x", b =~ "y|z"}', 'label_replace(up{a="x"}, "b", "$1", "a", "(.*)")',
+                     'label_replace(up{a="x"}, "b", "$1", "a", "(")', 'up{a="x"} # a "comment"',
+                     'up{__name__="a:b", c="d"}', 'x >= "a"', 'x{a="b"} == "c"', 'count_values("v", up{a="b"})',
+                     'sum by (a) (rate(x{job="j", pod=~"$pod"}[$__rate_interval]))', 'a:b:c{s="x"} / a:b:d{s="y"}']
+
+
+def _random_matchers(rng: random.Random) -> str:
+    name = rng.choice(["up", "a:b:c", ""])
+    matchers = ", ".join(f'{rng.choice("lm")}{rng.choice(_MATCHER_OPS)}"{rng.choice(_MATCHER_VALUES)}"'
+                         for _ in range(rng.randrange(1, 3)))
+    selector = f"{name}{{{matchers}}}"
+    return rng.choice([selector, f"rate({selector}[5m])", f"sum by (l) ({selector})", f"{selector} > 1",
+                       f"{selector} and on (l) x:y:z{{m=\"a\"}}"])
+
+
+def test_facts_from_the_shape_of_an_expression_are_those_of_the_expression(compiled, tmp_path):
+    """Fleet builds parse each shape once (lint._ShapeParser); every answer must be the whole parse's."""
+    write_fleet(tmp_path / "specs", 40)
+    fleet = compile_specs(tmp_path / "specs", tmp_path, default_project(), proofs=False)
+    rng = random.Random(RNG_SEED)
+    generated = [_random_matchers(rng) for _ in range(3000)]
+    examples = [*lint.expressions(compiled.services), *lint.expressions(fleet.services)]
+    parser = lint._ShapeParser()
+    for expr in [*EXPRESSIONS, *SHAPE_EXPRESSIONS, *generated, *examples]:
+        assert parser.facts(expr) == lint._facts(expr), expr
+    assert sum(1 for expr in generated if lint._facts(expr).error) > 300  # the values that must fail did fail
+    fleet_exprs = set(lint.expressions(fleet.services))
+    shapes = lint._ShapeParser()
+    for expr in fleet_exprs:
+        shapes.facts(expr)
+    assert len(shapes._shapes) * 5 < len(fleet_exprs), "the fleet's expressions were not parsed by shape"
 
 
 # --- shared pods: only pairs that can share a pod are compared ---------------------------------------------
