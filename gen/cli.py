@@ -437,7 +437,7 @@ def _write_proofs(folder: Path, services: list) -> list[tuple[Path, str]]:
 def _run_rule_tests(tool: str, files: list[tuple[Path, str]], jobs: int, output: Output, quiet: bool) -> None:
     def run(path: Path) -> subprocess.CompletedProcess:
         return subprocess.run([tool, "test", "rules", path.name], cwd=path.parent, capture_output=True, text=True,
-                              env=lint.promtool_test_env())
+                              env=lint.promtool_env())
 
     progress = Progress(output, "rule tests", len(files))
     # With the bar on a terminal, results wait for the end; otherwise each is a line as it finishes.

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gen.checks.lint import promtool_test_env
+from gen.checks.lint import promtool_env
 from gen.pipeline import compile_specs
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 # The tests that run `promtool test rules` themselves get the setting obsgen gives it.
-os.environ.setdefault("GOGC", promtool_test_env()["GOGC"])
+os.environ.setdefault("GOGC", promtool_env()["GOGC"])
 UPSTREAM = SHARED / "schemas" / "upstream"
 # `make test` runs `pytest -n auto --dist loadfile`: each test module goes to one worker, so its module
 # fixtures are built once (the backtest's library run, the bad-input corpus' previous build), and

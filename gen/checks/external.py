@@ -21,7 +21,7 @@ def available_cores() -> int:
 
 
 def check_files(argv: list[str], files: dict[str, bytes], failed: Callable[[subprocess.CompletedProcess], bool],
-                prefix: str) -> list[str]:
+                prefix: str, env: dict[str, str] | None = None) -> list[str]:
     """Write `files` to a temporary folder, run `argv + paths`, and return the output lines if `failed` says so.
 
     Many files are checked by several runs at once, each on a consecutive share of the sorted paths; their
@@ -37,20 +37,20 @@ def check_files(argv: list[str], files: dict[str, bytes], failed: Callable[[subp
             paths.append(str(path))
         runs = max(1, min(available_cores(), len(paths) // FILES_PER_RUN))
         share = max(1, -(-len(paths) // runs))
-        results = _run_all([[*argv, *paths[i:i + share]] for i in range(0, max(len(paths), 1), share)])
+        results = _run_all([[*argv, *paths[i:i + share]] for i in range(0, max(len(paths), 1), share)], env)
         if not any(failed(result) for result in results):
             return []
         text = ("".join(r.stdout for r in results) + "".join(r.stderr for r in results)).replace(tmp + "/", "")
         return [line for line in text.splitlines() if line.strip()]
 
 
-def _run_all(commands: list[list[str]]) -> list[subprocess.CompletedProcess]:
+def _run_all(commands: list[list[str]], env: dict[str, str] | None = None) -> list[subprocess.CompletedProcess]:
     """Run the commands at once; their output goes to files, so no run waits for its output to be read."""
     with ExitStack() as stack:
         started = []
         for argv in commands:
             stdout, stderr = (stack.enter_context(tempfile.TemporaryFile()) for _ in range(2))
-            started.append((subprocess.Popen(argv, stdout=stdout, stderr=stderr), stdout, stderr))
+            started.append((subprocess.Popen(argv, stdout=stdout, stderr=stderr, env=env), stdout, stderr))
         results = []
         for process, stdout, stderr in started:
             process.wait()

@@ -24,7 +24,7 @@ from typing import Callable
 from gen.write import to_yaml
 from gen.errors import ObsgenError, Problem
 from gen.spec.confine import Confinement, SizeLimit
-from gen.checks.lint import promtool, promtool_test_env
+from gen.checks.lint import promtool, promtool_env
 from gen.spec.model import Service
 from gen.ir import RuleFile, ServiceOutput
 from gen.proofs.split import groups_fed_by, groups_for
@@ -251,7 +251,7 @@ def run(replay: Replay, output: ServiceOutput, watches: tuple[Watch, ...] = ()) 
         groups = [g.name for g in rules.groups]
         Path(tmp, "replay.test.yml").write_bytes(to_yaml(_test_file(replay, "rules.yml", groups, watches), replay.name))
         result = subprocess.run([tool, "test", "rules", "replay.test.yml"], cwd=tmp, capture_output=True,
-                                text=True, env=promtool_test_env())
+                                text=True, env=promtool_env())
     text = result.stdout + result.stderr
     if "FAILED" not in text and result.returncode != 0:
         raise ObsgenError([Problem(replay.name, f"promtool could not replay it: {text.strip()[-500:]}")])
