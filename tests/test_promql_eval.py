@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 
 import pytest
@@ -10,7 +11,8 @@ import yaml
 from gen.ir import AlertRule, RecordingRule, RuleGroup
 from gen.synth.notation import notation
 from gen.synth.promql_eval import Storage, evaluate, evaluate_group
-from gen.synth.promql_model import LEFT_OPEN, Clock, firing_value
+from gen.synth import promql_model
+from gen.synth.promql_model import BOUNDARIES, LEFT_OPEN, Clock, firing_value
 from gen.units import parse_duration
 
 MINUTE = Clock(60.0)
@@ -213,3 +215,37 @@ def test_a_left_open_range_leaves_out_the_sample_on_its_start_and_a_closed_one_h
     assert value("y", Storage.of(alone, Clock(60.0, LEFT_OPEN), Clock(60.0, LEFT_OPEN))) == []
     with pytest.raises(ValueError, match="boundary"):
         Clock(60.0, "half-open")
+
+
+# --- the model's fast paths give its plain answers to the bit ----------------------------------------------
+
+def _random_points(rng: random.Random, step: float) -> list[tuple[float, float]]:
+    start = rng.randrange(0, 10 ** 6) * step
+    size = rng.choice([1e-9, 1.0, 1e3, 3e8, 1e15])
+    values, value = [], rng.uniform(-size, size)
+    for _ in range(rng.randrange(2, 300)):
+        value = rng.choice([value, value + rng.uniform(-size, size) / 50, rng.uniform(-size, size), float(rng.randrange(10))])
+        values.append(value)
+    times = [start + i * step for i in range(len(values)) if rng.random() > 0.1] or [start, start + step]
+    return [(t, values[k % len(values)]) for k, t in enumerate(times)]
+
+
+def test_sums_over_whole_seconds_are_the_compensated_sums_to_the_bit():
+    """The exact-integer shortcut of linear regression (deriv, predict_linear) against Neumaier's sums."""
+    rng = random.Random(20261207)
+    for _ in range(4000):
+        points = _random_points(rng, rng.choice([1.0, 15.0, 60.0, 300.0]))
+        intercept = rng.choice([points[0][0], points[-1][0] + rng.randrange(0, 20) * 60.0])
+        fast = promql_model._sums_over_whole_seconds(points, intercept)
+        plain = promql_model._four_compensated_sums(points, intercept)
+        assert [v.hex() for v in fast] == [v.hex() for v in plain], (points, intercept)
+
+
+def test_a_windows_values_are_its_points_values():
+    rng = random.Random(20261207)
+    for boundary in BOUNDARIES:
+        clock = Clock(60.0, boundary)
+        samples = [None if rng.random() < 0.2 else float(i) for i in range(200)]
+        for _ in range(2000):
+            end, range_ = rng.randrange(-30, 260) * rng.choice([30.0, 60.0]), rng.randrange(0, 90) * 60.0
+            assert clock.values(samples, end, range_) == [v for _, v in clock.points(samples, end, range_)]

@@ -39,6 +39,11 @@ class Clock:
         if self.boundary not in BOUNDARIES:
             raise ValueError(f"boundary {self.boundary!r}: one of {', '.join(BOUNDARIES)}")
 
+    @property
+    def whole_seconds(self) -> bool:
+        """Every sample time is a whole number of seconds."""
+        return float(self.step).is_integer()
+
     def first_index(self, start: float) -> int:
         """The first sample index inside a range that starts at `start`."""
         first = max(0, int(-(-start // self.step)))
@@ -51,6 +56,15 @@ class Clock:
         first = self.first_index(end - range_)
         last = min(len(samples) - 1, int(end // self.step))
         return [(i * self.step, samples[i]) for i in range(first, last + 1) if samples[i] is not None]
+
+    def values(self, samples: Samples, end: float, range_: float) -> list[float]:
+        """The values of `points` without their times, for the functions that need no times (most of a replay's
+        windows: floors, peaks, restarts counted)."""
+        first = self.first_index(end - range_)
+        last = min(len(samples) - 1, int(end // self.step))
+        if last < first:
+            return []
+        return [v for v in samples[first:last + 1] if v is not None]
 
     def instant(self, samples: Samples, t: float) -> float | None:
         found = self.points(samples, t, LOOKBACK_SECONDS)
@@ -114,24 +128,19 @@ def _ranged(fn: Callable[[list[tuple[float, float]], float, float], float | None
     return apply
 
 
-def _min(points, start, end):
-    return min(v for _, v in points) if points else None
+def _over_values(fn: Callable[[list[float]], float | None]) -> RangeFunction:
+    def apply(clock: Clock, samples: Samples, t: float, range_: float) -> float | None:
+        values = clock.values(samples, t, range_)
+        return fn(values) if values else None
+    return apply
 
 
-def _max(points, start, end):
-    return max(v for _, v in points) if points else None
+def _changes(values: list[float]) -> float:
+    return float(sum(1 for a, b in zip(values, values[1:]) if a != b))
 
 
-def _changes(points, start, end):
-    if not points:
-        return None
-    return float(sum(1 for (_, a), (_, b) in zip(points, points[1:]) if a != b))
-
-
-def _resets(points, start, end):
-    if not points:
-        return None
-    return float(sum(1 for (_, a), (_, b) in zip(points, points[1:]) if b < a))
+def _resets(values: list[float]) -> float:
+    return float(sum(1 for a, b in zip(values, values[1:]) if b < a))
 
 
 def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, float]:
@@ -144,17 +153,55 @@ def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, 
     return new_total, compensation
 
 
-def _regression(points, intercept_time: float) -> tuple[float, float] | None:
+def _regression(points, intercept_time: float, whole_seconds: bool = False) -> tuple[float, float] | None:
     """Least-squares slope per second and the intercept at `intercept_time`, summed as Prometheus'
-    linearRegression does (Kahan sums; a constant series has slope 0 and its value as intercept)."""
+    linearRegression does (Kahan sums; a constant series has slope 0 and its value as intercept).
+    `whole_seconds`: every sample time and `intercept_time` are whole seconds."""
     if len(points) < 2:
         return None
-    if all(v == points[0][1] for _, v in points):
-        return 0.0, points[0][1]
-    # Four Neumaier sums, unrolled (the same float operations as _kahan_add): this loop is most of a replay.
-    n = sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    first = points[0][1]
+    if all(v == first for _, v in points):
+        return 0.0, first
+    n = float(len(points))
+    widest = max(abs(points[0][0] - intercept_time), abs(points[-1][0] - intercept_time))
+    if whole_seconds and widest * widest * n < _EXACT_BELOW:
+        sx, sy, sxy, sx2 = _sums_over_whole_seconds(points, intercept_time)
+    else:
+        sx, sy, sxy, sx2 = _four_compensated_sums(points, intercept_time)
+    slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
+    return slope, sy / n - slope * sx / n
+
+
+# Below this, sums of whole numbers and of their squares are exact in a float (2**53).
+_EXACT_BELOW = float(2 ** 53)
+
+
+def _sums_over_whole_seconds(points, intercept_time: float) -> tuple[float, float, float, float]:
+    """The four sums of _four_compensated_sums where x is a whole number of seconds: the sums of x and x*x are
+    then exact, so their compensations stay 0.0 and are left out (this loop is most of a replay). Σy and Σxy
+    use Knuth's TwoSum, which gives the same exact rounding error as Neumaier's ordered subtraction without
+    comparing magnitudes, so the results are those of kahanSumInc to the bit."""
+    sx = sx2 = sy = cy = sxy = cxy = 0.0
     for t, v in points:
-        n += 1.0
+        x = t - intercept_time
+        sx += x
+        sx2 += x * x
+        xy = x * v
+        total = sy + v
+        back = total - sy
+        cy += (sy - (total - back)) + (v - back)
+        sy = total
+        total = sxy + xy
+        back = total - sxy
+        cxy += (sxy - (total - back)) + (xy - back)
+        sxy = total
+    return sx, sy + cy, sxy + cxy, sx2
+
+
+def _four_compensated_sums(points, intercept_time: float) -> tuple[float, float, float, float]:
+    """Σx, Σy, Σxy and Σx² with Neumaier's compensation, as Prometheus' kahanSumInc adds (_kahan_add, unrolled)."""
+    sx = cx = sy = cy = sxy = cxy = sx2 = cx2 = 0.0
+    for t, v in points:
         x = t - intercept_time
         for_xy, for_x2 = x * v, x * x
         total = sx + x
@@ -169,23 +216,20 @@ def _regression(points, intercept_time: float) -> tuple[float, float] | None:
         total = sx2 + for_x2
         cx2 += ((sx2 - total) + for_x2) if abs(sx2) >= abs(for_x2) else ((for_x2 - total) + sx2)
         sx2 = total
-    sx, sy, sxy, sx2 = sx + cx, sy + cy, sxy + cxy, sx2 + cx2
-    slope = (sxy - sx * sy / n) / (sx2 - sx * sx / n)
-    return slope, sy / n - slope * sx / n
+    return sx + cx, sy + cy, sxy + cxy, sx2 + cx2
 
 
-def _deriv(points, start, end):
+def _deriv(clock: Clock, samples: Samples, t: float, range_: float) -> float | None:
     """Least-squares slope per second, from the first sample's time as Prometheus' deriv does."""
-    found = _regression(points, points[0][0]) if points else None
+    points = clock.points(samples, t, range_)
+    found = _regression(points, points[0][0], clock.whole_seconds) if points else None
     return None if found is None else found[0]
 
 
-def _avg(points, start, end):
+def _avg(values: list[float]) -> float:
     """The incremental mean with compensated sums, as avg_over_time computes it."""
-    if not points:
-        return None
     mean, compensation, count = 0.0, 0.0, 0.0
-    for _, v in points:
+    for v in values:
         count += 1
         mean, compensation = _kahan_add(v / count - mean / count, mean, compensation)
     return mean + compensation
@@ -206,15 +250,15 @@ def quantile(q: float, values: Sequence[float]) -> float:
 
 
 RANGE_FUNCTIONS: dict[str, RangeFunction] = {
-    "min_over_time": _ranged(_min),
-    "max_over_time": _ranged(_max),
-    "changes": _ranged(_changes),
-    "resets": _ranged(_resets),
+    "min_over_time": _over_values(min),
+    "max_over_time": _over_values(max),
+    "changes": _over_values(_changes),
+    "resets": _over_values(_resets),
     "increase": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=False)),
     "rate": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=True, per_second=True)),
     "delta": _ranged(lambda p, s, e: extrapolated_rate(p, s, e, counter=False, per_second=False)),
-    "deriv": _ranged(_deriv),
-    "avg_over_time": _ranged(_avg),
+    "deriv": _deriv,
+    "avg_over_time": _over_values(_avg),
 }
 
 # Range functions with a scalar argument, as (clock, samples, t, range, scalar).
@@ -222,12 +266,12 @@ ScalarRangeFunction = Callable[[Clock, Samples, float, float, float], float | No
 
 
 def _quantile_over_time(clock: Clock, samples: Samples, t: float, range_: float, q: float) -> float | None:
-    points = clock.points(samples, t, range_)
-    return quantile(q, [v for _, v in points]) if points else None
+    values = clock.values(samples, t, range_)
+    return quantile(q, values) if values else None
 
 
 def _predict_linear(clock: Clock, samples: Samples, t: float, range_: float, seconds: float) -> float | None:
-    found = _regression(clock.points(samples, t, range_), t)
+    found = _regression(clock.points(samples, t, range_), t, clock.whole_seconds and float(t).is_integer())
     return None if found is None else found[0] * seconds + found[1]
 
 
