@@ -59,12 +59,10 @@ _NO_SHAPE = ("'", "`", "#", "__name__", "\\")
 _PLACEHOLDER = "_"
 
 
-def _matches_empty(regex: str) -> bool | None:
-    """Whether a label regex (anchored, as Prometheus anchors it) matches the empty string; None if unknown."""
-    try:
-        return re.fullmatch(regex, "") is not None
-    except re.error:
-        return None
+# For each matcher operator, a selector that parses exactly when a value can stand in for "_" there: the value is
+# valid for the operator and matches the empty string just as "_" does (never under = and =~, always under != and
+# !~), since a selector whose matchers all match the empty string does not parse. promql-parser itself answers.
+_PROBES = {"=": '{{a="{}"}}', "!=": 'x{{a!="{}"}}', "=~": '{{a=~"{}"}}', "!~": '{{a=~"{}"}}'}
 
 
 class _ShapeParser:
@@ -72,46 +70,33 @@ class _ShapeParser:
 
     A fleet's expressions are a few hundred shapes with other services' names, namespaces and pod patterns in
     their matchers (1,000 services: about 200,000 expressions, under 600 shapes). A value takes no part in how
-    an expression parses but in two checks, and each is kept: the value must parse as its matcher (a regex must
-    compile), so each distinct one is parsed once in a selector of its own; and a selector must hold a matcher
-    that does not match the empty string, so a value is replaced only by one that matches "" just as it does.
-    Anything else, and every expression whose shape does not parse, is parsed whole: errors read as they
-    always do."""
+    an expression parses but in two checks: it must be valid for its matcher (a regex must compile), and a
+    selector must hold a matcher that does not match the empty string. So a value is replaced by "_" only where
+    a selector of its own shows that both come out as they do for "_" (_PROBES), each distinct value once.
+    Every other value stays in the shape, and an expression whose shape does not parse is parsed whole:
+    errors read as they always do."""
 
     def __init__(self) -> None:
         self._shapes: dict[str, ExprFacts] = {}
-        self._values: dict[tuple[str, str], bool] = {}
+        self._replaceable: dict[tuple[str, str], bool] = {}
 
     def facts(self, expr: str) -> ExprFacts:
-        found = self._shape(expr)
-        if found is None:
+        if any(mark in expr for mark in _NO_SHAPE):
             return _facts(expr)
-        shape, values = found
+        shape = _MATCHER_VALUE.sub(self._placeholder, expr)
         facts = self._shapes.get(shape)
         if facts is None:
             facts = self._shapes[shape] = _facts(shape)
-        if facts.error or not all(self._parses(op, value) for op, value in values):
-            return _facts(expr)
-        return facts
+        return _facts(expr) if facts.error else facts
 
-    def _shape(self, expr: str) -> tuple[str, list[tuple[str, str]]] | None:
-        if any(mark in expr for mark in _NO_SHAPE):
-            return None
-        values: list[tuple[str, str]] = []
-
-        def placeholder(match: re.Match) -> str:
-            op, space, value = match.groups()
-            if op and value and (op in ("=", "!=") or _matches_empty(value) is False):
-                values.append((op, value))
-                return f'{op}{space}"{_PLACEHOLDER}"'
+    def _placeholder(self, match: re.Match) -> str:
+        op, space, value = match.groups()
+        if not op or not value:
             return match.group(0)
-        return _MATCHER_VALUE.sub(placeholder, expr), values
-
-    def _parses(self, op: str, value: str) -> bool:
-        known = self._values.get((op, value))
+        known = self._replaceable.get((op, value))
         if known is None:
-            known = self._values[(op, value)] = parse_error(f'x{{a{op}"{value}"}}') is None
-        return known
+            known = self._replaceable[(op, value)] = parse_error(_PROBES[op].format(value)) is None
+        return f'{op}{space}"{_PLACEHOLDER}"' if known else match.group(0)
 
 
 def _facts_of(exprs: list[str]) -> list[ExprFacts]:
