@@ -168,7 +168,8 @@ def table(rows: list[Row]) -> str:
              "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         lines.append(f"| {r.services:,} | {r.compile_s:.2f} | {r.limit_s:.2f} | {r.ratio:.1f}x | {r.build_s:.2f} "
-                     f"| {r.check_s:.2f} | {r.children_s:.2f} | {r.promtool_s:.2f} | {r.rss_mib:.0f} | {r.out_kib_per_service:.0f} |")
+                     f"| {r.check_s:.2f} | {r.children_s:.2f} | {r.promtool_s:.2f} | {r.rss_mib:.0f} "
+                     f"| {r.out_kib_per_service:.0f} |")
     return "\n".join(lines)
 
 

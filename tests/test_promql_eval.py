@@ -224,7 +224,8 @@ def _random_points(rng: random.Random, step: float) -> list[tuple[float, float]]
     size = rng.choice([1e-9, 1.0, 1e3, 3e8, 1e15])
     values, value = [], rng.uniform(-size, size)
     for _ in range(rng.randrange(2, 300)):
-        value = rng.choice([value, value + rng.uniform(-size, size) / 50, rng.uniform(-size, size), float(rng.randrange(10))])
+        value = rng.choice([value, value + rng.uniform(-size, size) / 50, rng.uniform(-size, size),
+                            float(rng.randrange(10))])
         values.append(value)
     times = [start + i * step for i in range(len(values)) if rng.random() > 0.1] or [start, start + step]
     return [(t, values[k % len(values)]) for k, t in enumerate(times)]

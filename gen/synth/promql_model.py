@@ -51,20 +51,21 @@ class Clock:
             first += 1
         return first
 
+    def _window(self, samples: Samples, end: float, range_: float) -> tuple[int, int]:
+        """The indices [first, stop) of the samples in a range that ends at `end` (first <= stop)."""
+        first = self.first_index(end - range_)
+        return first, max(first, min(len(samples), int(end // self.step) + 1))
+
     def points(self, samples: Samples, end: float, range_: float) -> list[tuple[float, float]]:
         """Samples in [end - range_, end] (closed) or (end - range_, end] (left-open), as (seconds, value)."""
-        first = self.first_index(end - range_)
-        last = min(len(samples) - 1, int(end // self.step))
-        return [(i * self.step, samples[i]) for i in range(first, last + 1) if samples[i] is not None]
+        first, stop = self._window(samples, end, range_)
+        return [(i * self.step, samples[i]) for i in range(first, stop) if samples[i] is not None]
 
     def values(self, samples: Samples, end: float, range_: float) -> list[float]:
         """The values of `points` without their times, for the functions that need no times (most of a replay's
         windows: floors, peaks, restarts counted)."""
-        first = self.first_index(end - range_)
-        last = min(len(samples) - 1, int(end // self.step))
-        if last < first:
-            return []
-        return [v for v in samples[first:last + 1] if v is not None]
+        first, stop = self._window(samples, end, range_)
+        return [v for v in samples[first:stop] if v is not None]
 
     def instant(self, samples: Samples, t: float) -> float | None:
         found = self.points(samples, t, LOOKBACK_SECONDS)
@@ -156,7 +157,7 @@ def _kahan_add(value: float, total: float, compensation: float) -> tuple[float, 
 def _regression(points, intercept_time: float, whole_seconds: bool = False) -> tuple[float, float] | None:
     """Least-squares slope per second and the intercept at `intercept_time`, summed as Prometheus'
     linearRegression does (Kahan sums; a constant series has slope 0 and its value as intercept).
-    `whole_seconds`: every sample time and `intercept_time` are whole seconds."""
+    `whole_seconds`: every sample time is a whole number of seconds (Clock.whole_seconds)."""
     if len(points) < 2:
         return None
     first = points[0][1]
@@ -164,7 +165,7 @@ def _regression(points, intercept_time: float, whole_seconds: bool = False) -> t
         return 0.0, first
     n = float(len(points))
     widest = max(abs(points[0][0] - intercept_time), abs(points[-1][0] - intercept_time))
-    if whole_seconds and widest * widest * n < _EXACT_BELOW:
+    if whole_seconds and float(intercept_time).is_integer() and widest * widest * n < _EXACT_BELOW:
         sx, sy, sxy, sx2 = _sums_over_whole_seconds(points, intercept_time)
     else:
         sx, sy, sxy, sx2 = _four_compensated_sums(points, intercept_time)
@@ -271,7 +272,7 @@ def _quantile_over_time(clock: Clock, samples: Samples, t: float, range_: float,
 
 
 def _predict_linear(clock: Clock, samples: Samples, t: float, range_: float, seconds: float) -> float | None:
-    found = _regression(clock.points(samples, t, range_), t, clock.whole_seconds and float(t).is_integer())
+    found = _regression(clock.points(samples, t, range_), t, clock.whole_seconds)
     return None if found is None else found[0] * seconds + found[1]
 
 
